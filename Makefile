@@ -1,0 +1,81 @@
+# mailu-cert-agent — see README.md. `make test` is what CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
+SRCS := $(wildcard agent/*.c)
+LIB_SRCS := $(filter-out agent/main.c,$(SRCS))
+
+WARN := -std=c17 -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion \
+	-Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla
+DEFS := -D_GNU_SOURCE -DMCA_VERSION='"$(VERSION)"'
+HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+HARDEN_LD := -pie -Wl,-z,relro,-z,now
+LIBS := -lcurl -lssl -lcrypto -ljansson -lpthread
+
+# dev: glibc, optimised, hardened
+DEV := build/dev
+DEV_CFLAGS := $(WARN) $(DEFS) -O2 -g $(HARDEN) -MMD -MP
+# asan: what the tests run
+ASAN := build/asan
+ASAN_CFLAGS := $(WARN) $(DEFS) -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
+# static: the release binary, musl + our static OpenSSL/libcurl/jansson
+STATIC := build/static
+
+.SECONDARY:
+.PHONY: all static image test unit integration bench demo deps clean install
+all: $(DEV)/mailu-cert-agent
+
+$(DEV)/%.o: agent/%.c | $(DEV)
+	$(CC) $(DEV_CFLAGS) -c $< -o $@
+$(DEV)/mailu-cert-agent: $(SRCS:agent/%.c=$(DEV)/%.o)
+	$(CC) $(HARDEN_LD) -o $@ $^ $(LIBS)
+
+$(ASAN)/%.o: agent/%.c | $(ASAN)
+	$(CC) $(ASAN_CFLAGS) -c $< -o $@
+$(ASAN)/mailu-cert-agent: $(SRCS:agent/%.c=$(ASAN)/%.o)
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(LIBS)
+
+# Unit tests: one program per module, linked with the asan objects.
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(ASAN)/%)
+$(ASAN)/test_%.o: tests/unit/test_%.c tests/unit/harness.h | $(ASAN)
+	$(CC) $(ASAN_CFLAGS) -Wno-missing-prototypes -Iagent -c $< -o $@
+$(ASAN)/test_%: $(ASAN)/test_%.o $(LIB_SRCS:agent/%.c=$(ASAN)/%.o)
+	$(CC) -fsanitize=address,undefined -o $@ $^ $(LIBS)
+
+$(DEV) $(ASAN) $(STATIC):
+	mkdir -p $@
+
+static: $(STATIC)/mailu-cert-agent
+$(STATIC)/mailu-cert-agent: $(SRCS) $(wildcard agent/*.h) scripts/static-deps.sh | $(STATIC)
+	@P=$$(scripts/static-deps.sh) && set -x && \
+	musl-gcc -static $(WARN) $(DEFS) -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+		-idirafter $$P/kernel-include -I$$P/include -o $@ $(SRCS) \
+		-L$$P/lib $(LIBS) && strip $@
+	@file $@
+
+image: static
+	tests/lib/image-build.sh $(STATIC)/mailu-cert-agent
+
+unit: $(UNIT_BINS)
+	@pass=0; fail=0; for t in $(UNIT_BINS); do \
+		if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAIL: $$t"; fi; \
+	done; echo "unit: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+
+integration: $(ASAN)/mailu-cert-agent
+	tests/run-integration.sh
+
+test: unit integration
+
+demo: all
+	scripts/demo.sh
+
+deps:
+	scripts/install-deps.sh
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(DEV)/*.d $(ASAN)/*.d)

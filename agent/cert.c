@@ -1,0 +1,398 @@
+/*
+ * cert: the only module that touches certificate and key bytes. PEM is
+ * walked block by block so every failure gets a precise reason code.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "cert.h"
+
+const char *const cert_reason_names[CERT__MAX] = {
+	"ok", "unreadable", "too_large", "not_pem", "no_certificate", "no_key",
+	"key_mismatch", "expired", "not_yet_valid", "hostname_mismatch",
+	"untrusted_chain", "weak_key", "encrypted_key", "not_newer",
+	"incomplete_write", "bad_acme_json", "symlink_escape",
+};
+
+static int
+reason(enum cert_reason *why, enum cert_reason r)
+{
+	*why = r;
+	return -1;
+}
+
+/* True when path is dir itself or below it (both already resolved). */
+static bool
+inside(const char *path, const char *dir)
+{
+	size_t dlen = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return true;
+	return strncmp(path, dir, dlen) == 0 &&
+	    (path[dlen] == '/' || path[dlen] == '\0');
+}
+
+int
+cert_read_file(const char *path, const char *allowed_dir, size_t max,
+    unsigned char **buf, size_t *len, enum cert_reason *why)
+{
+	char real[PATH_MAX], realdir[PATH_MAX];
+	unsigned char *data = NULL;
+	struct stat st;
+	size_t used = 0;
+	ssize_t got;
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	if (realpath(allowed_dir, realdir) == NULL)
+		return reason(why, CERT_UNREADABLE);
+	if (realpath(path, real) == NULL)
+		return reason(why, CERT_UNREADABLE);
+	if (!inside(real, realdir))
+		return reason(why, CERT_SYMLINK_ESCAPE);
+	/* The resolved path has no links left; refuse one swapped in since. */
+	fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return reason(why, CERT_UNREADABLE);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return reason(why, CERT_UNREADABLE);
+	}
+	if (st.st_size > (off_t)max) {
+		close(fd);
+		return reason(why, CERT_TOO_LARGE);
+	}
+	if ((data = malloc(max + 1)) == NULL) {
+		close(fd);
+		return reason(why, CERT_UNREADABLE);
+	}
+	/* Read one byte past the bound: a file that grew is still too large. */
+	while (used <= max && (got = read(fd, data + used, max + 1 - used)) != 0) {
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			cert_buf_free(&data, max + 1);
+			return reason(why, CERT_UNREADABLE);
+		}
+		used += (size_t)got;
+	}
+	close(fd);
+	if (used > max) {
+		cert_buf_free(&data, max + 1);
+		return reason(why, CERT_TOO_LARGE);
+	}
+	data[used] = '\0';
+	*buf = data;
+	*len = used;
+	*why = CERT_OK;
+	return 0;
+}
+
+void
+cert_buf_free(unsigned char **buf, size_t len)
+{
+	if (*buf == NULL)
+		return;
+	OPENSSL_cleanse(*buf, len);
+	free(*buf);
+	*buf = NULL;
+}
+
+static bool
+has_pem_marker(const unsigned char *pem, size_t len)
+{
+	static const char marker[] = "-----BEGIN ";
+
+	for (size_t i = 0; i + sizeof(marker) - 1 <= len; i++)
+		if (memcmp(pem + i, marker, sizeof(marker) - 1) == 0)
+			return true;
+	return false;
+}
+
+int
+cert_fingerprint(X509 *x, char out[CERT_FP_HEX + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)
+		return -1;
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+static int
+asn1_to_time(const ASN1_TIME *a, time_t *out)
+{
+	struct tm tm;
+
+	if (a == NULL || ASN1_TIME_to_tm(a, &tm) != 1)
+		return -1;
+	*out = timegm(&tm);
+	return 0;
+}
+
+int
+cert_validity(X509 *x, time_t *not_before, time_t *not_after)
+{
+	if (asn1_to_time(X509_get0_notBefore(x), not_before) != 0 ||
+	    asn1_to_time(X509_get0_notAfter(x), not_after) != 0)
+		return -1;
+	return 0;
+}
+
+int
+cert_parse_chain(const unsigned char *pem, size_t len, struct cert_pair *p,
+    enum cert_reason *why)
+{
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	long dlen = 0;
+	BIO *bio;
+	int rc = -1;
+
+	if (!has_pem_marker(pem, len))
+		return reason(why, CERT_NOT_PEM);
+	if (len > INT_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return reason(why, CERT_UNREADABLE);
+	if ((p->chain = sk_X509_new_null()) == NULL) {
+		BIO_free(bio);
+		return reason(why, CERT_UNREADABLE);
+	}
+	/* Walk every block; keys may share the file (combined PEM). */
+	while (PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
+		if (strcmp(name, "CERTIFICATE") == 0 ||
+		    strcmp(name, "TRUSTED CERTIFICATE") == 0) {
+			const unsigned char *q = data;
+			X509 *x = d2i_X509(NULL, &q, dlen);
+
+			if (x == NULL || q != data + dlen) {
+				X509_free(x);
+				*why = CERT_NOT_PEM;
+				goto out;
+			}
+			if (p->leaf == NULL)
+				p->leaf = x;
+			else if (!sk_X509_push(p->chain, x)) {
+				X509_free(x);
+				*why = CERT_UNREADABLE;
+				goto out;
+			}
+		}
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_clear_free(data, (size_t)dlen);
+		name = header = NULL;
+		data = NULL;
+	}
+	ERR_clear_error();
+	if (p->leaf == NULL) {
+		*why = CERT_NO_CERTIFICATE;
+		goto out;
+	}
+	if (cert_fingerprint(p->leaf, p->fingerprint) != 0 ||
+	    cert_validity(p->leaf, &p->not_before, &p->not_after) != 0) {
+		*why = CERT_NOT_PEM;
+		goto out;
+	}
+	*why = CERT_OK;
+	rc = 0;
+out:
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_clear_free(data, (size_t)dlen);
+	BIO_free(bio);
+	return rc;
+}
+
+static bool
+is_key_block(const char *name)
+{
+	return strcmp(name, "PRIVATE KEY") == 0 ||
+	    strcmp(name, "RSA PRIVATE KEY") == 0 ||
+	    strcmp(name, "EC PRIVATE KEY") == 0;
+}
+
+int
+cert_parse_key(const unsigned char *pem, size_t len, struct cert_pair *p,
+    enum cert_reason *why)
+{
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	bool encrypted = false;
+	long dlen = 0;
+	BIO *bio;
+	int rc = -1;
+
+	if (!has_pem_marker(pem, len))
+		return reason(why, CERT_NOT_PEM);
+	if (len > INT_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return reason(why, CERT_UNREADABLE);
+	while (p->key == NULL &&
+	    PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
+		if (strcmp(name, "ENCRYPTED PRIVATE KEY") == 0 ||
+		    (is_key_block(name) && strstr(header, "ENCRYPTED") != NULL)) {
+			encrypted = true;
+		} else if (is_key_block(name)) {
+			const unsigned char *q = data;
+
+			/* PKCS#8 or traditional RSA/EC, told apart by content */
+			p->key = d2i_AutoPrivateKey(NULL, &q, dlen);
+			if (p->key == NULL) {
+				*why = CERT_NOT_PEM;
+				goto out;
+			}
+		}
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_clear_free(data, (size_t)dlen);
+		name = header = NULL;
+		data = NULL;
+	}
+	ERR_clear_error();
+	if (p->key == NULL) {
+		*why = encrypted ? CERT_ENCRYPTED_KEY : CERT_NO_KEY;
+		goto out;
+	}
+	*why = CERT_OK;
+	rc = 0;
+out:
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_clear_free(data, (size_t)dlen);
+	BIO_free(bio);
+	return rc;
+}
+
+/* Reads dir/name, bounded and confined to dir. */
+static int
+read_in_dir(const char *dir, const char *name, unsigned char **buf,
+    size_t *len, enum cert_reason *why)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return reason(why, CERT_UNREADABLE);
+	return cert_read_file(path, dir, CERT_FILE_MAX, buf, len, why);
+}
+
+int
+cert_pair_load_key(const char *dir, const char *key_name, struct cert_pair *p,
+    enum cert_reason *why)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (read_in_dir(dir, key_name, &buf, &len, why) != 0)
+		return -1;
+	rc = cert_parse_key(buf, len, p, why);
+	cert_buf_free(&buf, len);
+	return rc;
+}
+
+int
+cert_pair_load(const char *dir, const char *cert_name, const char *key_name,
+    struct cert_pair *p, enum cert_reason *why)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	if (read_in_dir(dir, cert_name, &buf, &len, why) != 0)
+		return -1;
+	rc = cert_parse_chain(buf, len, p, why);
+	cert_buf_free(&buf, len);
+	if (rc != 0 || key_name == NULL)
+		return rc;
+	return cert_pair_load_key(dir, key_name, p, why);
+}
+
+bool
+cert_key_matches(const struct cert_pair *p)
+{
+	EVP_PKEY *pub;
+
+	if (p->leaf == NULL || p->key == NULL)
+		return false;
+	pub = X509_get0_pubkey(p->leaf);
+	return pub != NULL && EVP_PKEY_eq(pub, p->key) == 1;
+}
+
+void
+cert_pair_free(struct cert_pair *p)
+{
+	X509_free(p->leaf);
+	sk_X509_pop_free(p->chain, X509_free);
+	EVP_PKEY_free(p->key);
+	memset(p, 0, sizeof(*p));
+}
+
+json_t *
+cert_names_json(X509 *x)
+{
+	GENERAL_NAMES *gens;
+	json_t *arr = json_array();
+
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		const unsigned char *s;
+		int len;
+
+		if (g->type != GEN_DNS)
+			continue;
+		s = ASN1_STRING_get0_data(g->d.dNSName);
+		len = ASN1_STRING_length(g->d.dNSName);
+		/* names are IA5 strings; keep only what is printable */
+		if (len <= 0 || len > 255 || memchr(s, '\0', (size_t)len) != NULL)
+			continue;
+		json_array_append_new(arr, json_stringn((const char *)s, (size_t)len));
+	}
+	GENERAL_NAMES_free(gens);
+	return arr;
+}
+
+void
+cert_format_time(time_t t, char out[32])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void
+cert_drain_errors(char *buf, size_t len)
+{
+	unsigned long e;
+	size_t used = strlen(buf);
+
+	while ((e = ERR_get_error()) != 0) {
+		char one[256];
+
+		ERR_error_string_n(e, one, sizeof(one));
+		if (used + strlen(one) + 2 < len) {
+			used += (size_t)snprintf(buf + used, len - used, "%s%s",
+			    used > 0 ? "; " : "", one);
+		}
+	}
+}

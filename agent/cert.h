@@ -1,0 +1,101 @@
+/*
+ * cert: loading and checking certificate chains and private keys with
+ * OpenSSL. Key bytes live only in OpenSSL objects and are wiped from
+ * every buffer they passed through.
+ */
+#ifndef MCA_CERT_H
+#define MCA_CERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/* Reason codes of cert.rejected: the contract in DESIGN.md. */
+enum cert_reason {
+	CERT_OK,
+	CERT_UNREADABLE,
+	CERT_TOO_LARGE,
+	CERT_NOT_PEM,
+	CERT_NO_CERTIFICATE,
+	CERT_NO_KEY,
+	CERT_KEY_MISMATCH,
+	CERT_EXPIRED,
+	CERT_NOT_YET_VALID,
+	CERT_HOSTNAME_MISMATCH,
+	CERT_UNTRUSTED_CHAIN,
+	CERT_WEAK_KEY,
+	CERT_ENCRYPTED_KEY,
+	CERT_NOT_NEWER,
+	CERT_INCOMPLETE_WRITE,
+	CERT_BAD_ACME_JSON,
+	CERT_SYMLINK_ESCAPE,
+	CERT__MAX
+};
+
+extern const char *const cert_reason_names[CERT__MAX];
+
+/* Certificates and keys are small; anything bigger is hostile. */
+#define CERT_FILE_MAX (1024 * 1024)
+#define CERT_FP_HEX 64
+
+/* A served certificate chain, and its key when loaded. */
+struct cert_pair {
+	X509 *leaf;			/* first certificate of the file */
+	STACK_OF(X509) *chain;		/* the ones after it, may be empty */
+	EVP_PKEY *key;			/* NULL until cert_pair_load_key */
+	char fingerprint[CERT_FP_HEX + 1];	/* SHA-256 of the leaf DER */
+	time_t not_before;
+	time_t not_after;
+};
+
+/*
+ * Reads a whole file of at most max bytes. The path must resolve (after
+ * symlinks) inside allowed_dir, else CERT_SYMLINK_ESCAPE. On success
+ * *buf is malloc'd with a NUL after *len bytes; free it with
+ * cert_buf_free, which wipes it.
+ */
+int cert_read_file(const char *path, const char *allowed_dir, size_t max,
+    unsigned char **buf, size_t *len, enum cert_reason *why);
+void cert_buf_free(unsigned char **buf, size_t len);
+
+/* Parses a PEM certificate chain into p (leaf first). */
+int cert_parse_chain(const unsigned char *pem, size_t len, struct cert_pair *p,
+    enum cert_reason *why);
+
+/* Parses a PEM private key (PKCS#8, RSA or EC) into p->key. */
+int cert_parse_key(const unsigned char *pem, size_t len, struct cert_pair *p,
+    enum cert_reason *why);
+
+/* Loads the private key dir/key_name into p->key. */
+int cert_pair_load_key(const char *dir, const char *key_name,
+    struct cert_pair *p, enum cert_reason *why);
+
+/* Loads dir/cert_name (and dir/key_name unless NULL) into p. */
+int cert_pair_load(const char *dir, const char *cert_name, const char *key_name,
+    struct cert_pair *p, enum cert_reason *why);
+
+/* True when p->key is the private half of the leaf's public key. */
+bool cert_key_matches(const struct cert_pair *p);
+
+void cert_pair_free(struct cert_pair *p);
+
+/* Lowercase hex SHA-256 of the DER encoding. */
+int cert_fingerprint(X509 *x, char out[CERT_FP_HEX + 1]);
+
+/* notBefore/notAfter as time_t. */
+int cert_validity(X509 *x, time_t *not_before, time_t *not_after);
+
+/* DNS names of the leaf (SANs), as a JSON array. */
+json_t *cert_names_json(X509 *x);
+
+/* RFC 3339 UTC, e.g. 2027-01-01T00:00:00Z. */
+void cert_format_time(time_t t, char out[32]);
+
+/* Appends OpenSSL's queued errors to buf, then clears the queue. */
+void cert_drain_errors(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,219 @@
+/*
+ * check: the question admins ask after a renewal — "does every port
+ * serve the certificate on disk?" — answered per endpoint, with the
+ * daemon (nginx or dovecot) to blame when one group is stale.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cert.h"
+#include "check.h"
+#include "log.h"
+#include "probe.h"
+#include "verify.h"
+
+/* Mailu's certbot writes here for the letsencrypt flavors. */
+#define LE_DIR "letsencrypt/live/mailu"
+
+void
+check_installed_paths(const struct config *cfg, char *dir, size_t dlen,
+    const char **cert_name, const char **key_name)
+{
+	if (cfg->flavor == FLAVOR_LETSENCRYPT ||
+	    cfg->flavor == FLAVOR_MAIL_LETSENCRYPT) {
+		snprintf(dir, dlen, "%s/%s", cfg->certs_dir, LE_DIR);
+		*cert_name = "fullchain.pem";
+		*key_name = "privkey.pem";
+	} else {
+		snprintf(dir, dlen, "%s", cfg->certs_dir);
+		*cert_name = cfg->cert_filename;
+		*key_name = cfg->key_filename;
+	}
+}
+
+void
+check_format_duration(long s, char *out, size_t len)
+{
+	if (s % 86400 == 0)
+		snprintf(out, len, "%ldd", s / 86400);
+	else if (s % 3600 == 0)
+		snprintf(out, len, "%ldh", s / 3600);
+	else if (s % 60 == 0)
+		snprintf(out, len, "%ldm", s / 60);
+	else
+		snprintf(out, len, "%lds", s);
+}
+
+/* Loads and describes the installed pair; -1 if it cannot be a reference. */
+static int
+check_installed(const struct config *cfg, struct cert_pair *pair,
+    bool *key_ok)
+{
+	char dir[PATH_MAX], when[32];
+	const char *cname, *kname;
+	enum cert_reason why;
+	json_t *f;
+
+	check_installed_paths(cfg, dir, sizeof(dir), &cname, &kname);
+	*key_ok = false;
+	if (cert_pair_load(dir, cname, NULL, pair, &why) != 0) {
+		log_event(LOG_LEVEL_ERROR, "check.installed",
+		    json_pack("{s:s, s:s, s:s}", "dir", dir, "file", cname,
+		    "reason", cert_reason_names[why]),
+		    "installed certificate %s/%s: %s", dir, cname,
+		    cert_reason_names[why]);
+		return -1;
+	}
+	/* The key is loaded separately: a bad key must not hide the cert. */
+	if (cert_pair_load_key(dir, kname, pair, &why) == 0) {
+		*key_ok = cert_key_matches(pair);
+		if (!*key_ok)
+			why = CERT_KEY_MISMATCH;
+	}
+	cert_format_time(pair->not_after, when);
+	f = json_pack("{s:s, s:s, s:s, s:o, s:b}", "fingerprint",
+	    pair->fingerprint, "not_after", when, "file", cname, "names",
+	    cert_names_json(pair->leaf), "key_match", *key_ok);
+	if (!*key_ok)
+		json_object_set_new(f, "reason", json_string(cert_reason_names[why]));
+	log_event(*key_ok ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR, "check.installed", f,
+	    *key_ok ? "installed certificate %.16s... expires %s" :
+	    "installed certificate %.16s... does not match its key (%s)",
+	    pair->fingerprint, *key_ok ? when : cert_reason_names[why]);
+	return 0;
+}
+
+/* Expiry of the installed certificate against the thresholds. */
+static enum check_status
+check_expiry(const struct config *cfg, const struct cert_pair *pair)
+{
+	time_t now = time(NULL);
+	long left = (long)(pair->not_after - now);
+	char when[32], thr[16];
+
+	cert_format_time(pair->not_after, when);
+	if (left <= 0) {
+		log_event(LOG_LEVEL_ERROR, "expiry.warning",
+		    json_pack("{s:s, s:s, s:b, s:f}", "fingerprint",
+		    pair->fingerprint, "not_after", when, "expired", 1,
+		    "days_left", (double)left / 86400.0),
+		    "installed certificate expired at %s", when);
+		return CHECK_CRITICAL;
+	}
+	if (cfg->n_expiry_warn > 0 && left <= cfg->expiry_warn_s[0]) {
+		long t = cfg->expiry_warn_s[0];
+
+		/* report the tightest threshold crossed */
+		for (size_t i = 0; i < cfg->n_expiry_warn; i++)
+			if (left <= cfg->expiry_warn_s[i])
+				t = cfg->expiry_warn_s[i];
+		check_format_duration(t, thr, sizeof(thr));
+		log_event(LOG_LEVEL_WARN, "expiry.warning",
+		    json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint",
+		    pair->fingerprint, "not_after", when, "expired", 0,
+		    "threshold", thr, "days_left", (double)left / 86400.0),
+		    "installed certificate expires within %s (%s)", thr, when);
+		return CHECK_WARNING;
+	}
+	return CHECK_OK;
+}
+
+static void
+report_endpoint(const struct endpoint *ep, const struct probe_result *r,
+    const char *expected, bool match)
+{
+	const struct proto_info *pi = &proto_table[ep->proto];
+	json_t *f;
+
+	f = json_pack("{s:s, s:s, s:b, s:I}", "endpoint", ep->url, "service",
+	    service_names[pi->service], "match", match, "ms", (json_int_t)r->ms);
+	if (ep->proxy)
+		json_object_set_new(f, "proxy_protocol", json_true());
+	if (expected != NULL)
+		json_object_set_new(f, "expected", json_string(expected));
+	if (r->ok) {
+		char when[32];
+
+		cert_format_time(r->not_after, when);
+		json_object_set_new(f, "fingerprint", json_string(r->fingerprint));
+		json_object_set_new(f, "not_after", json_string(when));
+		log_event(match ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
+		    "verify.endpoint", f, match ? "%s serves %.16s..." :
+		    "%s serves %.16s..., not the installed certificate",
+		    ep->url, r->fingerprint);
+	} else {
+		json_object_set_new(f, "error", json_string(r->error));
+		json_object_set_new(f, "detail", json_string(r->detail));
+		log_event(LOG_LEVEL_ERROR, "verify.endpoint", f, "%s: %s (%s)",
+		    ep->url, r->error, r->detail);
+	}
+}
+
+enum check_status
+check_run(const struct config *cfg, const struct endpoint *eps, size_t n)
+{
+	struct probe_result results[256];
+	struct cert_pair pair = { 0 };
+	enum check_status status = CHECK_OK, exp;
+	json_t *stale, *unreachable, *blame;
+	bool have_pair, key_ok, blamed[SERVICE__MAX] = { false };
+	const char *sni = cfg->n_hostnames > 0 ? cfg->hostnames[0] : NULL;
+	size_t matched = 0;
+	long start = probe_now_ms();
+
+	if (cfg->flavor == FLAVOR_NOTLS) {
+		log_event(LOG_LEVEL_INFO, "check.done",
+		    json_pack("{s:s, s:i}", "status", "ok", "exit_code", 0),
+		    "TLS_FLAVOR=notls: nothing to verify");
+		return CHECK_OK;
+	}
+	if (n > sizeof(results) / sizeof(results[0]))
+		n = sizeof(results) / sizeof(results[0]);
+	have_pair = check_installed(cfg, &pair, &key_ok) == 0;
+	if (!have_pair || !key_ok)
+		status = CHECK_CRITICAL;
+
+	verify_probe_all(eps, n, sni, cfg->probe_timeout_ms, results);
+
+	stale = json_array();
+	unreachable = json_array();
+	for (size_t i = 0; i < n; i++) {
+		bool match = have_pair && results[i].ok &&
+		    strcmp(results[i].fingerprint, pair.fingerprint) == 0;
+
+		report_endpoint(&eps[i], &results[i],
+		    have_pair ? pair.fingerprint : NULL, match);
+		if (match) {
+			matched++;
+			continue;
+		}
+		status = CHECK_CRITICAL;
+		blamed[proto_table[eps[i].proto].service] = true;
+		json_array_append_new(results[i].ok ? stale : unreachable,
+		    json_string(eps[i].url));
+	}
+	if (have_pair) {
+		exp = check_expiry(cfg, &pair);
+		if (exp > status)
+			status = exp;
+	}
+	blame = json_array();
+	for (int s = 0; s < SERVICE__MAX; s++)
+		if (blamed[s])
+			json_array_append_new(blame, json_string(service_names[s]));
+
+	log_event(status == CHECK_OK ? LOG_LEVEL_INFO :
+	    status == CHECK_WARNING ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR,
+	    "check.done",
+	    json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:I}", "status",
+	    status == CHECK_OK ? "ok" : status == CHECK_WARNING ? "warning" :
+	    "critical", "exit_code", (int)status, "endpoints", (json_int_t)n,
+	    "matched", (json_int_t)matched, "stale", stale, "unreachable",
+	    unreachable, "services", blame, "ms",
+	    (json_int_t)(probe_now_ms() - start)),
+	    "%zu of %zu endpoints serve the installed certificate", matched, n);
+	cert_pair_free(&pair);
+	return status;
+}

@@ -1,0 +1,91 @@
+/*
+ * config: settings from defaults, an optional Mailu mailu.env, the
+ * environment and --flags, in that order of precedence (last wins).
+ */
+#ifndef MCA_CONFIG_H
+#define MCA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "endpoint.h"
+#include "log.h"
+
+enum tls_flavor {
+	FLAVOR_CERT,
+	FLAVOR_LETSENCRYPT,
+	FLAVOR_MAIL,
+	FLAVOR_MAIL_LETSENCRYPT,
+	FLAVOR_NOTLS,
+	FLAVOR__MAX
+};
+
+enum reload_backend {
+	RELOAD_DOCKER,
+	RELOAD_SIGNAL,
+	RELOAD_NONE,
+	RELOAD__MAX
+};
+
+extern const char *const tls_flavor_names[FLAVOR__MAX];
+extern const char *const reload_backend_names[RELOAD__MAX];
+
+#define CONFIG_MAX_HOSTNAMES 64
+#define CONFIG_MAX_WARN 8
+
+struct config {
+	char *certs_dir;		/* Mailu's certs volume */
+	char *cert_filename;		/* TLS_CERT_FILENAME, a plain name */
+	char *key_filename;		/* TLS_KEYPAIR_FILENAME, a plain name */
+	char *hostnames[CONFIG_MAX_HOSTNAMES];	/* HOSTNAMES; [0] is the SNI */
+	size_t n_hostnames;
+	enum tls_flavor flavor;
+	struct port_set ports;		/* Mailu's PORTS: enabled services */
+	struct port_set proxy_ports;	/* Mailu's PROXY_PROTOCOL */
+	char *source;			/* AGENT_SOURCE, raw */
+	enum reload_backend reload;
+	char *docker_host;
+	char *front;			/* AGENT_FRONT */
+	char *reload_commands;		/* ';'-separated, raw */
+	struct endpoint *endpoints;	/* AGENT_ENDPOINTS; NULL: defaults */
+	size_t n_endpoints;
+	long verify_timeout_ms;
+	long probe_timeout_ms;		/* one endpoint's connect..handshake */
+	long poll_interval_ms;
+	long settle_timeout_ms;
+	long drift_interval_ms;
+	long expiry_warn_s[CONFIG_MAX_WARN];	/* descending */
+	size_t n_expiry_warn;
+	char *state_dir;
+	long backups;
+	char *metrics_listen;
+	char *webhook_url;
+	enum log_level log_level;
+	char *ca_file;
+	char *env_file;			/* --env-file, for messages */
+	bool force;			/* --force */
+	bool help;			/* --help */
+	char *command;			/* first non-flag argument */
+};
+
+/* Which setting was wrong and why; never holds the value (may be secret). */
+struct config_error {
+	char setting[64];
+	char msg[256];
+};
+
+/*
+ * Fills cfg from argv and environ. Returns 0, or -1 with err filled in
+ * (exit 64 territory). cfg must be released with config_free either way.
+ */
+int config_load(struct config *cfg, int argc, char **argv, char **environ_,
+    struct config_error *err);
+void config_free(struct config *cfg);
+
+/* "500ms", "30s", "10m", "2h", "21d"; a bare number means seconds. */
+int config_parse_duration(const char *s, long *ms);
+
+/* Prints the settings table for --help. */
+void config_usage(FILE *out);
+
+#endif

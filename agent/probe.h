@@ -1,0 +1,42 @@
+/*
+ * probe: one endpoint, one connection: TCP connect, optional PROXY
+ * header, optional STARTTLS dialogue, TLS handshake with SNI, and the
+ * leaf certificate the server chose to present.
+ */
+#ifndef MCA_PROBE_H
+#define MCA_PROBE_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+
+#include "cert.h"
+#include "endpoint.h"
+
+struct probe_result {
+	bool ok;				/* a certificate was seen */
+	char fingerprint[CERT_FP_HEX + 1];	/* served leaf, when ok */
+	time_t not_after;			/* served leaf, when ok */
+	long ms;				/* wall time of the probe */
+	const char *error;			/* stable code when !ok */
+	char detail[256];			/* human detail when !ok */
+};
+
+/*
+ * A client context for probes. We compare fingerprints, so the chain
+ * is not verified here: a probe must see even an untrusted certificate.
+ */
+SSL_CTX *probe_ctx_new(void);
+
+/*
+ * Probes ep within timeout_ms, presenting sni (NULL or an IP: none).
+ * Always fills res; returns 0 when a certificate was seen, else -1.
+ */
+int probe_endpoint(SSL_CTX *ctx, const struct endpoint *ep, const char *sni,
+    long timeout_ms, struct probe_result *res);
+
+/* Milliseconds on the monotonic clock. */
+long probe_now_ms(void);
+
+#endif

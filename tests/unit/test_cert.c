@@ -1,0 +1,251 @@
+/* The cert module on real OpenSSL objects made here, one per reason code. */
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "cert.h"
+#include "harness.h"
+
+static char dir[] = "/tmp/mca-test-cert-XXXXXX";
+
+static EVP_PKEY *
+ec_key(void)
+{
+	return EVP_EC_gen("P-256");
+}
+
+/* A self-signed certificate for key, valid from now+from_s to now+to_s. */
+static X509 *
+make_cert(EVP_PKEY *key, long from_s, long to_s, const char *san)
+{
+	X509 *x = X509_new();
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), rand());
+	X509_gmtime_adj(X509_getm_notBefore(x), from_s);
+	X509_gmtime_adj(X509_getm_notAfter(x), to_s);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)"test", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	X509_sign(x, key, EVP_sha256());
+	return x;
+}
+
+static void
+path_of(char *out, const char *name)
+{
+	snprintf(out, PATH_MAX, "%s/%s", dir, name);
+}
+
+static void
+write_text(const char *name, const char *text)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	path_of(p, name);
+	f = fopen(p, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+write_cert(const char *name, X509 *a, X509 *b)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	path_of(p, name);
+	f = fopen(p, "w");
+	PEM_write_X509(f, a);
+	if (b != NULL)
+		PEM_write_X509(f, b);
+	fclose(f);
+}
+
+static void
+write_key(const char *name, EVP_PKEY *k, int traditional, const char *pass)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	path_of(p, name);
+	f = fopen(p, "w");
+	if (pass != NULL)
+		PEM_write_PKCS8PrivateKey(f, k, EVP_aes_256_cbc(), pass,
+		    (int)strlen(pass), NULL, NULL);
+	else if (traditional) {
+		BIO *b = BIO_new_fp(f, BIO_NOCLOSE);
+		PEM_write_bio_PrivateKey_traditional(b, k, NULL, NULL, 0, NULL, NULL);
+		BIO_free(b);
+	}
+	else
+		PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+}
+
+static enum cert_reason
+load(const char *cname, const char *kname, struct cert_pair *p)
+{
+	enum cert_reason why = CERT_OK;
+
+	cert_pair_load(dir, cname, kname, p, &why);
+	return why;
+}
+
+static EVP_PKEY *k1, *k2;
+static X509 *c1, *c2;
+
+TEST(good_pair_and_fingerprint)
+{
+	struct cert_pair p;
+	unsigned char *der = NULL, md[32];
+	char hex[65];
+	unsigned int mdlen;
+	int len;
+
+	write_cert("cert.pem", c1, c2);
+	write_key("key.pem", k1, 0, NULL);
+	CHECK_INT(load("cert.pem", "key.pem", &p), CERT_OK);
+	CHECK(cert_key_matches(&p));
+	CHECK_INT(sk_X509_num(p.chain), 1);
+	/* the fingerprint is SHA-256 over the leaf's DER, computed apart here */
+	len = i2d_X509(c1, &der);
+	EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL);
+	OPENSSL_free(der);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	CHECK_STR(p.fingerprint, hex);
+	CHECK(p.not_after > time(NULL) + 29 * 86400 && p.not_after < time(NULL) + 31 * 86400);
+	CHECK(p.not_before <= time(NULL));
+	{
+		json_t *names = cert_names_json(p.leaf);
+		CHECK_INT(json_array_size(names), 2);
+		CHECK_STR(json_string_value(json_array_get(names, 1)), "*.example.com");
+		json_decref(names);
+	}
+	cert_pair_free(&p);
+	/* traditional "EC PRIVATE KEY" form too */
+	write_key("trad.pem", k1, 1, NULL);
+	CHECK_INT(load("cert.pem", "trad.pem", &p), CERT_OK);
+	CHECK(cert_key_matches(&p));
+	cert_pair_free(&p);
+}
+
+TEST(key_mismatch)
+{
+	struct cert_pair p;
+
+	write_cert("cert.pem", c1, NULL);
+	write_key("other.pem", k2, 0, NULL);
+	CHECK_INT(load("cert.pem", "other.pem", &p), CERT_OK);
+	CHECK(!cert_key_matches(&p));
+	cert_pair_free(&p);
+}
+
+TEST(reason_codes)
+{
+	struct cert_pair p;
+	char from[PATH_MAX];
+	FILE *f;
+
+	write_text("junk.pem", "hello, this is not a certificate\n");
+	CHECK_INT(load("junk.pem", NULL, &p), CERT_NOT_PEM);
+	cert_pair_free(&p);
+	write_text("badb64.pem", "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n");
+	CHECK(load("badb64.pem", NULL, &p) != CERT_OK);
+	cert_pair_free(&p);
+
+	write_key("key.pem", k1, 0, NULL);
+	CHECK_INT(load("key.pem", NULL, &p), CERT_NO_CERTIFICATE);
+	cert_pair_free(&p);
+
+	write_cert("cert.pem", c1, NULL);
+	CHECK_INT(load("cert.pem", "cert.pem", &p), CERT_NO_KEY);
+	cert_pair_free(&p);
+
+	write_key("enc.pem", k1, 0, "secret");
+	CHECK_INT(load("cert.pem", "enc.pem", &p), CERT_ENCRYPTED_KEY);
+	cert_pair_free(&p);
+
+	CHECK_INT(load("missing.pem", NULL, &p), CERT_UNREADABLE);
+	cert_pair_free(&p);
+
+	/* one byte over the bound */
+	path_of(from, "big.pem");
+	f = fopen(from, "w");
+	for (size_t i = 0; i < CERT_FILE_MAX + 1; i++)
+		fputc('A', f);
+	fclose(f);
+	CHECK_INT(load("big.pem", NULL, &p), CERT_TOO_LARGE);
+	cert_pair_free(&p);
+
+	/* a link out of the directory, and one that stays inside */
+	path_of(from, "escape.pem");
+	CHECK_INT(symlink("/etc/hostname", from), 0);
+	CHECK_INT(load("escape.pem", NULL, &p), CERT_SYMLINK_ESCAPE);
+	cert_pair_free(&p);
+	path_of(from, "inside.pem");
+	CHECK_INT(symlink("cert.pem", from), 0);
+	CHECK_INT(load("inside.pem", NULL, &p), CERT_OK);
+	cert_pair_free(&p);
+
+	/* a directory is not a certificate */
+	path_of(from, "sub");
+	mkdir(from, 0700);
+	CHECK_INT(load("sub", NULL, &p), CERT_UNREADABLE);
+	cert_pair_free(&p);
+}
+
+TEST(reason_names_cover_every_code)
+{
+	for (int i = 0; i < CERT__MAX; i++)
+		CHECK(cert_reason_names[i] != NULL && cert_reason_names[i][0] != '\0');
+	CHECK_STR(cert_reason_names[CERT_SYMLINK_ESCAPE], "symlink_escape");
+	CHECK_STR(cert_reason_names[CERT_INCOMPLETE_WRITE], "incomplete_write");
+}
+
+TEST(times)
+{
+	char out[32];
+
+	cert_format_time(0, out);
+	CHECK_STR(out, "1970-01-01T00:00:00Z");
+}
+
+static void
+setup(void)
+{
+	CHECK(mkdtemp(dir) != NULL);
+	k1 = ec_key();
+	k2 = ec_key();
+	c1 = make_cert(k1, -60, 30 * 86400, "DNS:mail.example.com,DNS:*.example.com");
+	c2 = make_cert(k2, -60, 60 * 86400, "DNS:ca.example.com");
+}
+
+static void
+teardown(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	X509_free(c1);
+	X509_free(c2);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_INT(system(cmd), 0);
+}
+
+HARNESS_MAIN("cert", RUN(setup), RUN(good_pair_and_fingerprint), RUN(key_mismatch),
+    RUN(reason_codes), RUN(reason_names_cover_every_code), RUN(times), RUN(teardown))

@@ -1,0 +1,196 @@
+/* Settings: precedence, Mailu's names, validation that names the setting. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "harness.h"
+
+static int
+load(struct config *cfg, struct config_error *err, char **argv, char **env)
+{
+	int argc = 0;
+
+	while (argv[argc] != NULL)
+		argc++;
+	return config_load(cfg, argc, argv, env, err);
+}
+
+static char *
+write_env_file(const char *text)
+{
+	static char path[] = "/tmp/mca-test-env-XXXXXX";
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/mca-test-env-XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return NULL;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	return path;
+}
+
+TEST(defaults)
+{
+	struct config cfg;
+	struct config_error err;
+	char *argv[] = { "agent", "check", NULL };
+	char *env[] = { "PATH=/bin", NULL };
+
+	CHECK_INT(load(&cfg, &err, argv, env), 0);
+	CHECK_STR(cfg.command, "check");
+	CHECK_STR(cfg.certs_dir, "/certs");
+	CHECK_STR(cfg.cert_filename, "cert.pem");
+	CHECK_STR(cfg.key_filename, "key.pem");
+	CHECK_STR(cfg.state_dir, "/certs/.mailu-cert-agent");
+	CHECK_INT(cfg.verify_timeout_ms, 30000);
+	CHECK_INT(cfg.drift_interval_ms, 600000);
+	CHECK_INT(cfg.n_expiry_warn, 3);
+	CHECK_INT(cfg.expiry_warn_s[0], 21 * 86400);
+	CHECK_INT(cfg.expiry_warn_s[2], 3 * 86400);
+	CHECK_INT(cfg.flavor, FLAVOR_CERT);
+	CHECK_INT(cfg.reload, RELOAD_DOCKER);
+	CHECK(cfg.endpoints == NULL);
+	CHECK(port_set_has(&cfg.ports, 993) && !port_set_has(&cfg.ports, 143));
+	config_free(&cfg);
+}
+
+TEST(precedence_file_env_flag)
+{
+	struct config cfg;
+	struct config_error err;
+	char *path = write_env_file(
+	    "# Mailu's mailu.env\n"
+	    "SECRET_KEY=not-ours\n"
+	    "HOSTNAMES=Mail.Example.com,imap.example.com\n"
+	    "TLS_FLAVOR=mail\n"
+	    "export AGENT_VERIFY_TIMEOUT=\"45s\"\n"
+	    "AGENT_POLL_INTERVAL='2s'\n"
+	    "PROXY_PROTOCOL=\n"
+	    "CERTS_DIR=/from-file\n");
+	char *argv[] = { "agent", "--env-file", path, "--certs-dir=/from-flag",
+	    "check", "--poll-interval", "3s", NULL };
+	char *env[] = { "CERTS_DIR=/from-env", "AGENT_VERIFY_TIMEOUT=1m", NULL };
+
+	CHECK(path != NULL);
+	CHECK_INT(load(&cfg, &err, argv, env), 0);
+	CHECK_STR(cfg.certs_dir, "/from-flag");
+	CHECK_INT(cfg.verify_timeout_ms, 60000);	/* env beats file */
+	CHECK_INT(cfg.poll_interval_ms, 3000);		/* flag beats file */
+	CHECK_INT(cfg.n_hostnames, 2);
+	CHECK_STR(cfg.hostnames[0], "mail.example.com");
+	CHECK_INT(cfg.flavor, FLAVOR_MAIL);
+	CHECK_INT(cfg.proxy_ports.n, 0);
+	CHECK_STR(cfg.state_dir, "/from-flag/.mailu-cert-agent");
+	config_free(&cfg);
+	unlink(path);
+}
+
+/* Each bad value is refused and the error names the setting. */
+TEST(bad_values_name_the_setting)
+{
+	static const struct {
+		const char *env;
+		const char *setting;
+	} cases[] = {
+		{ "AGENT_VERIFY_TIMEOUT=5x", "AGENT_VERIFY_TIMEOUT" },
+		{ "AGENT_VERIFY_TIMEOUT=-1s", "AGENT_VERIFY_TIMEOUT" },
+		{ "AGENT_VERIFY_TIMEOUT=99999999999999999999s", "AGENT_VERIFY_TIMEOUT" },
+		{ "AGENT_ENDPOINTS=imaps://front:99999", "AGENT_ENDPOINTS" },
+		{ "AGENT_ENDPOINTS=gopher://front", "AGENT_ENDPOINTS" },
+		{ "TLS_FLAVOR=maybe", "TLS_FLAVOR" },
+		{ "AGENT_RELOAD=ssh", "AGENT_RELOAD" },
+		{ "DOCKER_HOST=http://x", "DOCKER_HOST" },
+		{ "AGENT_BACKUPS=0", "AGENT_BACKUPS" },
+		{ "AGENT_LOG_LEVEL=loud", "AGENT_LOG_LEVEL" },
+		{ "AGENT_EXPIRY_WARN=21d,soon", "AGENT_EXPIRY_WARN" },
+		{ "TLS_CERT_FILENAME=../etc/passwd", "TLS_CERT_FILENAME" },
+		{ "HOSTNAMES=mail example", "HOSTNAMES" },
+		{ "PROXY_PROTOCOL=25,smtp", "PROXY_PROTOCOL" },
+		{ "AGENT_SOURCE=pair:relative", "AGENT_SOURCE" },
+		{ "AGENT_WEBHOOK_URL=ftp://x", "AGENT_WEBHOOK_URL" },
+		{ "AGENT_TYPO=1", "AGENT_TYPO" },
+	};
+	char *argv[] = { "agent", "check", NULL };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		struct config_error err;
+		char *env[] = { (char *)cases[i].env, NULL };
+
+		CHECK_INT(load(&cfg, &err, argv, env), -1);
+		CHECK_STR(err.setting, cases[i].setting);
+		CHECK(err.msg[0] != '\0');
+		config_free(&cfg);
+	}
+}
+
+TEST(flags)
+{
+	struct config cfg;
+	struct config_error err;
+	char *a1[] = { "agent", "--nope", "check", NULL };
+	char *a2[] = { "agent", "check", "extra", NULL };
+	char *a3[] = { "agent", "--verify-timeout", NULL };
+	char *a4[] = { "agent", "--help", "--force", "--endpoints",
+	    "imaps://[::1]:41993,pop3+starttls://h", NULL };
+	char *env[] = { NULL };
+
+	CHECK_INT(load(&cfg, &err, a1, env), -1);
+	CHECK_STR(err.setting, "--nope");
+	config_free(&cfg);
+	CHECK_INT(load(&cfg, &err, a2, env), -1);
+	config_free(&cfg);
+	CHECK_INT(load(&cfg, &err, a3, env), -1);
+	CHECK_STR(err.setting, "AGENT_VERIFY_TIMEOUT");
+	config_free(&cfg);
+	CHECK_INT(load(&cfg, &err, a4, env), 0);
+	CHECK(cfg.help && cfg.force);
+	CHECK_INT(cfg.n_endpoints, 2);
+	config_free(&cfg);
+}
+
+TEST(env_file_errors)
+{
+	struct config cfg;
+	struct config_error err;
+	char *path = write_env_file("HOSTNAMES=a.example\nthis is not a setting\n");
+	char *argv[] = { "agent", "--env-file", path, "check", NULL };
+	char *argv2[] = { "agent", "--env-file", "/nonexistent/mailu.env", NULL };
+	char *env[] = { NULL };
+
+	CHECK_INT(load(&cfg, &err, argv, env), -1);
+	CHECK_STR(err.setting, "--env-file");
+	CHECK(strstr(err.msg, "line 2") != NULL);
+	config_free(&cfg);
+	unlink(path);
+	CHECK_INT(load(&cfg, &err, argv2, env), -1);
+	CHECK_STR(err.setting, "--env-file");
+	config_free(&cfg);
+}
+
+TEST(durations)
+{
+	long ms = 0;
+
+	CHECK_INT(config_parse_duration("500ms", &ms), 0);
+	CHECK_INT(ms, 500);
+	CHECK_INT(config_parse_duration("30", &ms), 0);
+	CHECK_INT(ms, 30000);
+	CHECK_INT(config_parse_duration("10m", &ms), 0);
+	CHECK_INT(ms, 600000);
+	CHECK_INT(config_parse_duration("21d", &ms), 0);
+	CHECK_INT(ms, 21L * 86400000);
+	CHECK_INT(config_parse_duration("", &ms), -1);
+	CHECK_INT(config_parse_duration("s", &ms), -1);
+	CHECK_INT(config_parse_duration("1.5s", &ms), -1);
+	CHECK_INT(config_parse_duration("400d", &ms), -1);
+	CHECK_INT(config_parse_duration(" 1s", &ms), -1);
+}
+
+HARNESS_MAIN("config", RUN(defaults), RUN(precedence_file_env_flag),
+    RUN(bad_values_name_the_setting), RUN(flags), RUN(env_file_errors),
+    RUN(durations))
