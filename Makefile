@@ -67,9 +67,15 @@ unit: $(UNIT_BINS)
 integration: $(ASAN)/mailu-cert-agent
 	tests/run-integration.sh
 
-test: unit integration
+# test and demo install what they need first (fast when already there)
+test:
+	scripts/install-deps.sh
+	$(MAKE) unit
+	$(MAKE) integration
 
-demo: all
+demo:
+	scripts/install-deps.sh
+	$(MAKE) all
 	scripts/demo.sh
 
 deps:

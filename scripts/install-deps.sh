@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Install every Debian package needed to build and test mailu-cert-agent,
+# and enable deb-src so scripts/static-deps.sh can `apt-get source`.
+# Idempotent; a warm run (everything present) does no network I/O.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps.sh: must run as root" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+PACKAGES=(
+  # toolchains: glibc for tests/tools, musl for the static release binary
+  build-essential gcc make pkg-config musl-tools clang valgrind
+  # building the static deps from Debian source packages (static-deps.sh)
+  dpkg-dev cmake perl patch xz-utils bzip2 file linux-libc-dev
+  # dynamic dev libs for the glibc debug/test build
+  libssl-dev libcurl4-openssl-dev libjansson-dev
+  # runtime/test tooling
+  ca-certificates openssl curl jq python3 procps iproute2
+  # image build and test rootfs
+  docker.io debootstrap
+)
+
+SOURCES=/etc/apt/sources.list.d/debian.sources
+need_update=0
+
+# deb-src: turn `Types: deb` into `Types: deb deb-src` (a line that already
+# names deb-src no longer matches, so this is idempotent).
+if [ -f "$SOURCES" ] && grep -qx 'Types: deb' "$SOURCES"; then
+  sed -i 's/^Types: deb$/Types: deb deb-src/' "$SOURCES"
+  echo "install-deps.sh: enabled deb-src in $SOURCES" >&2
+  need_update=1
+fi
+# Source indexes missing (fresh machine, or lists cleaned): refresh.
+if ! compgen -G '/var/lib/apt/lists/*_Sources*' >/dev/null; then
+  need_update=1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$st" = "install ok installed" ] || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  need_update=1
+fi
+
+if [ "$need_update" -eq 1 ]; then
+  # Retry once: mirrors occasionally answer with a transient hash mismatch.
+  apt-get update >&2 || { sleep 5; apt-get update >&2; }
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps.sh: installing ${missing[*]}" >&2
+  apt-get install -y --no-install-recommends "${missing[@]}" >&2
+fi
+
+echo "install-deps.sh: all build/test packages present" >&2

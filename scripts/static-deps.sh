@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# Build OpenSSL, libcurl and jansson as static musl libraries from Debian
+# bookworm source packages, into a cached install prefix.
+#
+# Usage: P=$(scripts/static-deps.sh)
+# Prints exactly one line on stdout: the absolute prefix path, which holds
+#   include/  lib/{libssl,libcrypto,libcurl,libjansson}.a  kernel-include/
+# Logs go to stderr and to <cache>/deps-<key>.log.
+# Link a consumer with:
+#   musl-gcc -static -idirafter $P/kernel-include -I$P/include ... \
+#     -L$P/lib -lcurl -lssl -lcrypto -ljansson -lpthread
+# (curl-config --static-libs is not reliable here; link explicitly.)
+#
+# Needs the packages from scripts/install-deps.sh (musl-tools, cmake,
+# dpkg-dev, deb-src enabled). Does not need root.
+set -euo pipefail
+
+# Pinned Debian source versions. Bookworm main keeps only its newest version,
+# so a point release can retire a pin: then `apt-cache showsrc NAME` shows
+# what is current; update the pin (the cache key changes with it).
+DEB_OPENSSL=3.0.20-1~deb12u2
+DEB_CURL=7.88.1-10+deb12u15
+DEB_JANSSON=2.14-2
+
+# Debian patches that must not be applied: curl's packaging keeps its GnuTLS
+# and NSS flavours as the last two patches; its OpenSSL build pops them.
+CURL_SKIP_PATCHES=(90_gnutls.patch 99_nss.patch)
+
+script=$(readlink -f "${BASH_SOURCE[0]}")
+cache_root=${XDG_CACHE_HOME:-$HOME/.cache}/mailu-cert-agent
+mkdir -p "$cache_root"
+cache_root=$(cd "$cache_root" && pwd -P)
+
+# The key covers the pins, this script, and the musl in use, so any change
+# to what would be built selects a fresh prefix.
+musl_ver=$(dpkg-query -W -f='${Version}' musl-dev 2>/dev/null || echo none)
+key=$( { echo "$DEB_OPENSSL $DEB_CURL $DEB_JANSSON musl=$musl_ver"; cat "$script"; } \
+  | sha256sum | cut -c1-16)
+prefix=$cache_root/deps-$key
+
+# Fast path: an existing prefix is complete (it only appears by rename).
+if [ -d "$prefix" ]; then
+  echo "$prefix"
+  exit 0
+fi
+
+say() { echo "static-deps: $*" >&2; }
+die() { say "ERROR: $*"; [ -z "${log:-}" ] || say "log: $log"; exit 1; }
+
+for tool in musl-gcc gcc cmake make perl dpkg-source apt-get patch file flock; do
+  command -v "$tool" >/dev/null || die "missing $tool; run scripts/install-deps.sh as root"
+done
+
+# One build per key at a time; a second caller waits, then reuses the result.
+exec 9>>"$cache_root/.deps-$key.lock"
+if ! flock -n 9; then
+  say "another build of $key is running; waiting for it"
+  flock 9
+fi
+if [ -d "$prefix" ]; then
+  echo "$prefix"
+  exit 0
+fi
+
+log=$cache_root/deps-$key.log
+: >"$log"
+# stdout is reserved for the final path (fd 3); everything else -> log+stderr.
+exec 3>&1 1> >(tee -a "$log" >&2 3>&- 9>&-) 2>&1
+
+# Leftovers of an interrupted build of this key (we hold its lock now).
+rm -rf "$cache_root/.build-$key."*
+
+# The work dir lives next to the prefix so the final rename stays on one
+# filesystem (atomic); it is removed whatever happens.
+work=$(mktemp -d "$cache_root/.build-$key.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+# Install with DESTDIR into $stage so paths baked into .pc files and
+# curl-config name the final prefix; $stage$prefix is renamed at the end.
+stage=$work/stage
+sp=$stage$prefix
+mkdir -p "$sp/lib" "$sp/include" "$work/src" "$work/dl"
+
+jobs=$(nproc)
+start=$(date +%s)
+say "building into $prefix (key $key, $jobs jobs)"
+
+# musl-gcc has no Linux kernel headers; borrow the host's (uapi headers are
+# libc-independent) via -idirafter so musl's own headers still win.
+multiarch=$(gcc -print-multiarch)
+mkdir "$sp/kernel-include"
+for d in /usr/include/linux /usr/include/asm-generic "/usr/include/$multiarch/asm"; do
+  [ -d "$d" ] || die "missing $d (package linux-libc-dev)"
+  ln -s "$d" "$sp/kernel-include/"
+done
+kinc=$sp/kernel-include
+
+case $(uname -m) in
+  x86_64) ossl_target=linux-x86_64 ;;
+  aarch64) ossl_target=linux-aarch64 ;;
+  *) die "unsupported architecture $(uname -m)" ;;
+esac
+
+# fetch NAME VERSION -> unpacked, unpatched source in $work/src/NAME
+fetch() {
+  local name=$1 version=$2 dl=$work/dl/$1
+  mkdir -p "$dl"
+  say "apt-get source $name=$version"
+  # Sandbox user root: the mktemp dir is not writable by _apt.
+  (cd "$dl" && apt-get source --download-only -o APT::Sandbox::User=root "$name=$version") \
+    || die "cannot download $name=$version (deb-src enabled? pin retired? see: apt-cache showsrc $name)"
+  dpkg-source --skip-patches -x "$dl/${name}_${version#*:}.dsc" "$work/src/$name"
+}
+
+# apply_series DIR SKIP... : apply debian/patches/series in order, minus SKIP
+apply_series() {
+  local dir=$1; shift
+  local series=$dir/debian/patches/series name opts
+  [ -f "$series" ] || return 0
+  while read -r name opts; do
+    case $name in ''|'#'*) continue ;; esac
+    if [[ " $* " == *" $name "* ]]; then
+      say "  skip patch $name"
+      continue
+    fi
+    patch -d "$dir" -s -N "${opts:--p1}" <"$dir/debian/patches/$name" \
+      || die "patch $name failed"
+  done <"$series"
+}
+
+fetch openssl "$DEB_OPENSSL"
+fetch curl "$DEB_CURL"
+fetch jansson "$DEB_JANSSON"
+apply_series "$work/src/openssl"
+apply_series "$work/src/curl" "${CURL_SKIP_PATCHES[@]}"
+apply_series "$work/src/jansson"
+
+# Sections per function/object let the agent link with --gc-sections.
+common_cflags="-O2 -pipe -ffunction-sections -fdata-sections"
+# Keep the host's (glibc) pkg-config files out of every musl configure.
+export PKG_CONFIG_LIBDIR=$sp/lib/pkgconfig
+export PKG_CONFIG_SYSROOT_DIR=$stage
+unset CFLAGS CPPFLAGS LDFLAGS LIBS
+
+# --- OpenSSL -------------------------------------------------------------
+# no-async: musl lacks makecontext. no-module/no-engine: nothing loaded at
+# run time in a scratch image. openssldir=/etc/ssl: Debian's CA layout.
+# Flags given to Configure (not via CFLAGS) keep its own -O3 defaults.
+say "openssl: configure"
+(
+  cd "$work/src/openssl"
+  CC=musl-gcc ./Configure "$ossl_target" \
+    no-shared no-module no-async no-tests no-engine no-comp \
+    --prefix="$prefix" --libdir=lib --openssldir=/etc/ssl \
+    "-idirafter$kinc" -ffunction-sections -fdata-sections
+  say "openssl: build"
+  make -j"$jobs" build_libs
+  # install_dev: headers, .a and .pc only (no CLI, no man pages)
+  make install_dev DESTDIR="$stage"
+) || die "openssl build failed"
+
+# --- curl ----------------------------------------------------------------
+# HTTP(S) over OpenSSL plus unix sockets (docker API); everything else off.
+# CA: no bundle compiled in; --with-ca-fallback makes curl use OpenSSL's
+# defaults, which honour SSL_CERT_FILE / SSL_CERT_DIR.
+say "curl: configure"
+(
+  cd "$work/src/curl"
+  CC=musl-gcc CFLAGS="$common_cflags" CPPFLAGS="-idirafter $kinc" \
+  ./configure --prefix="$prefix" --libdir="$prefix/lib" \
+    --disable-dependency-tracking --disable-silent-rules \
+    --disable-shared --enable-static \
+    --with-openssl="$sp" --with-ca-fallback \
+    --without-ca-bundle --without-ca-path \
+    --enable-unix-sockets \
+    --disable-ldap --disable-ldaps --disable-ftp --disable-file \
+    --disable-dict --disable-gopher --disable-imap --disable-pop3 \
+    --disable-smtp --disable-telnet --disable-tftp --disable-rtsp \
+    --disable-mqtt --disable-smb --disable-manual --disable-ntlm \
+    --disable-ntlm-wb \
+    --without-zlib --without-brotli --without-zstd --without-libpsl \
+    --without-libidn2 --without-nghttp2 --without-nghttp3 \
+    --without-ngtcp2 --without-librtmp --without-libssh2 \
+    --without-libgsasl
+  say "curl: build"
+  make -j"$jobs" -C lib
+  make -C lib install DESTDIR="$stage"
+  make -C include install DESTDIR="$stage"
+  make install-pkgconfigDATA install-binSCRIPTS DESTDIR="$stage"
+) || die "curl build failed"
+
+# --- jansson -------------------------------------------------------------
+# The orig tarball ships no configure script: use its CMake build.
+say "jansson: configure"
+(
+  cd "$work/src/jansson"
+  CC=musl-gcc CFLAGS="$common_cflags" cmake -S . -B build \
+    -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib \
+    -DBUILD_SHARED_LIBS=OFF -DJANSSON_BUILD_DOCS=OFF \
+    -DJANSSON_EXAMPLES=OFF -DJANSSON_WITHOUT_TESTS=ON
+  say "jansson: build"
+  make -C build -j"$jobs"
+  make -C build install DESTDIR="$stage"
+) || die "jansson build failed"
+
+# --- smoke test ------------------------------------------------------------
+# Link a program against all three the way the agent will, run it, and make
+# sure the result is really static.
+say "smoke test"
+cat >"$work/smoke.c" <<'C'
+#include <stdio.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <jansson.h>
+
+int main(void) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return 1;
+    curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    if (!(v->features & CURL_VERSION_SSL)) return 2;
+    if (!(v->features & CURL_VERSION_UNIX_SOCKETS)) return 3;
+    if (strncmp(v->ssl_version, "OpenSSL/", 8) != 0) return 4;
+    json_t *o = json_pack("{s:s,s:s}", "curl", curl_version(),
+                          "openssl", OpenSSL_version(OPENSSL_VERSION));
+    char *s = o ? json_dumps(o, JSON_SORT_KEYS) : NULL;
+    if (!s) return 5;
+    puts(s);
+    free(s);
+    json_decref(o);
+    curl_global_cleanup();
+    return 0;
+}
+C
+musl-gcc -static -Os -idirafter "$kinc" -I"$sp/include" "$work/smoke.c" \
+  -o "$work/smoke" -L"$sp/lib" -lcurl -lssl -lcrypto -ljansson -lpthread \
+  || die "smoke test does not link"
+"$work/smoke" || die "smoke test failed (exit $?)"
+file -b "$work/smoke" | grep -q 'statically linked' \
+  || die "smoke test is not static: $(file -b "$work/smoke")"
+for lib in libssl libcrypto libcurl libjansson; do
+  [ -f "$sp/lib/$lib.a" ] || die "missing $lib.a"
+done
+
+# Keep only what consumers need; libtool archives name the staging paths.
+rm -f "$sp"/lib/*.la
+say "done in $(( $(date +%s) - start ))s"
+cp "$log" "$sp/build.log"
+mv -T "$sp" "$prefix"
+echo "$prefix" >&3

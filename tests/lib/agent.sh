@@ -1,0 +1,82 @@
+# shellcheck shell=bash
+# tests/lib/agent.sh — run the agent under test and read its JSON events.
+#
+#   agent_run LOGNAME ARGS...   runs $MCA_AGENT with ARGS, stdout (the JSON
+#                               lines) to $T/LOGNAME.log, stderr to
+#                               $T/LOGNAME.err.log; sets AGENT_RC, never fails.
+#   events LOGNAME JQ_FILTER    jq -c over the events of one run
+#   event_count LOGNAME EVENT   how many lines have that event
+#   assert_json_lines LOGNAME   every stdout line is one JSON object with
+#                               time, level, event, msg
+
+agent_run() {
+	local name=$1
+	shift
+	set +e
+	"$MCA_AGENT" "$@" >"$T/$name.log" 2>"$T/$name.err.log"
+	AGENT_RC=$?
+	set -e
+	log "agent $* -> exit $AGENT_RC"
+	if grep -qE 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$T/$name.err.log"; then
+		cat "$T/$name.err.log" >&2
+		fail "sanitizer report in agent run $name"
+	fi
+}
+
+events() { jq -c "$2" "$T/$1.log"; }
+
+event_count() {
+	jq -c --arg e "$2" 'select(.event == $e)' "$T/$1.log" | wc -l | tr -d ' '
+}
+
+assert_json_lines() {
+	local bad
+	bad=$(jq -R 'fromjson? // "BAD" | if type == "object" and has("time") and has("level")
+		and has("event") and has("msg") then empty else "BAD" end' "$T/$1.log" | wc -l)
+	assert_eq 0 "$bad" "non-JSON or incomplete event lines in $1"
+}
+
+# bed_start PREFIX [docker run args...]
+#   a certs dir $T/certs holding PREFIX.{cert,key}.pem as cert.pem/key.pem,
+#   and a running front (FRONT, on PORT_BASE, default 41000) serving it;
+#   sets ENDPOINTS (all nine) and HOSTNAME_SNI.
+bed_start() {
+	local prefix=$1
+	shift
+	PORT_BASE=${PORT_BASE:-41000}
+	FRONT=mca-it-$TEST_NAME
+	HOSTNAME_SNI=mail.example.test
+	mkdir -p "$T/certs"
+	bed_install "$prefix"
+	front_start "$FRONT" "$T/certs" "$PORT_BASE" "$@" >/dev/null
+	at_exit front_stop "$FRONT" "$T/front.docker.log"
+	front_wait "$FRONT" "$PORT_BASE" 60
+	ENDPOINTS=$(front_endpoints "$PORT_BASE")
+}
+
+# bed_install PREFIX: copy a pair into the certs dir as an ACME client would
+bed_install() {
+	install -m 0644 "$T/$1.cert.pem" "$T/certs/cert.pem"
+	install -m 0600 "$T/$1.key.pem" "$T/certs/key.pem"
+}
+
+# the agent's settings for the bed
+bed_env() {
+	echo "--certs-dir=$T/certs" "--hostnames=$HOSTNAME_SNI" "--endpoints=$ENDPOINTS" \
+		"--probe-timeout=5s"
+}
+
+# wait_served FP PROTO...: until every PROTO on the bed serves FP (10 s)
+wait_served() {
+	local fp=$1 p i ok
+	shift
+	for i in $(seq 1 50); do
+		ok=1
+		for p in "$@"; do
+			[ "$(front_served_fp 127.0.0.1 "$(front_port "$p" "$PORT_BASE")" "$p")" = "$fp" ] || { ok=0; break; }
+		done
+		[ $ok = 1 ] && return 0
+		sleep 0.2
+	done
+	fail "timed out waiting for $* to serve ${fp:0:16}"
+}

@@ -1,0 +1,49 @@
+#!/bin/bash
+# Runs every tests/integration/NN-*.sh against one engine and one front
+# image: the engine is started (or reused) and the image built once here,
+# then each test runs in its own shell and temp dir. Exit 77 = skipped.
+# Usage: tests/run-integration.sh [NN-name.sh ...]
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+export MCA_AGENT=${MCA_AGENT:-$root/build/asan/mailu-cert-agent}
+# LeakSanitizer: a leak fails the agent run, and so the test
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+. "$here/lib/engine.sh"
+. "$here/lib/front-image.sh"
+
+[ -x "$MCA_AGENT" ] || { echo "no agent binary at $MCA_AGENT" >&2; exit 1; }
+
+engine_up
+trap engine_down EXIT
+front_image_ensure
+export FRONT_IMAGE DOCKER_HOST
+
+if [ $# -gt 0 ]; then
+	tests=("$@")
+else
+	tests=("$here"/integration/[0-9][0-9]-*.sh)
+fi
+
+passed=0 failed=0 skipped=0 failed_names=()
+for t in "${tests[@]}"; do
+	[ -f "$t" ] || t="$here/integration/$t"
+	name=$(basename "$t" .sh)
+	start=$(date +%s)
+	set +e
+	TEST_NAME=$name bash "$t"
+	rc=$?
+	set -e
+	secs=$(( $(date +%s) - start ))
+	case $rc in
+	0) passed=$((passed + 1)); echo "ok   $name (${secs}s)" ;;
+	77) skipped=$((skipped + 1)); echo "skip $name" ;;
+	*) failed=$((failed + 1)); failed_names+=("$name"); echo "FAIL $name (exit $rc, ${secs}s)" ;;
+	esac
+done
+[ $failed -eq 0 ] || echo "failed: ${failed_names[*]}"
+echo "integration: $passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]
