@@ -18,7 +18,7 @@ DEV := build/dev
 DEV_CFLAGS := $(WARN) $(DEFS) -O2 -g $(HARDEN) -MMD -MP
 # asan: what the tests run
 ASAN := build/asan
-ASAN_CFLAGS := $(WARN) $(DEFS) -O1 -g -fno-omit-frame-pointer \
+ASAN_CFLAGS := $(WARN) $(DEFS) -DMCA_TEST_HOOKS -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
 # static: the release binary, musl + our static OpenSSL/libcurl/jansson
 STATIC := build/static
@@ -45,6 +45,10 @@ $(ASAN)/test_%.o: tests/unit/test_%.c tests/unit/harness.h | $(ASAN)
 $(ASAN)/test_%: $(ASAN)/test_%.o $(LIB_SRCS:agent/%.c=$(ASAN)/%.o)
 	$(CC) -fsanitize=address,undefined -o $@ $^ $(LIBS)
 
+# The Engine API driver of tests/integration/08-docker-api.sh.
+$(ASAN)/docker-driver: tests/tools/docker-driver.c $(LIB_SRCS:agent/%.c=$(ASAN)/%.o) | $(ASAN)
+	$(CC) $(ASAN_CFLAGS) -Iagent -o $@ $< $(LIB_SRCS:agent/%.c=$(ASAN)/%.o) $(LIBS)
+
 $(DEV) $(ASAN) $(STATIC):
 	mkdir -p $@
 
@@ -60,11 +64,9 @@ image: static
 	tests/lib/image-build.sh $(STATIC)/mailu-cert-agent
 
 unit: $(UNIT_BINS)
-	@pass=0; fail=0; for t in $(UNIT_BINS); do \
-		if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAIL: $$t"; fi; \
-	done; echo "unit: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+	tests/run-unit.sh $(UNIT_BINS)
 
-integration: $(ASAN)/mailu-cert-agent
+integration: $(ASAN)/mailu-cert-agent $(ASAN)/docker-driver
 	tests/run-integration.sh
 
 # test and demo install what they need first (fast when already there)

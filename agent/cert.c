@@ -396,3 +396,108 @@ cert_drain_errors(char *buf, size_t len)
 		}
 	}
 }
+
+/* RSA below 2048 bits and curves other than P-256/P-384 are refused. */
+static bool
+key_is_weak(EVP_PKEY *pub, char *detail, size_t dlen)
+{
+	char group[64] = "";
+	size_t glen = 0;
+
+	switch (EVP_PKEY_get_base_id(pub)) {
+	case EVP_PKEY_RSA:
+		if (EVP_PKEY_get_bits(pub) >= 2048)
+			return false;
+		snprintf(detail, dlen, "RSA key of %d bits (need 2048)",
+		    EVP_PKEY_get_bits(pub));
+		return true;
+	case EVP_PKEY_EC:
+		if (EVP_PKEY_get_group_name(pub, group, sizeof(group), &glen) == 1 &&
+		    (strcmp(group, "prime256v1") == 0 ||
+		    strcmp(group, "secp384r1") == 0))
+			return false;
+		snprintf(detail, dlen, "EC curve %s (need P-256 or P-384)",
+		    group[0] != '\0' ? group : "unknown");
+		return true;
+	default:
+		snprintf(detail, dlen, "key type %s is not served by Mailu",
+		    EVP_PKEY_get0_type_name(pub) != NULL ?
+		    EVP_PKEY_get0_type_name(pub) : "unknown");
+		return true;
+	}
+}
+
+static int
+chain_verifies(const struct cert_pair *p, const char *ca_file, char *detail,
+    size_t dlen)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int rc = -1;
+
+	if (store == NULL || ctx == NULL)
+		goto out;
+	if (X509_STORE_load_file(store, ca_file) != 1) {
+		snprintf(detail, dlen, "cannot load AGENT_CA_FILE");
+		goto out;
+	}
+	if (X509_STORE_CTX_init(ctx, store, p->leaf, p->chain) != 1)
+		goto out;
+	/* dates are checked on their own, with their own reason codes */
+	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
+	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+	if (X509_verify_cert(ctx) == 1)
+		rc = 0;
+	else
+		snprintf(detail, dlen, "%s", X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(ctx)));
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	return rc;
+}
+
+int
+cert_validate(const struct cert_pair *p, const struct cert_policy *pol,
+    enum cert_reason *why, char *detail, size_t dlen)
+{
+	char when[32];
+
+	detail[0] = '\0';
+	if (!cert_key_matches(p)) {
+		snprintf(detail, dlen, "private key does not belong to the certificate");
+		return reason(why, CERT_KEY_MISMATCH);
+	}
+	if (p->not_after <= pol->now) {
+		cert_format_time(p->not_after, when);
+		snprintf(detail, dlen, "expired at %s", when);
+		return reason(why, CERT_EXPIRED);
+	}
+	if (p->not_before > pol->now) {
+		cert_format_time(p->not_before, when);
+		snprintf(detail, dlen, "valid only from %s", when);
+		return reason(why, CERT_NOT_YET_VALID);
+	}
+	if (key_is_weak(X509_get0_pubkey(p->leaf), detail, dlen))
+		return reason(why, CERT_WEAK_KEY);
+	for (size_t i = 0; i < pol->n_hostnames; i++) {
+		/* RFC 6125: a wildcard covers exactly one leftmost label */
+		if (X509_check_host(p->leaf, pol->hostnames[i], 0,
+		    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) != 1) {
+			snprintf(detail, dlen, "%s is not covered", pol->hostnames[i]);
+			ERR_clear_error();
+			return reason(why, CERT_HOSTNAME_MISMATCH);
+		}
+	}
+	if (pol->ca_file != NULL && chain_verifies(p, pol->ca_file, detail, dlen) != 0)
+		return reason(why, CERT_UNTRUSTED_CHAIN);
+	if (!pol->force && pol->installed_not_after != 0 &&
+	    p->not_after < pol->installed_not_after) {
+		cert_format_time(pol->installed_not_after, when);
+		snprintf(detail, dlen, "expires before the installed one (%s)", when);
+		return reason(why, CERT_NOT_NEWER);
+	}
+	*why = CERT_OK;
+	return 0;
+}

@@ -98,4 +98,22 @@ void cert_format_time(time_t t, char out[32]);
 /* Appends OpenSSL's queued errors to buf, then clears the queue. */
 void cert_drain_errors(char *buf, size_t len);
 
+/* What an incoming pair must satisfy before anything is touched. */
+struct cert_policy {
+	char *const *hostnames;		/* HOSTNAMES: each must be covered */
+	size_t n_hostnames;
+	const char *ca_file;		/* AGENT_CA_FILE, NULL: chain not checked */
+	time_t now;
+	time_t installed_not_after;	/* 0: nothing installed to compare with */
+	bool force;			/* --force: allow an older notAfter */
+};
+
+/*
+ * Checks a loaded pair (leaf, chain and key) in a fixed order: key match,
+ * validity dates, key strength, host names, chain, not older than the
+ * installed one. Returns 0, or -1 with *why and a short detail.
+ */
+int cert_validate(const struct cert_pair *p, const struct cert_policy *pol,
+    enum cert_reason *why, char *detail, size_t dlen);
+
 #endif

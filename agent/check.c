@@ -120,47 +120,15 @@ check_expiry(const struct config *cfg, const struct cert_pair *pair)
 	return CHECK_OK;
 }
 
-static void
-report_endpoint(const struct endpoint *ep, const struct probe_result *r,
-    const char *expected, bool match)
-{
-	const struct proto_info *pi = &proto_table[ep->proto];
-	json_t *f;
-
-	f = json_pack("{s:s, s:s, s:b, s:I}", "endpoint", ep->url, "service",
-	    service_names[pi->service], "match", match, "ms", (json_int_t)r->ms);
-	if (ep->proxy)
-		json_object_set_new(f, "proxy_protocol", json_true());
-	if (expected != NULL)
-		json_object_set_new(f, "expected", json_string(expected));
-	if (r->ok) {
-		char when[32];
-
-		cert_format_time(r->not_after, when);
-		json_object_set_new(f, "fingerprint", json_string(r->fingerprint));
-		json_object_set_new(f, "not_after", json_string(when));
-		log_event(match ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
-		    "verify.endpoint", f, match ? "%s serves %.16s..." :
-		    "%s serves %.16s..., not the installed certificate",
-		    ep->url, r->fingerprint);
-	} else {
-		json_object_set_new(f, "error", json_string(r->error));
-		json_object_set_new(f, "detail", json_string(r->detail));
-		log_event(LOG_LEVEL_ERROR, "verify.endpoint", f, "%s: %s (%s)",
-		    ep->url, r->error, r->detail);
-	}
-}
-
 enum check_status
 check_run(const struct config *cfg, const struct endpoint *eps, size_t n)
 {
 	struct probe_result results[256];
 	struct cert_pair pair = { 0 };
 	enum check_status status = CHECK_OK, exp;
-	json_t *stale, *unreachable, *blame;
-	bool have_pair, key_ok, blamed[SERVICE__MAX] = { false };
+	struct verify_summary sum;
+	bool have_pair, key_ok;
 	const char *sni = cfg->n_hostnames > 0 ? cfg->hostnames[0] : NULL;
-	size_t matched = 0;
 	long start = probe_now_ms();
 
 	if (cfg->flavor == FLAVOR_NOTLS) {
@@ -177,43 +145,25 @@ check_run(const struct config *cfg, const struct endpoint *eps, size_t n)
 
 	verify_probe_all(eps, n, sni, cfg->probe_timeout_ms, results);
 
-	stale = json_array();
-	unreachable = json_array();
-	for (size_t i = 0; i < n; i++) {
-		bool match = have_pair && results[i].ok &&
-		    strcmp(results[i].fingerprint, pair.fingerprint) == 0;
-
-		report_endpoint(&eps[i], &results[i],
-		    have_pair ? pair.fingerprint : NULL, match);
-		if (match) {
-			matched++;
-			continue;
-		}
+	verify_report(eps, n, results, have_pair ? pair.fingerprint : NULL, &sum);
+	if (sum.matched < n)
 		status = CHECK_CRITICAL;
-		blamed[proto_table[eps[i].proto].service] = true;
-		json_array_append_new(results[i].ok ? stale : unreachable,
-		    json_string(eps[i].url));
-	}
 	if (have_pair) {
 		exp = check_expiry(cfg, &pair);
 		if (exp > status)
 			status = exp;
 	}
-	blame = json_array();
-	for (int s = 0; s < SERVICE__MAX; s++)
-		if (blamed[s])
-			json_array_append_new(blame, json_string(service_names[s]));
-
 	log_event(status == CHECK_OK ? LOG_LEVEL_INFO :
 	    status == CHECK_WARNING ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR,
 	    "check.done",
-	    json_pack("{s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:I}", "status",
+	    json_pack("{s:s, s:i, s:I, s:I, s:O, s:O, s:O, s:I}", "status",
 	    status == CHECK_OK ? "ok" : status == CHECK_WARNING ? "warning" :
 	    "critical", "exit_code", (int)status, "endpoints", (json_int_t)n,
-	    "matched", (json_int_t)matched, "stale", stale, "unreachable",
-	    unreachable, "services", blame, "ms",
+	    "matched", (json_int_t)sum.matched, "stale", sum.stale, "unreachable",
+	    sum.unreachable, "services", sum.services, "ms",
 	    (json_int_t)(probe_now_ms() - start)),
-	    "%zu of %zu endpoints serve the installed certificate", matched, n);
+	    "%zu of %zu endpoints serve the installed certificate", sum.matched, n);
+	verify_summary_free(&sum);
 	cert_pair_free(&pair);
 	return status;
 }

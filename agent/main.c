@@ -12,7 +12,11 @@
 
 #include "check.h"
 #include "config.h"
+#include "daemon.h"
+#include "docker.h"
 #include "log.h"
+#include "reload.h"
+#include "status.h"
 
 #ifndef MCA_VERSION
 #define MCA_VERSION "0.0.0-dev"
@@ -32,41 +36,68 @@ usage(FILE *out)
 	    "certificate on every port, and proves it. Events are JSON lines\n"
 	    "on stdout.\n\n"
 	    "Commands:\n"
-	    "  check     verify every endpoint serves the installed certificate\n"
-	    "            exit 0 ok, 1 expiring soon, 2 mismatch/unreachable/expired\n"
-	    "  version   print the version\n\n");
+	    "  run          daemon: verify, then watch, rotate, verify (default)\n"
+	    "  once         one cycle now, e.g. as certbot's --deploy-hook\n"
+	    "               exit 0 rotated/unchanged, 1 rejected, 2 rolled back/failed\n"
+	    "  check        verify every endpoint serves the installed certificate\n"
+	    "               exit 0 ok, 1 expiring soon, 2 mismatch/unreachable/expired\n"
+	    "  rollback     restore the newest backup, reload, verify; exit 0 or 2\n"
+	    "  healthcheck  read the status file (Docker HEALTHCHECK); exit 0 or 1\n"
+	    "  version      print the version\n\n"
+	    "Flags: --env-file FILE (a Mailu mailu.env), --force (install a pair\n"
+	    "that expires before the installed one), --help.\n\n");
 	config_usage(out);
 }
 
 /*
- * Mailu's endpoints when AGENT_ENDPOINTS is unset: the enabled TLS ports
- * on the front. Same pod (signal backend): loopback; compose: the
- * service name "front" that Docker's DNS resolves.
+ * check's endpoints: AGENT_ENDPOINTS; else Mailu's TLS ports on every
+ * running front the engine knows (docker backend), on 127.0.0.1 (same
+ * pod, signal backend) or on the compose name "front" (none).
  */
-static size_t
-default_endpoints(const struct config *cfg, struct endpoint out[PROTO__MAX])
-{
-	const char *host = cfg->reload == RELOAD_SIGNAL ? "127.0.0.1" : "front";
-	bool https = cfg->flavor != FLAVOR_MAIL &&
-	    cfg->flavor != FLAVOR_MAIL_LETSENCRYPT;
-	size_t n = endpoint_defaults(host, &cfg->ports, https, out);
-
-	endpoint_mark_proxy(out, n, &cfg->proxy_ports);
-	return n;
-}
-
 static int
 cmd_check(const struct config *cfg)
 {
-	struct endpoint defaults[PROTO__MAX];
-	const struct endpoint *eps = cfg->endpoints;
-	size_t n = cfg->n_endpoints;
+	struct targets t = { 0 };
+	struct docker *d = NULL;
+	int rc = CHECK_CRITICAL;
 
-	if (eps == NULL) {
-		n = default_endpoints(cfg, defaults);
-		eps = defaults;
+	if (cfg->endpoints == NULL && cfg->reload == RELOAD_DOCKER) {
+		struct docker_container self;
+		struct docker_status st;
+		char project[128] = "";
+
+		if ((d = docker_open(cfg->docker_host, 10000)) == NULL)
+			goto out;
+		if (docker_self(d, &self, &st) == 0)
+			snprintf(project, sizeof(project), "%s", self.project);
+		if (reload_targets(cfg, d, project, &t) != RELOAD_OK) {
+			log_event(LOG_LEVEL_ERROR, "check.done",
+			    json_pack("{s:s, s:i}", "status", "critical", "exit_code", 2),
+			    "no front to check (set AGENT_ENDPOINTS to probe without the engine)");
+			goto out;
+		}
+	} else {
+		t.n_eps = reload_static_endpoints(cfg, cfg->reload == RELOAD_SIGNAL ?
+		    "127.0.0.1" : "front", &t.eps);
 	}
-	return (int)check_run(cfg, eps, n);
+	rc = (int)check_run(cfg, t.eps, t.n_eps);
+out:
+	reload_targets_free(&t);
+	docker_close(&d);
+	return rc;
+}
+
+static int
+cmd_healthcheck(const struct config *cfg)
+{
+	char why[256];
+	bool healthy = false;
+
+	status_read(cfg->state_dir, &healthy, why, sizeof(why));
+	log_event(healthy ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR, "healthcheck",
+	    json_pack("{s:b, s:s}", "healthy", healthy, "reason", why),
+	    "%s: %s", healthy ? "healthy" : "unhealthy", why);
+	return healthy ? 0 : 1;
 }
 
 int
@@ -92,10 +123,8 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if (cfg.command == NULL) {
-		usage(stderr);
+	if (cfg.command == NULL && (cfg.command = strdup("run")) == NULL)
 		goto out;
-	}
 	if (strcmp(cfg.command, "version") == 0) {
 		printf("mailu-cert-agent %s (%s, libcurl %s, jansson %s)\n",
 		    MCA_VERSION, OpenSSL_version(OPENSSL_VERSION),
@@ -103,6 +132,14 @@ main(int argc, char **argv)
 		rc = 0;
 	} else if (strcmp(cfg.command, "check") == 0) {
 		rc = cmd_check(&cfg);
+	} else if (strcmp(cfg.command, "run") == 0) {
+		rc = daemon_run(&cfg, argc, argv, environ);
+	} else if (strcmp(cfg.command, "once") == 0) {
+		rc = daemon_once(&cfg);
+	} else if (strcmp(cfg.command, "rollback") == 0) {
+		rc = daemon_rollback(&cfg);
+	} else if (strcmp(cfg.command, "healthcheck") == 0) {
+		rc = cmd_healthcheck(&cfg);
 	} else {
 		log_event(LOG_LEVEL_ERROR, "config.invalid",
 		    json_pack("{s:s, s:s}", "setting", "command", "reason",

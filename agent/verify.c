@@ -7,6 +7,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "log.h"
 
 #include "verify.h"
 
@@ -125,4 +128,120 @@ out:
 	free(started);
 	SSL_CTX_free(ctx);
 	return rc;
+}
+
+size_t
+verify_until(const struct endpoint *eps, size_t n, const char *sni,
+    const char *fp, long timeout_ms, long probe_timeout_ms,
+    struct probe_result *results)
+{
+	long deadline = probe_now_ms() + timeout_ms, backoff = 100;
+	struct endpoint *todo = calloc(n > 0 ? n : 1, sizeof(*todo));
+	struct probe_result *res = calloc(n > 0 ? n : 1, sizeof(*res));
+	size_t *idx = calloc(n > 0 ? n : 1, sizeof(*idx));
+	size_t matched = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&results[i], 0, sizeof(results[i]));
+		results[i].error = "not_probed";
+	}
+	if (todo == NULL || res == NULL || idx == NULL)
+		goto out;
+	for (;;) {
+		size_t k = 0;
+		long left = deadline - probe_now_ms();
+
+		for (size_t i = 0; i < n; i++)
+			if (!results[i].ok || strcmp(results[i].fingerprint, fp) != 0) {
+				todo[k] = eps[i];
+				idx[k++] = i;
+			}
+		matched = n - k;
+		if (k == 0 || left <= 0)
+			break;
+		verify_probe_all(todo, k, sni, left < probe_timeout_ms ? left :
+		    probe_timeout_ms, res);
+		for (size_t j = 0; j < k; j++)
+			results[idx[j]] = res[j];
+		left = deadline - probe_now_ms();
+		if (left <= 0)
+			continue;	/* count once more, then stop */
+		for (size_t j = 0; j < k; j++)
+			if (!res[j].ok || strcmp(res[j].fingerprint, fp) != 0) {
+				/* someone is still stale: wait before asking again */
+				struct timespec ts = { 0, (backoff < left ? backoff : left) * 1000000L };
+
+				nanosleep(&ts, NULL);
+				backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
+				break;
+			}
+	}
+out:
+	free(todo);
+	free(res);
+	free(idx);
+	return matched;
+}
+
+void
+verify_report(const struct endpoint *eps, size_t n,
+    const struct probe_result *results, const char *expected,
+    struct verify_summary *sum)
+{
+	bool blamed[SERVICE__MAX] = { false };
+
+	sum->matched = 0;
+	sum->stale = json_array();
+	sum->unreachable = json_array();
+	sum->services = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct probe_result *r = &results[i];
+		const struct proto_info *pi = &proto_table[eps[i].proto];
+		bool match = expected != NULL && r->ok &&
+		    strcmp(r->fingerprint, expected) == 0;
+		json_t *f;
+
+		f = json_pack("{s:s, s:s, s:b, s:I}", "endpoint", eps[i].url,
+		    "service", service_names[pi->service], "match", match, "ms",
+		    (json_int_t)r->ms);
+		if (eps[i].proxy)
+			json_object_set_new(f, "proxy_protocol", json_true());
+		if (expected != NULL)
+			json_object_set_new(f, "expected", json_string(expected));
+		if (r->ok) {
+			char when[32];
+
+			cert_format_time(r->not_after, when);
+			json_object_set_new(f, "fingerprint", json_string(r->fingerprint));
+			json_object_set_new(f, "not_after", json_string(when));
+			log_event(match ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
+			    "verify.endpoint", f, match ? "%s serves %.16s..." :
+			    "%s serves %.16s..., not the expected certificate",
+			    eps[i].url, r->fingerprint);
+		} else {
+			json_object_set_new(f, "error", json_string(r->error));
+			json_object_set_new(f, "detail", json_string(r->detail));
+			log_event(LOG_LEVEL_ERROR, "verify.endpoint", f, "%s: %s (%s)",
+			    eps[i].url, r->error, r->detail);
+		}
+		if (match) {
+			sum->matched++;
+			continue;
+		}
+		blamed[pi->service] = true;
+		json_array_append_new(r->ok ? sum->stale : sum->unreachable,
+		    json_string(eps[i].url));
+	}
+	for (int s = 0; s < SERVICE__MAX; s++)
+		if (blamed[s])
+			json_array_append_new(sum->services, json_string(service_names[s]));
+}
+
+void
+verify_summary_free(struct verify_summary *sum)
+{
+	json_decref(sum->stale);
+	json_decref(sum->unreachable);
+	json_decref(sum->services);
+	sum->stale = sum->unreachable = sum->services = NULL;
 }

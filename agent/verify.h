@@ -8,6 +8,8 @@
 #include <stddef.h>
 
 #include "endpoint.h"
+#include <jansson.h>
+
 #include "probe.h"
 
 /*
@@ -23,5 +25,32 @@
  */
 int verify_probe_all(const struct endpoint *eps, size_t n, const char *sni,
     long timeout_ms, struct probe_result *results);
+
+/*
+ * Probes until every endpoint serves fp or timeout_ms has passed,
+ * re-probing only the ones not yet matching, with backoff (100 ms
+ * doubling to 1 s). results[i] holds the last probe of eps[i].
+ * Returns the number of endpoints that serve fp.
+ */
+size_t verify_until(const struct endpoint *eps, size_t n, const char *sni,
+    const char *fp, long timeout_ms, long probe_timeout_ms,
+    struct probe_result *results);
+
+/* What a set of results says, for events and exit codes. */
+struct verify_summary {
+	size_t matched;
+	json_t *stale;			/* endpoints serving another certificate */
+	json_t *unreachable;		/* endpoints that served nothing */
+	json_t *services;		/* daemons to blame: "nginx", "dovecot" */
+};
+
+/*
+ * Emits one verify.endpoint event per endpoint (expected may be NULL)
+ * and fills sum (caller owns its JSON arrays: verify_summary_free).
+ */
+void verify_report(const struct endpoint *eps, size_t n,
+    const struct probe_result *results, const char *expected,
+    struct verify_summary *sum);
+void verify_summary_free(struct verify_summary *sum);
 
 #endif

@@ -16,7 +16,7 @@ agent_run() {
 	"$MCA_AGENT" "$@" >"$T/$name.log" 2>"$T/$name.err.log"
 	AGENT_RC=$?
 	set -e
-	log "agent $* -> exit $AGENT_RC"
+	log "agent $1 ($name) -> exit $AGENT_RC"
 	if grep -qE 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$T/$name.err.log"; then
 		cat "$T/$name.err.log" >&2
 		fail "sanitizer report in agent run $name"
@@ -79,4 +79,71 @@ wait_served() {
 		sleep 0.2
 	done
 	fail "timed out waiting for $* to serve ${fp:0:16}"
+}
+
+# agent_bg NAME ARGS...: starts the agent in the background (stdout to
+# $T/NAME.log); sets AGENT_PID; stopped (SIGTERM, then SIGKILL) at exit.
+agent_bg() {
+	local name=$1
+	shift
+	"$MCA_AGENT" "$@" >"$T/$name.log" 2>"$T/$name.err.log" &
+	AGENT_PID=$!
+	at_exit "kill -TERM $AGENT_PID 2>/dev/null; sleep 0.5; kill -KILL $AGENT_PID 2>/dev/null"
+	log "agent $1 ($name, pid $AGENT_PID)"
+}
+
+# wait_event NAME JQ_SELECT [TIMEOUT_S=60] [COUNT=1]: until COUNT lines of
+# $T/NAME.log match `select(JQ_SELECT)`
+wait_event() {
+	local name=$1 sel=$2 timeout=${3:-60} count=${4:-1} i n
+	for ((i = 0; i < timeout * 10; i++)); do
+		n=$(jq -c "select($sel)" "$T/$name.log" 2>/dev/null | wc -l)
+		[ "$n" -ge "$count" ] && return 0
+		sleep 0.1
+	done
+	fail "timed out waiting for $count x ($sel) in $name.log"
+}
+
+# agent_stop PID [LOGNAME]: SIGTERM, wait, expect exit 0 and agent.stop
+agent_stop() {
+	local pid=$1 rc
+	kill -TERM "$pid"
+	set +e
+	wait "$pid"
+	rc=$?
+	set -e
+	assert_eq 0 "$rc" "agent exit code after SIGTERM"
+	if [ -n "${2:-}" ]; then
+		assert_eq 1 "$(event_count "$2" agent.stop)" "agent.stop events"
+		if grep -qE 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$T/$2.err.log"; then
+			cat "$T/$2.err.log" >&2
+			fail "sanitizer report in agent run $2"
+		fi
+	fi
+}
+
+# exec_count: how many execs the engine ran in the front so far
+exec_count() {
+	docker inspect -f '{{len .ExecIDs}}' "$FRONT"
+}
+
+# assert_all_serve FP: openssl (not the agent) sees FP on all nine ports
+assert_all_serve() {
+	local p
+	for p in $FRONT_PROTOS; do
+		assert_eq "$1" "$(front_served_fp 127.0.0.1 "$(front_port "$p" "$PORT_BASE")" "$p")" "$p serves"
+	done
+}
+
+# disk_pair_matches: cert.pem and key.pem in $T/certs belong together
+disk_pair_matches() {
+	[ "$(openssl x509 -in "$T/certs/cert.pem" -noout -pubkey | sha256sum)" = \
+	  "$(openssl pkey -in "$T/certs/key.pem" -pubout | sha256sum)" ]
+}
+
+# rotate_env: the settings every rotation test shares
+rotate_env() {
+	echo "--certs-dir=$T/certs" "--hostnames=$HOSTNAME_SNI" "--endpoints=$ENDPOINTS" \
+		"--front=$FRONT" "--probe-timeout=3s" "--verify-timeout=${VERIFY_TIMEOUT:-15s}" \
+		"--state-dir=$T/state"
 }

@@ -1,0 +1,494 @@
+/*
+ * cycle: the pipeline, readable top to bottom in cycle_run(). Every exit
+ * path goes through finish(), so each cycle ends in exactly one
+ * cycle.done event with one outcome.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cycle.h"
+#include "log.h"
+#include "probe.h"
+#include "reload.h"
+#include "status.h"
+#include "testhook.h"
+#include "verify.h"
+
+const char *const outcome_names[OUTCOME__MAX] = {
+	"rotated", "unchanged", "rejected", "rolled_back", "failed",
+};
+
+int
+agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen)
+{
+	struct install_pair cur = { 0 };
+	char ierr[256];
+
+	memset(a, 0, sizeof(*a));
+	a->cfg = cfg;
+	a->last_outcome = OUTCOME_UNCHANGED;
+	if (source_init(&a->src, cfg, err, errlen) != 0)
+		return -1;
+	a->ictx = (struct install_ctx){ cfg->certs_dir, cfg->cert_filename,
+	    cfg->key_filename, cfg->state_dir, cfg->backups, (uid_t)-1, (gid_t)-1 };
+	if (install_prepare(&a->ictx, err, errlen) != 0)
+		return -1;
+	if (cfg->reload == RELOAD_SIGNAL) {
+		snprintf(err, errlen, "AGENT_RELOAD=signal is not available in this version");
+		return -1;
+	}
+	if (cfg->reload == RELOAD_DOCKER) {
+		struct docker_container self;
+		struct docker_status st;
+
+		a->docker = docker_open(cfg->docker_host, 10000);
+		if (a->docker == NULL) {
+			snprintf(err, errlen, "DOCKER_HOST: cannot set up a client");
+			return -1;
+		}
+		/* in a compose project, the default front is our project's */
+		if (docker_self(a->docker, &self, &st) == 0)
+			snprintf(a->project, sizeof(a->project), "%s", self.project);
+	}
+	if (install_load_current(&a->ictx, &cur, ierr, sizeof(ierr)) == 0) {
+		struct cert_pair p = { 0 };
+		enum cert_reason why;
+
+		if (cert_parse_chain(cur.cert_pem, cur.cert_len, &p, &why) == 0) {
+			memcpy(a->good_fp, p.fingerprint, sizeof(a->good_fp));
+			a->good_not_after = p.not_after;
+		}
+		cert_pair_free(&p);
+	}
+	install_pair_free(&cur);
+	return 0;
+}
+
+void
+agent_free(struct agent *a)
+{
+	docker_close(&a->docker);
+	source_free(&a->src);
+}
+
+void
+cycle_write_status(struct agent *a, const char *reason)
+{
+	bool healthy = a->last_outcome != OUTCOME_FAILED && a->last_verified;
+	json_t *st = json_pack("{s:b, s:s, s:s, s:s, s:b, s:i, s:I}", "healthy",
+	    healthy, "reason", reason, "outcome", outcome_names[a->last_outcome],
+	    "fingerprint", a->good_fp, "verified", a->last_verified, "pid",
+	    (int)getpid(), "cycles", (json_int_t)a->seq);
+
+	if (st != NULL && status_write(a->cfg->state_dir, st) != 0)
+		log_event(LOG_LEVEL_WARN, "status.write_failed", NULL,
+		    "cannot write the status file in %s", a->cfg->state_dir);
+	json_decref(st);
+}
+
+static void
+begin(struct agent *a)
+{
+	char id[48];
+
+	a->seq++;
+	snprintf(id, sizeof(id), "%lld-%u", (long long)time(NULL), a->seq);
+	log_set_cycle(id);
+}
+
+static enum outcome
+finish(struct agent *a, enum outcome o, long start_ms, json_t *timings,
+    const char *fp)
+{
+	json_t *f = json_pack("{s:s, s:I, s:s}", "outcome", outcome_names[o],
+	    "ms", (json_int_t)(probe_now_ms() - start_ms), "fingerprint",
+	    fp != NULL ? fp : "");
+
+	if (timings != NULL)
+		json_object_set_new(f, "timings", timings);
+	a->last_outcome = o;
+	log_event(o == OUTCOME_FAILED || o == OUTCOME_ROLLED_BACK ? LOG_LEVEL_ERROR :
+	    o == OUTCOME_REJECTED ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "cycle.done", f,
+	    "cycle %s", outcome_names[o]);
+	cycle_write_status(a, outcome_names[o]);
+	log_set_cycle(NULL);
+	return o;
+}
+
+/*
+ * The pair to fall back to: the last verified one (current/), else what
+ * CERTS_DIR serves now if it is a matching pair and not the new one.
+ */
+static bool
+load_previous(struct agent *a, const char *new_fp, struct install_pair *old)
+{
+	char err[256];
+	enum cert_reason why;
+
+	if (install_load_current(&a->ictx, old, err, sizeof(err)) == 0 &&
+	    strcmp(old->fingerprint, new_fp) != 0)
+		return true;
+	install_pair_free(old);
+	if (install_read_served(&a->ictx, old, &why) == 0 &&
+	    strcmp(old->fingerprint, new_fp) != 0)
+		return true;
+	install_pair_free(old);
+	return false;
+}
+
+static bool
+newest_backup_is(struct agent *a, const char *fp, char *path, size_t len)
+{
+	struct install_pair b = { 0 };
+	char err[256];
+	bool same = install_load_backup(&a->ictx, NULL, &b, path, len, err,
+	    sizeof(err)) == 0 && strcmp(b.fingerprint, fp) == 0;
+
+	install_pair_free(&b);
+	return same;
+}
+
+/* Reload the front(s) and verify every endpoint serves fp. */
+static int
+deliver(struct agent *a, const char *fp, bool *engine_fault, json_t *timings,
+    const char *prefix)
+{
+	struct config *cfg = a->cfg;
+	struct targets t = { 0 };
+	struct probe_result *res = NULL;
+	struct verify_summary sum = { 0 };
+	char key[32];
+	time_t started = time(NULL);
+	long t0 = probe_now_ms();
+	int rc = -1;
+
+	*engine_fault = false;
+	if (cfg->reload == RELOAD_DOCKER) {
+		enum reload_fault rf = reload_targets(cfg, a->docker, a->project, &t);
+
+		if (rf == RELOAD_OK)
+			rf = reload_run(cfg, a->docker, &t, &started);
+		if (rf != RELOAD_OK) {
+			*engine_fault = rf == RELOAD_ENGINE_FAULT;
+			goto out;
+		}
+	} else {
+		t.n_eps = reload_static_endpoints(cfg, "front", &t.eps);
+		log_event(LOG_LEVEL_INFO, "reload.skipped", NULL,
+		    "AGENT_RELOAD=none: the front reloads by itself");
+	}
+	snprintf(key, sizeof(key), "%sreload_ms", prefix);
+	json_object_set_new(timings, key, json_integer(probe_now_ms() - t0));
+	TEST_PAUSE("cycle.verifying");
+
+	t0 = probe_now_ms();
+	if ((res = calloc(t.n_eps > 0 ? t.n_eps : 1, sizeof(*res))) == NULL)
+		goto out;
+	verify_until(t.eps, t.n_eps, cfg->n_hostnames > 0 ? cfg->hostnames[0] : NULL,
+	    fp, cfg->verify_timeout_ms, cfg->probe_timeout_ms, res);
+	verify_report(t.eps, t.n_eps, res, fp, &sum);
+	snprintf(key, sizeof(key), "%sverify_ms", prefix);
+	json_object_set_new(timings, key, json_integer(probe_now_ms() - t0));
+	a->last_verified = t.n_eps > 0 && sum.matched == t.n_eps;
+	{
+		json_t *errs = reload_log_errors(a->docker, &t, started - 1);
+		json_t *f = json_pack("{s:s, s:I, s:I, s:O, s:O, s:O, s:o}",
+		    "fingerprint", fp, "endpoints", (json_int_t)t.n_eps, "matched",
+		    (json_int_t)sum.matched, "stale", sum.stale, "unreachable",
+		    sum.unreachable, "services", sum.services, "log_errors", errs);
+
+		if (a->last_verified) {
+			log_event(json_array_size(errs) > 0 ? LOG_LEVEL_WARN :
+			    LOG_LEVEL_INFO, "verify.ok", f,
+			    "all %zu endpoints serve %.16s...", t.n_eps, fp);
+			rc = 0;
+		} else {
+			log_event(LOG_LEVEL_ERROR, "verify.failed", f,
+			    "%zu of %zu endpoints serve %.16s... after %ld ms",
+			    sum.matched, t.n_eps, fp, cfg->verify_timeout_ms);
+		}
+	}
+out:
+	verify_summary_free(&sum);
+	free(res);
+	reload_targets_free(&t);
+	return rc;
+}
+
+/* Puts old back, reloads and verifies it. */
+static enum outcome
+rollback_to(struct agent *a, const struct install_pair *old, bool have_old,
+    const char *why, json_t *timings)
+{
+	char err[256];
+	bool engine_fault;
+
+	if (!have_old) {
+		log_event(LOG_LEVEL_ERROR, "rollback.failed",
+		    json_pack("{s:s, s:s}", "reason", "no_backup", "cause", why),
+		    "cannot roll back (%s): no earlier pair to restore", why);
+		return OUTCOME_FAILED;
+	}
+	if (install_commit(&a->ictx, old, err, sizeof(err)) != 0) {
+		log_event(LOG_LEVEL_ERROR, "rollback.failed",
+		    json_pack("{s:s, s:s, s:s}", "reason", "install_failed", "detail",
+		    err, "cause", why), "cannot restore %.16s...: %s",
+		    old->fingerprint, err);
+		return OUTCOME_FAILED;
+	}
+	if (deliver(a, old->fingerprint, &engine_fault, timings, "rollback_") == 0) {
+		log_event(LOG_LEVEL_WARN, "rollback.done",
+		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
+		    "cause", why, "verified", 1),
+		    "rolled back to %.16s... (%s)", old->fingerprint, why);
+		return OUTCOME_ROLLED_BACK;
+	}
+	if (engine_fault) {
+		/* the old pair is on disk; the front picks it up when it is back */
+		log_event(LOG_LEVEL_WARN, "rollback.done",
+		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
+		    "cause", why, "verified", 0),
+		    "restored %.16s... on disk; front unreachable, not verified",
+		    old->fingerprint);
+		return OUTCOME_ROLLED_BACK;
+	}
+	log_event(LOG_LEVEL_ERROR, "rollback.failed",
+	    json_pack("{s:s, s:s, s:s}", "reason", "verify_failed", "fingerprint",
+	    old->fingerprint, "cause", why),
+	    "restored %.16s... but it is not served everywhere either",
+	    old->fingerprint);
+	return OUTCOME_FAILED;
+}
+
+static void
+reject(const char *fp, enum cert_reason why, const char *detail)
+{
+	log_event(LOG_LEVEL_WARN, "cert.rejected",
+	    json_pack("{s:s, s:s, s:s}", "reason", cert_reason_names[why],
+	    "detail", detail, "fingerprint", fp != NULL ? fp : ""),
+	    "new certificate rejected: %s%s%s", cert_reason_names[why],
+	    detail[0] != '\0' ? ": " : "", detail);
+}
+
+enum outcome
+cycle_run(struct agent *a, long landed_ms, bool *rejected_out)
+{
+	struct config *cfg = a->cfg;
+	struct install_pair raw = { 0 }, old = { 0 };
+	struct cert_pair parsed = { 0 };
+	struct cert_policy pol = { cfg->hostnames, cfg->n_hostnames, cfg->ca_file,
+	    time(NULL), a->good_not_after, cfg->force };
+	json_t *timings = json_object();
+	enum cert_reason why;
+	enum outcome o;
+	char detail[256] = "", err[256], desc[PATH_MAX + 16], when[32], bpath[PATH_MAX];
+	bool have_old, engine_fault;
+	long start = probe_now_ms(), t0;
+
+	*rejected_out = false;
+	begin(a);
+	json_object_set_new(timings, "detect_ms", json_integer(start - landed_ms));
+	source_describe(&a->src, desc, sizeof(desc));
+
+	/* validate: nothing is touched before the new pair passes every check */
+	t0 = probe_now_ms();
+	if (source_read(&a->src, &raw, &parsed, &why) != 0) {
+		log_event(LOG_LEVEL_INFO, "source.changed",
+		    json_pack("{s:s}", "source", desc), "%s changed", desc);
+		reject(NULL, why, detail);
+		*rejected_out = true;
+		o = finish(a, OUTCOME_REJECTED, start, timings, NULL);
+		goto out;
+	}
+	cert_format_time(parsed.not_after, when);
+	log_event(LOG_LEVEL_INFO, "source.changed",
+	    json_pack("{s:s, s:s, s:s, s:o}", "source", desc, "fingerprint",
+	    raw.fingerprint, "not_after", when, "names", cert_names_json(parsed.leaf)),
+	    "%s holds %.16s... (expires %s)", desc, raw.fingerprint, when);
+	if (strcmp(raw.fingerprint, a->good_fp) == 0) {
+		o = finish(a, OUTCOME_UNCHANGED, start, timings, raw.fingerprint);
+		goto out;
+	}
+	if (cert_validate(&parsed, &pol, &why, detail, sizeof(detail)) != 0) {
+		reject(raw.fingerprint, why, detail);
+		*rejected_out = true;
+		o = finish(a, OUTCOME_REJECTED, start, timings, raw.fingerprint);
+		goto out;
+	}
+	json_object_set_new(timings, "validate_ms", json_integer(probe_now_ms() - t0));
+
+	/* back up what we would fall back to */
+	t0 = probe_now_ms();
+	have_old = load_previous(a, raw.fingerprint, &old);
+	if (have_old && newest_backup_is(a, old.fingerprint, bpath, sizeof(bpath))) {
+		/* a retry: the newest backup already holds it; keep the history */
+		log_event(LOG_LEVEL_INFO, "cert.backup",
+		    json_pack("{s:s, s:s, s:b}", "fingerprint", old.fingerprint, "path",
+		    bpath, "reused", 1), "%.16s... is already backed up in %s",
+		    old.fingerprint, bpath);
+	} else if (have_old && install_backup(&a->ictx, &old, bpath, sizeof(bpath), err,
+	    sizeof(err)) == 0) {
+		log_event(LOG_LEVEL_INFO, "cert.backup",
+		    json_pack("{s:s, s:s}", "fingerprint", old.fingerprint, "path", bpath),
+		    "backed up %.16s... to %s", old.fingerprint, bpath);
+	} else {
+		log_event(have_old ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "cert.backup",
+		    json_pack("{s:b, s:s}", "skipped", 1, "reason", have_old ? err :
+		    "no earlier pair"), have_old ? "backup failed: %s" :
+		    "nothing to back up%s", have_old ? err : "");
+		if (have_old) {
+			/* nothing was touched; a full disk may have room later */
+			a->retry_pending = true;
+			o = finish(a, OUTCOME_FAILED, start, timings, raw.fingerprint);
+			goto out;
+		}
+	}
+	TEST_PAUSE("cycle.backup_done");
+
+	/* install (a pair source) or take the files where they are (certs-dir) */
+	if (a->src.installs && install_commit(&a->ictx, &raw, err, sizeof(err)) != 0) {
+		log_event(LOG_LEVEL_ERROR, "cert.install_failed",
+		    json_pack("{s:s, s:s}", "fingerprint", raw.fingerprint, "detail", err),
+		    "installing %.16s... failed, served pair untouched: %s",
+		    raw.fingerprint, err);
+		a->retry_pending = true;
+		o = finish(a, OUTCOME_ROLLED_BACK, start, timings, raw.fingerprint);
+		goto out;
+	}
+	log_event(LOG_LEVEL_INFO, "cert.installed",
+	    json_pack("{s:s, s:s, s:b}", "fingerprint", raw.fingerprint, "dir",
+	    cfg->certs_dir, "in_place", !a->src.installs),
+	    "%.16s... is in %s", raw.fingerprint, cfg->certs_dir);
+	json_object_set_new(timings, "install_ms", json_integer(probe_now_ms() - t0));
+
+	/* reload and verify; anything short of every endpoint: roll back */
+	if (deliver(a, raw.fingerprint, &engine_fault, timings, "") == 0) {
+		if (install_save_current(&a->ictx, &raw, err, sizeof(err)) != 0)
+			log_event(LOG_LEVEL_WARN, "state.write_failed",
+			    json_pack("{s:s}", "detail", err),
+			    "cannot keep the last-known-good copy: %s", err);
+		memcpy(a->good_fp, raw.fingerprint, sizeof(a->good_fp));
+		a->good_not_after = parsed.not_after;
+		a->retry_pending = false;
+		o = finish(a, OUTCOME_ROTATED, start, timings, raw.fingerprint);
+		goto out;
+	}
+	o = rollback_to(a, &old, have_old, engine_fault ? "front unreachable" :
+	    "reload or verify failed", timings);
+	if (engine_fault && o == OUTCOME_ROLLED_BACK) {
+		a->retry_pending = true;	/* the bundle is fine; the engine was not */
+	} else {
+		*rejected_out = true;
+		a->retry_pending = false;
+	}
+	o = finish(a, o, start, timings, raw.fingerprint);
+out:
+	install_pair_free(&raw);
+	install_pair_free(&old);
+	cert_pair_free(&parsed);
+	return o;
+}
+
+enum outcome
+cycle_rollback(struct agent *a)
+{
+	struct install_pair served = { 0 }, old = { 0 };
+	json_t *timings = json_object();
+	enum cert_reason why;
+	enum outcome o;
+	char err[256], path[PATH_MAX];
+	long start = probe_now_ms();
+
+	begin(a);
+	if (install_read_served(&a->ictx, &served, &why) != 0)
+		served.fingerprint[0] = '\0';
+	if (install_load_backup(&a->ictx, served.fingerprint, &old, path,
+	    sizeof(path), err, sizeof(err)) != 0) {
+		log_event(LOG_LEVEL_ERROR, "rollback.failed",
+		    json_pack("{s:s, s:s}", "reason", "no_backup", "detail", err),
+		    "no backup to roll back to: %s", err);
+		o = finish(a, OUTCOME_FAILED, start, timings, NULL);
+		goto out;
+	}
+	log_event(LOG_LEVEL_INFO, "rollback.start",
+	    json_pack("{s:s, s:s, s:s}", "from", served.fingerprint, "to",
+	    old.fingerprint, "backup", path),
+	    "rolling back to %.16s... from %s", old.fingerprint, path);
+	o = rollback_to(a, &old, true, "requested", timings);
+	if (o == OUTCOME_ROLLED_BACK) {
+		install_save_current(&a->ictx, &old, err, sizeof(err));
+		memcpy(a->good_fp, old.fingerprint, sizeof(a->good_fp));
+	}
+	o = finish(a, o, start, timings, old.fingerprint);
+out:
+	install_pair_free(&served);
+	install_pair_free(&old);
+	return o;
+}
+
+void
+cycle_reject(struct agent *a, enum cert_reason why, const char *detail)
+{
+	char desc[PATH_MAX + 16];
+	long start = probe_now_ms();
+
+	begin(a);
+	source_describe(&a->src, desc, sizeof(desc));
+	log_event(LOG_LEVEL_INFO, "source.changed", json_pack("{s:s}", "source", desc),
+	    "%s changed", desc);
+	reject(NULL, why, detail);
+	finish(a, OUTCOME_REJECTED, start, NULL, NULL);
+}
+
+int
+cycle_reconcile(struct agent *a)
+{
+	struct targets t = { 0 };
+	struct probe_result *res = NULL;
+	struct verify_summary sum = { 0 };
+	json_t *timings;
+	bool engine_fault;
+	int rc = -1;
+
+	if (a->good_fp[0] == '\0')
+		return 0;
+	if (a->cfg->reload == RELOAD_DOCKER) {
+		if (reload_targets(a->cfg, a->docker, a->project, &t) != RELOAD_OK)
+			goto out;
+	} else {
+		t.n_eps = reload_static_endpoints(a->cfg, "front", &t.eps);
+	}
+	if ((res = calloc(t.n_eps > 0 ? t.n_eps : 1, sizeof(*res))) == NULL)
+		goto out;
+	verify_probe_all(t.eps, t.n_eps, a->cfg->n_hostnames > 0 ?
+	    a->cfg->hostnames[0] : NULL, a->cfg->probe_timeout_ms, res);
+	verify_report(t.eps, t.n_eps, res, a->good_fp, &sum);
+	a->last_verified = t.n_eps > 0 && sum.matched == t.n_eps;
+	if (a->last_verified || json_array_size(sum.stale) == 0) {
+		rc = a->last_verified ? 0 : -1;
+		goto out;
+	}
+	/* something serves an older pair: the nginx-only reload, healed here */
+	log_event(LOG_LEVEL_WARN, "drift.detected",
+	    json_pack("{s:s, s:O, s:O}", "fingerprint", a->good_fp, "stale",
+	    sum.stale, "services", sum.services),
+	    "%zu endpoints serve another certificate than %.16s...",
+	    json_array_size(sum.stale), a->good_fp);
+	timings = json_object();
+	rc = deliver(a, a->good_fp, &engine_fault, timings, "");
+	json_decref(timings);
+	log_event(rc == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
+	    rc == 0 ? "drift.healed" : "drift.failed",
+	    json_pack("{s:s}", "fingerprint", a->good_fp),
+	    rc == 0 ? "every endpoint serves %.16s... again" :
+	    "endpoints still do not serve %.16s...", a->good_fp);
+out:
+	verify_summary_free(&sum);
+	free(res);
+	reload_targets_free(&t);
+	cycle_write_status(a, rc == 0 ? "verified" : "not verified");
+	return rc;
+}

@@ -1,0 +1,380 @@
+/*
+ * daemon: one thread, one poll() loop over a signalfd and an inotify fd.
+ * Signals are blocked and read as data, so a SIGTERM can never land in
+ * the middle of an install: it is seen between cycles.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cycle.h"
+#include "daemon.h"
+#include "log.h"
+#include "probe.h"
+#include "watch.h"
+
+#ifndef MCA_VERSION
+#define MCA_VERSION "0.0.0-dev"
+#endif
+
+/*
+ * A changed pair must sit unchanged this long before it is read: ACME
+ * clients write several files in a row, and a write in progress changes
+ * size or mtime within milliseconds.
+ */
+#define SETTLE_WINDOW_MS 250
+/* How often a settling pair (mismatched, or a file missing) is re-read. */
+#define SETTLE_RECHECK_MS 200
+/* Engine faults are retried with backoff, bounded. */
+#define RETRY_FIRST_MS 2000
+#define RETRY_MAX_MS (5 * 60 * 1000)
+
+static int
+take_lock(const char *state_dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/lock", state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return -2;
+	}
+	return fd;
+}
+
+/* Common start: agent, lock, journal recovery, adopt the served pair. */
+static int
+start(struct agent *a, struct config *cfg, int *lockfd)
+{
+	enum install_recovery what;
+	char err[256], fp[CERT_FP_HEX + 1] = "";
+
+	if (agent_init(a, cfg, err, sizeof(err)) != 0) {
+		log_event(LOG_LEVEL_ERROR, "agent.failed",
+		    json_pack("{s:s}", "reason", err), "cannot start: %s", err);
+		return -1;
+	}
+	*lockfd = take_lock(cfg->state_dir);
+	if (*lockfd < 0) {
+		log_event(LOG_LEVEL_ERROR, "agent.locked",
+		    json_pack("{s:s}", "state_dir", cfg->state_dir),
+		    *lockfd == -2 ? "another agent works on %s" :
+		    "cannot lock %s", cfg->state_dir);
+		return -1;
+	}
+	if (install_recover(&a->ictx, &what, fp, sizeof(fp), err, sizeof(err)) != 0) {
+		log_event(LOG_LEVEL_ERROR, "install.recover_failed",
+		    json_pack("{s:s}", "detail", err),
+		    "interrupted install could not be resolved: %s", err);
+		return -1;
+	}
+	if (what != INSTALL_RECOVERY_NONE)
+		log_event(LOG_LEVEL_WARN, "install.recovered",
+		    json_pack("{s:s, s:s}", "action", what == INSTALL_RECOVERY_FINISHED ?
+		    "finished" : "undone", "fingerprint", fp),
+		    "an interrupted install was %s; %.16s... is in place",
+		    what == INSTALL_RECOVERY_FINISHED ? "finished" : "undone", fp);
+	/* first start: what is served now is the pair to fall back to */
+	if (a->good_fp[0] == '\0') {
+		struct install_pair served = { 0 };
+		struct cert_pair p = { 0 };
+		enum cert_reason why;
+
+		if (install_read_served(&a->ictx, &served, &why) == 0 &&
+		    cert_parse_chain(served.cert_pem, served.cert_len, &p, &why) == 0 &&
+		    cert_parse_key(served.key_pem, served.key_len, &p, &why) == 0 &&
+		    cert_key_matches(&p) && cfg->source != NULL &&
+		    (a->src.installs || strcmp(cfg->command, "run") == 0) &&
+		    install_save_current(&a->ictx, &served, err, sizeof(err)) == 0) {
+			memcpy(a->good_fp, p.fingerprint, sizeof(a->good_fp));
+			a->good_not_after = p.not_after;
+			log_event(LOG_LEVEL_INFO, "state.adopted",
+			    json_pack("{s:s}", "fingerprint", a->good_fp),
+			    "keeping %.16s... as the last-known-good pair", a->good_fp);
+		}
+		cert_pair_free(&p);
+		install_pair_free(&served);
+	}
+	return 0;
+}
+
+static void
+stop(struct agent *a, int lockfd)
+{
+	if (lockfd >= 0)
+		close(lockfd);
+	agent_free(a);
+}
+
+int
+daemon_once(struct config *cfg)
+{
+	struct agent a;
+	enum outcome o = OUTCOME_FAILED;
+	bool rejected;
+	int lockfd = -1;
+
+	if (start(&a, cfg, &lockfd) == 0)
+		o = cycle_run(&a, probe_now_ms(), &rejected);
+	stop(&a, lockfd);
+	return o == OUTCOME_ROTATED || o == OUTCOME_UNCHANGED ? EXIT_OK :
+	    o == OUTCOME_REJECTED ? EXIT_REJECTED : EXIT_FAILED;
+}
+
+int
+daemon_rollback(struct config *cfg)
+{
+	struct agent a;
+	enum outcome o = OUTCOME_FAILED;
+	int lockfd = -1;
+
+	if (start(&a, cfg, &lockfd) == 0)
+		o = cycle_rollback(&a);
+	stop(&a, lockfd);
+	return o == OUTCOME_ROLLED_BACK ? EXIT_OK : EXIT_FAILED;
+}
+
+/* The settle rule: is the changed pair ready to be read, to wait, or to reject? */
+enum settle { SETTLE_WAIT, SETTLE_READY, SETTLE_SAME, SETTLE_TIMEOUT };
+
+static enum settle
+settle_check(struct agent *a, long landed, long now)
+{
+	struct install_pair raw = { 0 };
+	struct cert_pair p = { 0 };
+	enum cert_reason why;
+	enum settle s;
+
+	if (source_read(&a->src, &raw, &p, &why) == 0) {
+		if (strcmp(raw.fingerprint, a->good_fp) == 0)
+			s = SETTLE_SAME;
+		else if (cert_key_matches(&p))
+			s = SETTLE_READY;
+		else	/* one file written, the other not yet */
+			s = now - landed < a->cfg->settle_timeout_ms ? SETTLE_WAIT :
+			    SETTLE_READY;
+	} else if (why == CERT_UNREADABLE && now - landed < a->cfg->settle_timeout_ms) {
+		s = SETTLE_WAIT;	/* a link or file is briefly missing */
+	} else {
+		s = SETTLE_READY;	/* let the cycle reject it with its reason */
+	}
+	install_pair_free(&raw);
+	cert_pair_free(&p);
+	return s;
+}
+
+static int
+signals_fd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+/* SIGHUP: new settings replace the old ones only if all of them are valid. */
+static void
+reload_settings(struct agent *a, struct config **cfg, struct watch *w,
+    int argc, char **argv, char **envp)
+{
+	struct config *fresh = calloc(1, sizeof(*fresh));
+	struct config_error cerr;
+	char err[256];
+
+	if (fresh == NULL)
+		return;
+	if (config_load(fresh, argc, argv, envp, &cerr) != 0) {
+		log_event(LOG_LEVEL_ERROR, "config.invalid",
+		    json_pack("{s:s, s:s}", "setting", cerr.setting, "reason", cerr.msg),
+		    "SIGHUP: %s: %s; keeping the running settings", cerr.setting, cerr.msg);
+		config_free(fresh);
+		free(fresh);
+		return;
+	}
+	watch_close(w);
+	agent_free(a);
+	if (agent_init(a, fresh, err, sizeof(err)) != 0) {
+		log_event(LOG_LEVEL_ERROR, "config.invalid",
+		    json_pack("{s:s, s:s}", "setting", "config", "reason", err),
+		    "SIGHUP: %s; keeping the running settings", err);
+		config_free(fresh);
+		free(fresh);
+		agent_init(a, *cfg, err, sizeof(err));
+	} else {
+		config_free(*cfg);
+		if (*cfg != NULL)
+			free(*cfg);
+		*cfg = fresh;
+		log_init(stdout, fresh->log_level);
+		log_event(LOG_LEVEL_INFO, "config.reloaded", NULL, "settings re-read");
+	}
+	watch_open(w, &a->src);
+}
+
+int
+daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	struct agent a;
+	struct watch w = { .fd = -1 };
+	struct source_sig last, rejected_sig;
+	bool dirty = true, have_rejected = false, running = true;
+	long landed = probe_now_ms(), stable_since = 0, next_poll, retry_at = 0,
+	    retry_ms = RETRY_FIRST_MS;
+	int lockfd = -1, sfd, rc = EXIT_FAILED;
+	char desc[PATH_MAX + 16];
+
+	if (cfg == NULL)
+		return EXIT_FAILED;
+	*cfg = *cfg_in;			/* take ownership: SIGHUP may replace it */
+	memset(cfg_in, 0, sizeof(*cfg_in));
+	if ((sfd = signals_fd()) < 0 || start(&a, cfg, &lockfd) != 0)
+		goto out_nostart;
+	log_event(LOG_LEVEL_INFO, "agent.start",
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "version",
+	    MCA_VERSION, "source", source_describe(&a.src, desc, sizeof(desc)),
+	    "reload", reload_backend_names[cfg->reload], "certs_dir", cfg->certs_dir,
+	    "state_dir", cfg->state_dir, "front", cfg->front, "fingerprint",
+	    a.good_fp, "pid", (int)getpid()),
+	    "mailu-cert-agent %s watching %s", MCA_VERSION, desc);
+	cycle_reconcile(&a);
+	watch_open(&w, &a.src);
+	source_stat(&a.src, &last);
+	stable_since = probe_now_ms();
+	next_poll = probe_now_ms() + cfg->poll_interval_ms;
+
+	while (running) {
+		struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { w.fd, POLLIN, 0 } };
+		long now = probe_now_ms(), wait = next_poll - now;
+		struct source_sig sig;
+
+		if (dirty)
+			wait = SETTLE_RECHECK_MS < wait ? SETTLE_RECHECK_MS : wait;
+		if (a.retry_pending && retry_at - now < wait)
+			wait = retry_at - now;
+		if (wait < 0)
+			wait = 0;
+		if (poll(pfd, w.fd >= 0 ? 2 : 1, (int)wait) < 0 && errno != EINTR)
+			break;
+		now = probe_now_ms();
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					reload_settings(&a, &cfg, &w, argc, argv, envp);
+					dirty = true;
+					landed = now;
+				} else {
+					running = false;
+				}
+			}
+			if (!running)
+				break;
+		}
+		if (w.fd >= 0 && (pfd[1].revents & POLLIN) && watch_drain(&w) && !dirty) {
+			dirty = true;
+			landed = now;
+		}
+		source_stat(&a.src, &sig);
+		if (now >= next_poll) {
+			next_poll = now + cfg->poll_interval_ms;
+			if (!source_sig_equal(&sig, &last) && !dirty) {
+				dirty = true;
+				landed = now;
+			}
+		}
+		if (a.retry_pending && now >= retry_at && !dirty) {
+			dirty = true;
+			landed = now;
+			have_rejected = false;
+		}
+		if (!dirty)
+			continue;
+		if (!source_sig_equal(&sig, &last)) {
+			last = sig;
+			stable_since = now;
+			have_rejected = false;
+		}
+		if (have_rejected && source_sig_equal(&sig, &rejected_sig)) {
+			dirty = false;		/* not retried until its files change */
+			continue;
+		}
+		if (now - stable_since < SETTLE_WINDOW_MS) {
+			if (now - landed >= cfg->settle_timeout_ms) {
+				/* never still long enough to be read whole */
+				cycle_reject(&a, CERT_INCOMPLETE_WRITE,
+				    "files kept changing for AGENT_SETTLE_TIMEOUT");
+				rejected_sig = sig;
+				have_rejected = true;
+				dirty = false;
+			}
+			continue;
+		}
+		switch (settle_check(&a, landed, now)) {
+		case SETTLE_WAIT:
+			continue;
+		case SETTLE_SAME:
+			dirty = false;
+			a.retry_pending = false;
+			continue;
+		case SETTLE_READY:
+		case SETTLE_TIMEOUT: {
+			bool rejected = false;
+
+			cycle_run(&a, landed, &rejected);
+			if (rejected) {
+				rejected_sig = sig;
+				have_rejected = true;
+			}
+			if (a.retry_pending) {
+				retry_at = probe_now_ms() + retry_ms;
+				retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
+				log_event(LOG_LEVEL_INFO, "cycle.retry",
+				    json_pack("{s:I}", "in_ms", (json_int_t)(retry_at - probe_now_ms())),
+				    "will try again in %ld ms", retry_at - probe_now_ms());
+			} else {
+				retry_ms = RETRY_FIRST_MS;
+			}
+			/* our own rollback may have rewritten the files: re-stat */
+			source_stat(&a.src, &last);
+			dirty = false;
+			break;
+		}
+		}
+	}
+	log_event(LOG_LEVEL_INFO, "agent.stop", json_pack("{s:s}", "reason", "signal"),
+	    "stopping on signal");
+	rc = EXIT_OK;
+	watch_close(&w);
+	stop(&a, lockfd);
+	close(sfd);
+	config_free(cfg);
+	free(cfg);
+	return rc;
+out_nostart:
+	if (sfd >= 0) {
+		stop(&a, lockfd);
+		close(sfd);
+	}
+	config_free(cfg);
+	free(cfg);
+	return rc;
+}

@@ -1,0 +1,1076 @@
+/*
+ * docker: the Engine API over libcurl. One easy handle per struct docker,
+ * so requests share a keep-alive connection. The engine is trusted with
+ * the front, not with our memory: every answer is bounded, its status
+ * mapped to a stable code, and its JSON checked field by field before
+ * anything is copied out of it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "docker.h"
+
+#define API_NEWEST	1041	/* 1.41: the shapes below were written against it */
+#define API_OLDEST	1024	/* 1.24: list "State", exec inspect "ExitCode" */
+#define CONNECT_MS	5000L
+#define FRAME_MAX	(1024 * 1024)
+#define LINE_MAX_LOG	4096
+#define EXEC_POLLS	20	/* exec inspects while Running after the stream ended */
+#define EXEC_POLL_MS	50L
+#define LABEL_PROJECT	"com.docker.compose.project"
+#define LABEL_SERVICE	"com.docker.compose.service"
+#define HEX		"0123456789abcdef"
+#define ALNUM		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+const char *const docker_error_names[DOCKER_ERR__MAX] = {
+	"ok", "connect_failed", "http_status", "not_found", "not_running",
+	"denied", "bad_answer", "timeout", "api_too_old", "invalid_request",
+};
+
+struct docker {
+	CURL *curl;
+	bool global;			/* we hold a curl_global_init reference */
+	char *socket_path;		/* unix socket, or NULL for tcp */
+	char base[300];			/* "http://localhost" or "http://host:port" */
+	long timeout_ms;		/* one request */
+	char version[12];		/* negotiated, "" until the first request */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Where one answer's body goes: a bounded buffer, or the demultiplexer. */
+struct sink {
+	CURL *curl;
+	bool want_stream;		/* a 200 stream answer goes to fn */
+	int mode;			/* 0 undecided, 1 buffer, 2 stream */
+	char *buf;
+	size_t len, cap;
+	struct docker_demux dm;
+	void (*fn)(void *, int, const unsigned char *, size_t);
+	void *arg;
+	bool stop;			/* set by fn: read enough */
+	enum { SINK_OK, SINK_TOO_LARGE, SINK_BAD_STREAM, SINK_NOMEM, SINK_STOPPED } why;
+};
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Appends src[0..n) as printable ASCII: tab as space, \r dropped, others '?'. */
+static void
+append_clean(char *dst, size_t size, size_t *len, const char *src, size_t n,
+    bool keep_nl)
+{
+	for (size_t i = 0; i < n && *len + 1 < size; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c == '\r')
+			continue;
+		if (c == '\t')
+			c = ' ';
+		else if ((c < 0x20 && !(c == '\n' && keep_nl)) || c > 0x7e)
+			c = '?';
+		dst[(*len)++] = (char)c;
+	}
+	dst[*len] = '\0';
+}
+
+static void
+set_detail(struct docker_status *st, const char *src, size_t n)
+{
+	size_t len = 0;
+
+	append_clean(st->detail, sizeof(st->detail), &len, src, n, false);
+}
+
+static int __attribute__((format(printf, 3, 4)))
+fail(struct docker_status *st, enum docker_error e, const char *fmt, ...)
+{
+	char tmp[sizeof(st->detail)] = "";
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	st->error = e;
+	set_detail(st, tmp, strlen(tmp));
+	return -1;
+}
+
+/* min <= strlen(s) < max, every character from set. */
+static bool
+chars(const char *s, const char *set, size_t min, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n >= min && n < max && strspn(s, set) == n;
+}
+
+static bool
+printable(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return n < max;
+}
+
+/* Docker's name rule [a-zA-Z0-9][a-zA-Z0-9_.-]*, or a (short) id: URL-safe. */
+static bool
+is_ref(const char *s)
+{
+	return (chars(s, ALNUM "_.-", 1, 128) && strchr(ALNUM, s[0]) != NULL) ||
+	    chars(s, HEX, 1, 65);
+}
+
+/* "HOST:PORT" (HOST a name, IPv4 or [IPv6]) to "http://HOST:PORT". */
+static int
+parse_tcp(const char *hp, char *base, size_t size)
+{
+	const char *colon = strrchr(hp, ':');
+	size_t hlen = colon == NULL ? 0 : (size_t)(colon - hp);
+	char *end;
+	long port;
+
+	if (hlen == 0 || colon[1] < '0' || colon[1] > '9')
+		return -1;
+	if (hp[0] == '[' ? hlen < 3 || hp[hlen - 1] != ']' ||
+	    strspn(hp + 1, HEX "ABCDEF:.") != hlen - 2 :
+	    strspn(hp, ALNUM ".-") != hlen)
+		return -1;
+	port = strtol(colon + 1, &end, 10);
+	if ((*end != '\0' && strcmp(end, "/") != 0) || port < 1 || port > 65535)
+		return -1;
+	return snprintf(base, size, "http://%.*s:%ld", (int)hlen, hp, port) <
+	    (int)size ? 0 : -1;
+}
+
+struct docker *
+docker_open(const char *host, long request_timeout_ms)
+{
+	struct docker *d = NULL, *ret = NULL;
+
+	if (host == NULL || request_timeout_ms <= 0 ||
+	    (d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->timeout_ms = request_timeout_ms;
+	if (strncmp(host, "unix://", 7) == 0) {
+		/* sun_path holds 108 bytes with the NUL */
+		if (host[7] != '/' || !printable(host + 7, 108) ||
+		    (d->socket_path = strdup(host + 7)) == NULL)
+			goto out;
+		snprintf(d->base, sizeof(d->base), "http://localhost");
+	} else if (strncmp(host, "tcp://", 6) != 0 ||
+	    parse_tcp(host + 6, d->base, sizeof(d->base)) != 0)
+		goto out;
+	/* Reference-counted, and thread-safe since libcurl 7.84. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		goto out;
+	d->global = true;
+	if ((d->curl = curl_easy_init()) == NULL)
+		goto out;
+	ret = d;
+	d = NULL;
+out:
+	docker_close(&d);
+	return ret;
+}
+
+void
+docker_close(struct docker **dp)
+{
+	struct docker *d;
+
+	if (dp == NULL || (d = *dp) == NULL)
+		return;
+	if (d->curl != NULL)
+		curl_easy_cleanup(d->curl);
+	if (d->global)
+		curl_global_cleanup();
+	free(d->socket_path);
+	free(d);
+	*dp = NULL;
+}
+
+const char *
+docker_api_version(const struct docker *d)
+{
+	return d->version;
+}
+
+void
+docker_demux_init(struct docker_demux *dm, uint32_t max_frame)
+{
+	memset(dm, 0, sizeof(*dm));
+	dm->max_frame = max_frame;
+}
+
+int
+docker_demux_feed(struct docker_demux *dm, const unsigned char *buf, size_t len,
+    void (*fn)(void *arg, int stream, const unsigned char *p, size_t n), void *arg)
+{
+	const unsigned char *h = dm->hdr;
+	uint32_t size;
+	size_t n;
+
+	if (dm->broken)
+		return -1;
+	while (len > 0) {
+		if (dm->left > 0) {
+			n = len < dm->left ? len : dm->left;
+			if (fn != NULL)
+				fn(arg, dm->stream, buf, n);
+			dm->left -= (uint32_t)n;
+		} else {
+			/* A header may come a byte at a time: all eight first. */
+			n = sizeof(dm->hdr) - dm->hdr_have;
+			n = n < len ? n : len;
+			memcpy(dm->hdr + dm->hdr_have, buf, n);
+			dm->hdr_have += n;
+			if (dm->hdr_have == sizeof(dm->hdr)) {
+				dm->hdr_have = 0;
+				size = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 |
+				    (uint32_t)h[6] << 8 | (uint32_t)h[7];
+				if (h[0] > 2 || h[1] != 0 || h[2] != 0 || h[3] != 0 ||
+				    size > dm->max_frame) {
+					dm->broken = 1;
+					return -1;
+				}
+				dm->stream = h[0];
+				dm->left = size;
+			}
+		}
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * A 200 answer in one of the engine's stream types (1.41 / 1.42+ names),
+ * or with none: logs before 1.42 come without a Content-Type.
+ */
+static bool
+is_stream_answer(CURL *c)
+{
+	char *ct = NULL;
+	long code = 0;
+
+	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK ||
+	    code != 200 || curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) != CURLE_OK)
+		return false;
+	return ct == NULL ||
+	    strncmp(ct, "application/vnd.docker.raw-stream", 33) == 0 ||
+	    strncmp(ct, "application/vnd.docker.multiplexed-stream", 41) == 0;
+}
+
+static size_t
+sink_write(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct sink *s = arg;
+	size_t n = size * nmemb, cap;
+	char *nb;
+
+	if (s->mode == 0)
+		s->mode = s->want_stream && is_stream_answer(s->curl) ? 2 : 1;
+	/* Returning short makes libcurl abort the transfer. */
+	if (s->mode == 2) {
+		if (docker_demux_feed(&s->dm, (const unsigned char *)p, n,
+		    s->fn, s->arg) != 0)
+			s->why = SINK_BAD_STREAM;
+		else if (s->stop)
+			s->why = SINK_STOPPED;
+		return s->why == SINK_OK ? n : 0;
+	}
+	if (n > DOCKER_MAX_BODY - s->len) {
+		s->why = SINK_TOO_LARGE;
+		return 0;
+	}
+	if (s->len + n + 1 > s->cap) {
+		for (cap = s->cap ? s->cap : 16384; cap < s->len + n + 1; cap *= 2)
+			;
+		if ((nb = realloc(s->buf, cap)) == NULL) {
+			s->why = SINK_NOMEM;
+			return 0;
+		}
+		s->buf = nb;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, p, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+	return n;
+}
+
+/* Maps a failed transfer to a code: never connected, too slow, or a bad answer. */
+static int
+transfer_failed(struct docker *d, CURLcode rc, struct sink *s,
+    struct docker_status *st)
+{
+	const char *msg = d->errbuf[0] != '\0' ? d->errbuf : curl_easy_strerror(rc);
+	curl_off_t pre = 0;
+
+	curl_easy_getinfo(d->curl, CURLINFO_PRETRANSFER_TIME_T, &pre);
+	if (rc == CURLE_FILESIZE_EXCEEDED ||
+	    (rc == CURLE_WRITE_ERROR && s->why == SINK_TOO_LARGE))
+		return fail(st, DOCKER_ERR_BAD_ANSWER, "answer larger than %d bytes",
+		    DOCKER_MAX_BODY);
+	if (rc == CURLE_WRITE_ERROR)
+		return s->why == SINK_NOMEM ?
+		    fail(st, DOCKER_ERR_INVALID, "out of memory") :
+		    fail(st, DOCKER_ERR_BAD_ANSWER, "malformed stream frame");
+	/* No pretransfer time: the connection itself never came up. */
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		return fail(st, pre > 0 ? DOCKER_ERR_TIMEOUT : DOCKER_ERR_CONNECT,
+		    "%s", msg);
+	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+	    rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR)
+		return fail(st, DOCKER_ERR_CONNECT, "%s", msg);
+	return fail(st, DOCKER_ERR_BAD_ANSWER, "%s", msg);
+}
+
+/*
+ * One request: a POST of the JSON body, or a GET when body is NULL.
+ * Returns 0 when an answer was read to its end (whatever its status, in
+ * *code), -1 with st filled in otherwise.
+ */
+static int
+http(struct docker *d, const char *endpoint, const char *path,
+    const char *body, long timeout_ms, struct sink *s, long *code,
+    struct docker_status *st)
+{
+	struct curl_slist *hdrs;
+	CURL *c = d->curl;
+	char url[4096];
+	CURLcode rc;
+	int ret = -1;
+
+	snprintf(st->endpoint, sizeof(st->endpoint), "%s", endpoint);
+	st->http_status = *code = 0;
+	/* "/version" itself is the one unversioned path. */
+	if (snprintf(url, sizeof(url), "%s%s%s%s", d->base, d->version[0] ? "/v" : "",
+	    d->version, path) >= (int)sizeof(url))
+		return fail(st, DOCKER_ERR_INVALID, "request path too long");
+	/* "Expect:" off: no 100-continue round trip for a small body. */
+	if ((hdrs = curl_slist_append(NULL, "Expect:")) == NULL || (body != NULL &&
+	    curl_slist_append(hdrs, "Content-Type: application/json") == NULL)) {
+		fail(st, DOCKER_ERR_INVALID, "out of memory");
+		goto out;
+	}
+	s->curl = c;
+	/* Reset keeps live connections; every option is set again below. */
+	curl_easy_reset(c);
+	d->errbuf[0] = '\0';
+	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->errbuf) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOPROXY, "*") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
+	    (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	    timeout_ms < CONNECT_MS ? timeout_ms : CONNECT_MS) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_USERAGENT, "mailu-cert-agent") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_WRITEDATA, s) != CURLE_OK ||
+	    (d->socket_path != NULL && curl_easy_setopt(c,
+	    CURLOPT_UNIX_SOCKET_PATH, d->socket_path) != CURLE_OK) ||
+	    (!s->want_stream && curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)DOCKER_MAX_BODY) != CURLE_OK) ||
+	    (body != NULL && (curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body)) != CURLE_OK))) {
+		fail(st, DOCKER_ERR_INVALID, "libcurl refused an option");
+		goto out;
+	}
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+	st->http_status = *code;
+	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && s->why == SINK_STOPPED)) {
+		transfer_failed(d, rc, s, st);
+		goto out;
+	}
+	/* A stream answer with no payload never reached sink_write. */
+	if (s->want_stream && *code == 200 && s->mode != 2) {
+		if (s->mode == 1 || !is_stream_answer(c)) {
+			fail(st, DOCKER_ERR_BAD_ANSWER, "not a stream answer");
+			goto out;
+		}
+		s->mode = 2;
+	}
+	ret = 0;
+out:
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+	curl_slist_free_all(hdrs);
+	return ret;
+}
+
+/* Status code check; any other answer's {"message"} becomes the detail. */
+static int
+expect(struct sink *s, long code, long want, struct docker_status *st)
+{
+	json_t *j, *m;
+
+	if (code == want)
+		return 0;
+	fail(st, code == 404 ? DOCKER_ERR_NOT_FOUND :
+	    code == 409 ? DOCKER_ERR_NOT_RUNNING :
+	    code == 401 || code == 403 ? DOCKER_ERR_DENIED : DOCKER_ERR_HTTP,
+	    "HTTP %ld", code);
+	if (s->mode == 1 && s->len > 0) {
+		j = json_loadb(s->buf, s->len, 0, NULL);
+		m = json_object_get(j, "message");
+		if (json_is_string(m))
+			set_detail(st, json_string_value(m), json_string_length(m));
+		else	/* a proxy's HTML page: its first bytes still help */
+			set_detail(st, s->buf, s->len);
+		json_decref(j);
+	}
+	return -1;
+}
+
+static int negotiate(struct docker *, struct docker_status *);
+
+/* A request (negotiating first) whose answer must have status want. */
+static int
+call(struct docker *d, const char *endpoint, const char *path,
+    const char *body, long timeout_ms, long want, struct sink *s,
+    struct docker_status *st)
+{
+	long code;
+
+	if ((strcmp(path, "/version") != 0 && negotiate(d, st) != 0) ||
+	    http(d, endpoint, path, body, timeout_ms, s, &code, st) != 0)
+		return -1;
+	return expect(s, code, want, st);
+}
+
+/* call() for a JSON answer of type t (new reference), or NULL. */
+static json_t *
+call_json(struct docker *d, const char *endpoint, const char *path,
+    const char *body, long want, json_type t, struct docker_status *st)
+{
+	struct sink s = { 0 };
+	json_error_t err;
+	json_t *j = NULL;
+
+	if (call(d, endpoint, path, body, d->timeout_ms, want, &s, st) != 0)
+		goto out;
+	if (s.len == 0 || (j = json_loadb(s.buf, s.len, JSON_REJECT_DUPLICATES,
+	    &err)) == NULL)
+		fail(st, DOCKER_ERR_BAD_ANSWER, "not JSON: %s",
+		    s.len == 0 ? "empty" : err.text);
+	else if (json_typeof(j) != t) {
+		fail(st, DOCKER_ERR_BAD_ANSWER, "answer of the wrong JSON type");
+		json_decref(j);
+		j = NULL;
+	}
+out:
+	free(s.buf);
+	return j;
+}
+
+/*
+ * Member key of o, checked to be of type t (JSON_TRUE: any boolean).
+ * Absent or null: *out NULL, an error only when required.
+ */
+static int
+field(json_t *o, const char *key, json_type t, bool required, json_t **out,
+    struct docker_status *st)
+{
+	json_t *v = json_object_get(o, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return required ?
+		    fail(st, DOCKER_ERR_BAD_ANSWER, "field %s missing", key) : 0;
+	if (t == JSON_TRUE ? !json_is_boolean(v) : json_typeof(v) != t)
+		return fail(st, DOCKER_ERR_BAD_ANSWER, "field %s of the wrong type", key);
+	*out = v;
+	return 0;
+}
+
+/* Copies string v: min..size-1 characters from set (NULL: printable ASCII). */
+static int
+copy_field(char *dst, size_t size, json_t *v, const char *set, size_t min,
+    const char *key, struct docker_status *st)
+{
+	const char *s = json_string_value(v);
+
+	if (strlen(s) != json_string_length(v) || strlen(s) < min ||
+	    !(set != NULL ? chars(s, set, min, size) : printable(s, size)))
+		return fail(st, DOCKER_ERR_BAD_ANSWER, "field %s not acceptable", key);
+	snprintf(dst, size, "%s", s);
+	return 0;
+}
+
+static int
+api_version_parse(const char *s, int *v)
+{
+	char *end;
+	long major, minor;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	major = strtol(s, &end, 10);
+	if (*end != '.' || end[1] < '0' || end[1] > '9')
+		return -1;
+	minor = strtol(end + 1, &end, 10);
+	if (*end != '\0' || major < 1 || major > 9 || minor > 999)
+		return -1;
+	*v = (int)(major * 1000 + minor);
+	return 0;
+}
+
+/*
+ * min(engine, 1.41), unless the engine refuses a client that old
+ * (MinAPIVersion, 1.44 on Engine 29.0): then that minimum, since the
+ * calls and fields used here are the same from 1.24 to 1.52.
+ */
+static int
+negotiate(struct docker *d, struct docker_status *st)
+{
+	json_t *j, *api, *min;
+	int rc = -1, engine, lowest = 0, use;
+
+	if (d->version[0] != '\0')
+		return 0;
+	if ((j = call_json(d, "GET /version", "/version", NULL, 200, JSON_OBJECT,
+	    st)) == NULL ||
+	    field(j, "ApiVersion", JSON_STRING, true, &api, st) != 0 ||
+	    field(j, "MinAPIVersion", JSON_STRING, false, &min, st) != 0)
+		goto out;
+	if (api_version_parse(json_string_value(api), &engine) != 0 ||
+	    (min != NULL && api_version_parse(json_string_value(min), &lowest) != 0)) {
+		fail(st, DOCKER_ERR_BAD_ANSWER, "unreadable API version");
+		goto out;
+	}
+	use = engine < API_NEWEST ? engine : API_NEWEST;
+	use = lowest > use ? lowest : use;
+	if (use < API_OLDEST) {
+		fail(st, DOCKER_ERR_VERSION, "engine API %s is older than 1.24",
+		    json_string_value(api));
+		goto out;
+	}
+	snprintf(d->version, sizeof(d->version), "%d.%d", use / 1000, use % 1000);
+	rc = 0;
+out:
+	json_decref(j);
+	return rc;
+}
+
+/* path = pre + escaped ref (a checked container name or id) + post. */
+static int
+ref_path(struct docker *d, const char *pre, const char *ref, const char *post,
+    char *path, size_t size, struct docker_status *st)
+{
+	char *e;
+	int n;
+
+	if (!is_ref(ref))
+		return fail(st, DOCKER_ERR_INVALID, "not a container name or id");
+	if ((e = curl_easy_escape(d->curl, ref, 0)) == NULL)
+		return fail(st, DOCKER_ERR_INVALID, "out of memory");
+	n = snprintf(path, size, "%s%s%s", pre, e, post);
+	curl_free(e);
+	return n < (int)size ? 0 : fail(st, DOCKER_ERR_INVALID, "path too long");
+}
+
+/* Labels, network mode and networks: the same in both answer shapes. */
+static int
+fill_common(struct docker_container *c, json_t *labels, json_t *hostcfg,
+    json_t *netset, struct docker_status *st)
+{
+	json_t *proj, *svc, *mode = NULL, *nets = NULL, *v, *ip;
+	const char *k;
+
+	if (labels != NULL &&
+	    (field(labels, LABEL_PROJECT, JSON_STRING, false, &proj, st) != 0 ||
+	    field(labels, LABEL_SERVICE, JSON_STRING, false, &svc, st) != 0 ||
+	    (proj != NULL && copy_field(c->project, sizeof(c->project), proj,
+	    NULL, 0, LABEL_PROJECT, st) != 0) ||
+	    (svc != NULL && copy_field(c->service, sizeof(c->service), svc,
+	    NULL, 0, LABEL_SERVICE, st) != 0)))
+		return -1;
+	if ((hostcfg != NULL &&
+	    field(hostcfg, "NetworkMode", JSON_STRING, false, &mode, st) != 0) ||
+	    (netset != NULL &&
+	    field(netset, "Networks", JSON_OBJECT, false, &nets, st) != 0))
+		return -1;
+	/* A host-network container has no address of its own: loopback reaches it. */
+	if (mode != NULL && strcmp(json_string_value(mode), "host") == 0)
+		snprintf(c->address, sizeof(c->address), "127.0.0.1");
+	json_object_foreach(nets, k, v) {
+		if (!json_is_object(v) ||
+		    field(v, "IPAddress", JSON_STRING, false, &ip, st) != 0)
+			return fail(st, DOCKER_ERR_BAD_ANSWER, "network %s malformed", k);
+		if (ip != NULL && json_string_length(ip) > 0 && c->address[0] == '\0' &&
+		    copy_field(c->address, sizeof(c->address), ip, HEX "ABCDEF.:", 1,
+		    "IPAddress", st) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* GET /containers/{id}/json's shape; hostname gets Config.Hostname. */
+static int
+fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
+    struct docker_status *st)
+{
+	json_t *id, *name, *state, *running, *paused, *config, *labels = NULL,
+	    *host = NULL, *hostcfg, *netset;
+	const char *nm;
+
+	memset(c, 0, sizeof(*c));
+	if (field(j, "Id", JSON_STRING, true, &id, st) != 0 ||
+	    copy_field(c->id, sizeof(c->id), id, HEX, 64, "Id", st) != 0 ||
+	    field(j, "Name", JSON_STRING, true, &name, st) != 0 ||
+	    field(j, "State", JSON_OBJECT, true, &state, st) != 0 ||
+	    field(state, "Running", JSON_TRUE, true, &running, st) != 0 ||
+	    field(state, "Paused", JSON_TRUE, false, &paused, st) != 0 ||
+	    field(j, "Config", JSON_OBJECT, false, &config, st) != 0 ||
+	    (config != NULL &&
+	    (field(config, "Labels", JSON_OBJECT, false, &labels, st) != 0 ||
+	    field(config, "Hostname", JSON_STRING, false, &host, st) != 0)) ||
+	    field(j, "HostConfig", JSON_OBJECT, false, &hostcfg, st) != 0 ||
+	    field(j, "NetworkSettings", JSON_OBJECT, false, &netset, st) != 0)
+		return -1;
+	nm = json_string_value(name);
+	nm += *nm == '/';
+	if (!is_ref(nm) || strlen(nm) >= sizeof(c->name))
+		return fail(st, DOCKER_ERR_BAD_ANSWER, "field Name not acceptable");
+	snprintf(c->name, sizeof(c->name), "%s", nm);
+	c->running = json_is_true(running) && !json_is_true(paused);
+	snprintf(hostname, hlen, "%s", host != NULL ? json_string_value(host) : "");
+	return fill_common(c, labels, hostcfg, netset, st);
+}
+
+/* One GET /containers/json entry; Names holds "/name" (and legacy links). */
+static int
+fill_list_entry(json_t *j, struct docker_container *c, json_t **labels,
+    struct docker_status *st)
+{
+	json_t *id, *names, *name, *state, *hostcfg, *netset;
+	const char *nm = NULL, *s;
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	if (!json_is_object(j))
+		return fail(st, DOCKER_ERR_BAD_ANSWER, "list entry not an object");
+	if (field(j, "Id", JSON_STRING, true, &id, st) != 0 ||
+	    copy_field(c->id, sizeof(c->id), id, HEX, 64, "Id", st) != 0 ||
+	    field(j, "Names", JSON_ARRAY, true, &names, st) != 0 ||
+	    field(j, "State", JSON_STRING, true, &state, st) != 0 ||
+	    field(j, "Labels", JSON_OBJECT, false, labels, st) != 0 ||
+	    field(j, "HostConfig", JSON_OBJECT, false, &hostcfg, st) != 0 ||
+	    field(j, "NetworkSettings", JSON_OBJECT, false, &netset, st) != 0)
+		return -1;
+	json_array_foreach(names, i, name) {
+		if (!json_is_string(name))
+			return fail(st, DOCKER_ERR_BAD_ANSWER, "field Names malformed");
+		s = json_string_value(name);
+		if (nm == NULL && s[0] == '/' && strchr(s + 1, '/') == NULL)
+			nm = s + 1;
+	}
+	if (nm == NULL || !is_ref(nm))
+		return fail(st, DOCKER_ERR_BAD_ANSWER, "field Names not acceptable");
+	snprintf(c->name, sizeof(c->name), "%s", nm);
+	c->running = strcmp(json_string_value(state), "running") == 0;
+	return fill_common(c, *labels, hostcfg, netset, st);
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(((const struct docker_container *)a)->name,
+	    ((const struct docker_container *)b)->name);
+}
+
+static int
+find_label(struct docker *d, const char *kv, const char *project,
+    struct docker_container **out, size_t *n, struct docker_status *st)
+{
+	struct docker_container *list = NULL;
+	json_t *filter = NULL, *arr, *j = NULL, *e, *labels, *l;
+	char *fj = NULL, *esc = NULL, path[2048], key[256], pkv[300];
+	const char *eq = strchr(kv, '=');
+	size_t i, used = 0;
+	int rc = -1;
+
+	if (eq == NULL || eq == kv || (size_t)(eq - kv) >= sizeof(key) ||
+	    !printable(kv, 512) || (project != NULL && !printable(project, 128))) {
+		fail(st, DOCKER_ERR_INVALID, "selector is not label:KEY=VALUE");
+		goto out;
+	}
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+	snprintf(pkv, sizeof(pkv), LABEL_PROJECT "=%s", project ? project : "");
+	/* Docker ANDs the values of one "label" filter. */
+	if ((arr = json_array()) == NULL ||
+	    (filter = json_pack("{s:o}", "label", arr)) == NULL ||
+	    json_array_append_new(arr, json_string(kv)) != 0 ||
+	    (project != NULL && json_array_append_new(arr, json_string(pkv)) != 0) ||
+	    (fj = json_dumps(filter, JSON_COMPACT)) == NULL ||
+	    (esc = curl_easy_escape(d->curl, fj, 0)) == NULL) {
+		fail(st, DOCKER_ERR_INVALID, "out of memory");
+		goto out;
+	}
+	if (snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s",
+	    esc) >= (int)sizeof(path)) {
+		fail(st, DOCKER_ERR_INVALID, "selector too long");
+		goto out;
+	}
+	if ((j = call_json(d, "GET /containers/json", path, NULL, 200, JSON_ARRAY,
+	    st)) == NULL)
+		goto out;
+	if ((list = calloc(json_array_size(j) + 1, sizeof(*list))) == NULL) {
+		fail(st, DOCKER_ERR_INVALID, "out of memory");
+		goto out;
+	}
+	json_array_foreach(j, i, e) {
+		if (fill_list_entry(e, &list[used], &labels, st) != 0)
+			goto out;
+		/* Checked here too: a socket proxy may drop the filter. */
+		l = json_object_get(labels, key);
+		if (json_is_string(l) && strcmp(json_string_value(l), eq + 1) == 0 &&
+		    (project == NULL || strcmp(list[used].project, project) == 0))
+			used++;
+	}
+	qsort(list, used, sizeof(*list), cmp_name);
+	*out = list;
+	*n = used;
+	list = NULL;
+	rc = 0;
+out:
+	free(list);
+	free(fj);
+	curl_free(esc);
+	json_decref(filter);
+	json_decref(j);
+	return rc;
+}
+
+/* GET /containers/{ref}/json; hostname gets the container's host name. */
+static int
+inspect(struct docker *d, const char *ref, struct docker_container *c,
+    char *hostname, size_t hlen, struct docker_status *st)
+{
+	char path[512];
+	json_t *j;
+	int rc;
+
+	ref += *ref == '/';
+	if (ref_path(d, "/containers/", ref, "/json", path, sizeof(path), st) != 0 ||
+	    (j = call_json(d, "GET /containers/{id}/json", path, NULL, 200,
+	    JSON_OBJECT, st)) == NULL)
+		return -1;
+	rc = fill_inspect(j, c, hostname, hlen, st);
+	json_decref(j);
+	return rc;
+}
+
+int
+docker_find(struct docker *d, const char *selector, const char *project,
+    struct docker_container **out, size_t *n, struct docker_status *st)
+{
+	struct docker_container *c;
+	char host[256];
+
+	memset(st, 0, sizeof(*st));
+	*out = NULL;
+	*n = 0;
+	if (strncmp(selector, "label:", 6) == 0)
+		return find_label(d, selector + 6,
+		    project != NULL && *project != '\0' ? project : NULL, out, n, st);
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return fail(st, DOCKER_ERR_INVALID, "out of memory");
+	if (inspect(d, selector, c, host, sizeof(host), st) != 0) {
+		free(c);
+		return -1;
+	}
+	*out = c;
+	*n = 1;
+	return 0;
+}
+
+int
+docker_self(struct docker *d, struct docker_container *self,
+    struct docker_status *st)
+{
+	char host[256], seen[256];
+
+	memset(st, 0, sizeof(*st));
+	memset(self, 0, sizeof(*self));
+	if (gethostname(host, sizeof(host)) != 0)
+		return fail(st, DOCKER_ERR_NOT_FOUND, "no host name");
+	host[sizeof(host) - 1] = '\0';
+	if (!is_ref(host))
+		return fail(st, DOCKER_ERR_NOT_FOUND, "host name %s names no container",
+		    host);
+	if (inspect(d, host, self, seen, sizeof(seen), st) != 0)
+		return -1;
+	/* A container merely named like this machine is not us. */
+	if (strcmp(seen, host) != 0) {
+		memset(self, 0, sizeof(*self));
+		return fail(st, DOCKER_ERR_NOT_FOUND,
+		    "container %s has another host name", host);
+	}
+	return 0;
+}
+
+/* Output kept per stream (stdout 0, stderr 1), counted in all. */
+struct exec_out {
+	char keep[2][DOCKER_EXEC_KEEP];
+	size_t have[2];
+	size_t total;
+};
+
+static void
+exec_frame(void *arg, int stream, const unsigned char *p, size_t n)
+{
+	struct exec_out *o = arg;
+	size_t i = stream == 2, take = DOCKER_EXEC_KEEP - o->have[stream == 2];
+
+	o->total += n;
+	if (stream == 0)
+		return;
+	take = take < n ? take : n;
+	memcpy(o->keep[i] + o->have[i], p, take);
+	o->have[i] += take;
+}
+
+/* POST /containers/{id}/exec: the new exec's id into eid. */
+static int
+exec_create(struct docker *d, const char *id, char *const argv[],
+    char eid[65], struct docker_status *st)
+{
+	json_t *req = NULL, *cmd, *j = NULL, *v;
+	char path[512], *body = NULL;
+	int rc = -1;
+
+	if (ref_path(d, "/containers/", id, "/exec", path, sizeof(path), st) != 0)
+		return -1;
+	if ((cmd = json_array()) == NULL ||
+	    (req = json_pack("{s:b, s:b, s:b, s:o}", "AttachStdout", 1,
+	    "AttachStderr", 1, "Tty", 0, "Cmd", cmd)) == NULL) {
+		fail(st, DOCKER_ERR_INVALID, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		if (json_array_append_new(cmd, json_string(argv[i])) != 0) {
+			fail(st, DOCKER_ERR_INVALID, "command is not UTF-8");
+			goto out;
+		}
+	}
+	if ((body = json_dumps(req, JSON_COMPACT)) == NULL) {
+		fail(st, DOCKER_ERR_INVALID, "out of memory");
+		goto out;
+	}
+	if ((j = call_json(d, "POST /containers/{id}/exec", path, body, 201,
+	    JSON_OBJECT, st)) == NULL ||
+	    field(j, "Id", JSON_STRING, true, &v, st) != 0 ||
+	    copy_field(eid, 65, v, HEX, 64, "Id", st) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(body);
+	json_decref(req);
+	json_decref(j);
+	return rc;
+}
+
+/* GET /exec/{id}/json: 1 still running, 0 finished (*exit_code), -1 error. */
+static int
+exec_inspect(struct docker *d, const char *eid, int *exit_code,
+    struct docker_status *st)
+{
+	json_t *j, *running, *code;
+	char path[128];
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "/exec/%s/json", eid);
+	if ((j = call_json(d, "GET /exec/{id}/json", path, NULL, 200, JSON_OBJECT,
+	    st)) == NULL ||
+	    field(j, "Running", JSON_TRUE, true, &running, st) != 0 ||
+	    field(j, "ExitCode", JSON_INTEGER, false, &code, st) != 0)
+		goto out;
+	if (json_is_true(running))
+		rc = 1;
+	else if (code == NULL || json_integer_value(code) < 0 ||
+	    json_integer_value(code) > 255)
+		fail(st, DOCKER_ERR_BAD_ANSWER, "finished exec without an exit code");
+	else {
+		*exit_code = (int)json_integer_value(code);
+		rc = 0;
+	}
+out:
+	json_decref(j);
+	return rc;
+}
+
+/*
+ * On DOCKER_ERR_TIMEOUT the command may still be running in the
+ * container: the API has no way to stop an exec, and we do not try.
+ */
+int
+docker_exec(struct docker *d, const char *id, char *const argv[],
+    long timeout_ms, struct docker_exec_result *res, struct docker_status *st)
+{
+	struct exec_out *o = NULL;
+	struct sink s = { .want_stream = true, .fn = exec_frame };
+	struct timespec nap = { 0, EXEC_POLL_MS * 1000000L };
+	long t0 = now_ms(), deadline = t0 + timeout_ms;
+	char eid[65], path[128];
+	size_t len = 0;
+	int rc = -1, r = 1;
+
+	memset(st, 0, sizeof(*st));
+	memset(res, 0, sizeof(*res));
+	res->exit_code = -1;
+	if (argv == NULL || argv[0] == NULL || timeout_ms <= 0) {
+		fail(st, DOCKER_ERR_INVALID, "empty command");
+		goto out;
+	}
+	if ((s.arg = o = calloc(1, sizeof(*o))) == NULL) {
+		fail(st, DOCKER_ERR_INVALID, "out of memory");
+		goto out;
+	}
+	if (exec_create(d, id, argv, eid, st) != 0)
+		goto out;
+
+	/* The engine answers 200 and closes when the command's output ends. */
+	docker_demux_init(&s.dm, FRAME_MAX);
+	snprintf(path, sizeof(path), "/exec/%s/start", eid);
+	if (call(d, "POST /exec/{id}/start", path, "{\"Detach\":false,\"Tty\":false}",
+	    deadline - now_ms() > 1 ? deadline - now_ms() : 1, 200, &s, st) != 0)
+		goto out;
+	if (s.dm.left != 0 || s.dm.hdr_have != 0) {
+		fail(st, DOCKER_ERR_BAD_ANSWER, "stream ends inside a frame");
+		goto out;
+	}
+
+	/* The stream can end a moment before the engine records the exit. */
+	for (int i = 0; i < EXEC_POLLS && r == 1; i++) {
+		if (i > 0 && (now_ms() + EXEC_POLL_MS > deadline ||
+		    nanosleep(&nap, NULL) != 0))
+			break;
+		if ((r = exec_inspect(d, eid, &res->exit_code, st)) < 0)
+			goto out;
+	}
+	if (r == 1) {
+		fail(st, DOCKER_ERR_TIMEOUT, "exec still running after its output ended");
+		goto out;
+	}
+	append_clean(res->output, sizeof(res->output), &len, o->keep[0],
+	    o->have[0], true);
+	if (len > 0 && o->have[1] > 0 && res->output[len - 1] != '\n')
+		append_clean(res->output, sizeof(res->output), &len, "\n", 1, true);
+	append_clean(res->output, sizeof(res->output), &len, o->keep[1],
+	    o->have[1], true);
+	res->output_total = o->total;
+	rc = 0;
+out:
+	res->ms = now_ms() - t0;
+	free(o);
+	free(s.buf);
+	return rc;
+}
+
+/* Each stream split into lines across frames; long lines come in pieces. */
+struct log_lines {
+	struct sink *sink;
+	char line[2][LINE_MAX_LOG + 1];
+	size_t have[2];
+	size_t total, max;
+	void (*fn)(void *, int, const char *, size_t);
+	void *arg;
+};
+
+static void
+log_emit(struct log_lines *l, size_t i)
+{
+	l->fn(l->arg, (int)i + 1, l->line[i], l->have[i]);
+	l->have[i] = 0;
+	l->line[i][0] = '\0';
+}
+
+static void
+log_frame(void *arg, int stream, const unsigned char *p, size_t n)
+{
+	struct log_lines *l = arg;
+	size_t i = (size_t)stream - 1;
+
+	if (stream != 1 && stream != 2)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		if (l->total++ >= l->max) {
+			l->sink->stop = true;
+			return;
+		}
+		if (p[k] == '\n')
+			log_emit(l, i);
+		else
+			append_clean(l->line[i], sizeof(l->line[i]), &l->have[i],
+			    (const char *)p + k, 1, false);
+		if (l->have[i] == LINE_MAX_LOG)
+			log_emit(l, i);
+	}
+}
+
+/* Lines reach fn sanitized like exec output (printable ASCII), NUL-terminated. */
+int
+docker_logs_since(struct docker *d, const char *id, time_t since,
+    size_t max_bytes, void (*fn)(void *arg, int stream, const char *line, size_t len),
+    void *arg, struct docker_status *st)
+{
+	struct log_lines *l = NULL;
+	struct sink s = { .want_stream = true, .fn = log_frame };
+	char path[512], query[128];
+	int rc = -1;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(query, sizeof(query),
+	    "/logs?stdout=1&stderr=1&since=%lld&timestamps=0",
+	    since > 0 ? (long long)since : 0LL);
+	if (ref_path(d, "/containers/", id, query, path, sizeof(path), st) != 0)
+		goto out;
+	if ((s.arg = l = calloc(1, sizeof(*l))) == NULL) {
+		fail(st, DOCKER_ERR_INVALID, "out of memory");
+		goto out;
+	}
+	l->sink = &s;
+	l->max = max_bytes;
+	l->fn = fn;
+	l->arg = arg;
+	docker_demux_init(&s.dm, FRAME_MAX);
+	if (call(d, "GET /containers/{id}/logs", path, NULL, d->timeout_ms, 200,
+	    &s, st) != 0)
+		goto out;
+	if (!s.stop && (s.dm.left != 0 || s.dm.hdr_have != 0)) {
+		fail(st, DOCKER_ERR_BAD_ANSWER, "stream ends inside a frame");
+		goto out;
+	}
+	/* The last line of a stream may lack its newline, or was cut short. */
+	for (size_t i = 0; i < 2; i++)
+		if (l->have[i] > 0)
+			log_emit(l, i);
+	rc = 0;
+out:
+	free(l);
+	free(s.buf);
+	return rc;
+}

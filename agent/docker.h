@@ -1,0 +1,136 @@
+/*
+ * docker: a small Docker Engine API client over libcurl (unix socket or
+ * tcp://), for the calls the agent needs and nothing else:
+ *   GET  /version                      API version negotiation
+ *   GET  /containers/json?filters=...  find fronts by label
+ *   GET  /containers/{id}/json         find a front by name or id, own container
+ *   POST /containers/{id}/exec         create an exec
+ *   POST /exec/{id}/start              run it, read the multiplexed output
+ *   GET  /exec/{id}/json               its exit code
+ *   GET  /containers/{id}/logs         the front's logs since the reload
+ * Every answer is checked: status code, content type where it matters,
+ * JSON shape, and size (bounded reads).
+ */
+#ifndef MCA_DOCKER_H
+#define MCA_DOCKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Answers larger than this are refused (a list of every container fits). */
+#define DOCKER_MAX_BODY (8 * 1024 * 1024)
+/* Output kept from one exec, per stream (the rest is counted, not kept). */
+#define DOCKER_EXEC_KEEP 4096
+
+struct docker;
+
+/* Stable error codes for events (docker_error_names). */
+enum docker_error {
+	DOCKER_OK,
+	DOCKER_ERR_CONNECT,	/* socket missing, refused, timed out */
+	DOCKER_ERR_HTTP,	/* unexpected status code */
+	DOCKER_ERR_NOT_FOUND,	/* 404: no such container / exec */
+	DOCKER_ERR_NOT_RUNNING,	/* 409: container is not running / paused */
+	DOCKER_ERR_DENIED,	/* 403: e.g. a socket proxy without EXEC=1 */
+	DOCKER_ERR_BAD_ANSWER,	/* not JSON, wrong shape, too large, bad stream */
+	DOCKER_ERR_TIMEOUT,	/* the request or exec took too long */
+	DOCKER_ERR_VERSION,	/* engine API older than we support */
+	DOCKER_ERR_INVALID,	/* never sent: bad selector, id or command; no memory */
+	DOCKER_ERR__MAX
+};
+
+extern const char *const docker_error_names[DOCKER_ERR__MAX];
+
+/* What went wrong, for one event: code, HTTP status, a short detail. */
+struct docker_status {
+	enum docker_error error;
+	long http_status;		/* 0 when no answer */
+	char detail[256];		/* e.g. the engine's {"message"}, sanitized */
+	char endpoint[128];		/* "POST /containers/{id}/exec", for "denied" */
+};
+
+/*
+ * Connects lazily: docker_open only parses host ("unix:///path" or
+ * "tcp://host:port") and sets up libcurl; the first request negotiates
+ * the API version (GET /version; min(engine, 1.41), at least 1.24).
+ * Returns NULL on a bad host string or out of memory.
+ */
+struct docker *docker_open(const char *host, long request_timeout_ms);
+void docker_close(struct docker **d);
+
+/* The negotiated API version, e.g. "1.41" ("" before the first request). */
+const char *docker_api_version(const struct docker *d);
+
+struct docker_container {
+	char id[65];			/* full id */
+	char name[128];			/* without the leading '/' */
+	bool running;			/* State.Running (not paused) */
+	char address[64];		/* first network IP; "127.0.0.1" for --network host; "" none */
+	char project[128];		/* com.docker.compose.project label, or "" */
+	char service[128];		/* com.docker.compose.service label, or "" */
+};
+
+/*
+ * Finds containers matching selector: "label:K=V" (every match,
+ * running or not, ordered by name), or a name or id (exactly one).
+ * If project is non-NULL and non-empty, label matches are limited to
+ * that compose project. On success *out is malloc'd (*n may be 0).
+ */
+int docker_find(struct docker *d, const char *selector, const char *project,
+    struct docker_container **out, size_t *n, struct docker_status *st);
+
+/*
+ * The agent's own container when it runs in one (looked up by its host
+ * name, which Docker sets to the short id); -1 with DOCKER_ERR_NOT_FOUND
+ * when not in a container.
+ */
+int docker_self(struct docker *d, struct docker_container *self,
+    struct docker_status *st);
+
+struct docker_exec_result {
+	int exit_code;			/* -1 when unknown */
+	char output[2 * DOCKER_EXEC_KEEP + 1];	/* stdout then stderr excerpt, NUL-terminated, sanitized */
+	size_t output_total;		/* bytes the command wrote in all */
+	long ms;
+};
+
+/*
+ * Runs argv (NULL-terminated, no shell) in container id, waits up to
+ * timeout_ms for it to finish, demultiplexes its output and fetches the
+ * exit code. Returns 0 when the command ran to completion (whatever its
+ * exit code), -1 with st filled in otherwise.
+ */
+int docker_exec(struct docker *d, const char *id, char *const argv[],
+    long timeout_ms, struct docker_exec_result *res, struct docker_status *st);
+
+/*
+ * Calls fn for each log line (stdout and stderr, without the newline) the
+ * container wrote since the given time, at most max_bytes in all.
+ */
+int docker_logs_since(struct docker *d, const char *id, time_t since,
+    size_t max_bytes, void (*fn)(void *arg, int stream, const char *line, size_t len),
+    void *arg, struct docker_status *st);
+
+/*
+ * Demultiplexer for Docker's raw stream (8-byte header: stream 1/2/(0
+ * stdin), 3 zero bytes, big-endian u32 length; then the payload). Fed
+ * arbitrary chunks; calls fn for each payload piece. Exposed for tests
+ * and fuzzing: returns -1 on a malformed header (stream > 2, non-zero
+ * padding, or a frame over max_frame).
+ */
+struct docker_demux {
+	unsigned char hdr[8];
+	size_t hdr_have;
+	uint32_t left;			/* payload bytes left in this frame */
+	int stream;
+	uint32_t max_frame;
+	int broken;
+};
+
+void docker_demux_init(struct docker_demux *dm, uint32_t max_frame);
+int docker_demux_feed(struct docker_demux *dm, const unsigned char *buf, size_t len,
+    void (*fn)(void *arg, int stream, const unsigned char *p, size_t n), void *arg);
+
+#endif

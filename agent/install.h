@@ -1,0 +1,131 @@
+/*
+ * install: putting a certificate pair into CERTS_DIR without ever
+ * leaving a half-written or mismatched pair behind, even across kill -9.
+ *
+ * On disk, under the state dir (AGENT_STATE_DIR, 0700):
+ *   journal                 present only while an install is in flight
+ *   backups/<UTC>-<fp12>/   cert.pem (0644) + key.pem (0600), newest kept
+ *   current/                the agent's last-known-good copy of the served pair
+ *
+ * An install: (1) both new files are written as temp files in CERTS_DIR
+ * and fsync'ed; (2) the journal records the intent (temp names, target
+ * names, fingerprints) and is fsync'ed; (3) key then cert are renamed
+ * over the targets; (4) CERTS_DIR is fsync'ed; (5) the journal is
+ * removed. install_recover() on start finishes an install whose journal
+ * is present (both temp files validated against the journal's
+ * fingerprint first), or undoes it when the temp files are incomplete.
+ *
+ * Temp files are CERTS_DIR/.<target>.mca-new. A target that is a symlink
+ * is replaced by a regular file (rename swaps the entry; nothing is ever
+ * written through a link). Every function below except
+ * install_read_served holds an exclusive flock on the state dir (waiting
+ * at most 10 s for another agent process), so steps never interleave.
+ */
+#ifndef MCA_INSTALL_H
+#define MCA_INSTALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "cert.h"
+
+/* Key material in memory: the PEM bytes as they will be written. */
+struct install_pair {
+	unsigned char *cert_pem;	/* leaf + chain */
+	size_t cert_len;
+	unsigned char *key_pem;
+	size_t key_len;
+	char fingerprint[CERT_FP_HEX + 1];	/* of the leaf in cert_pem */
+};
+
+/* Wipes and frees the buffers. */
+void install_pair_free(struct install_pair *p);
+
+struct install_ctx {
+	const char *certs_dir;
+	const char *cert_name;		/* e.g. "cert.pem" */
+	const char *key_name;		/* e.g. "key.pem" */
+	const char *state_dir;
+	long backups_kept;		/* AGENT_BACKUPS */
+	uid_t owner;			/* (uid_t)-1: leave as created */
+	gid_t group;			/* (gid_t)-1: leave as created */
+};
+
+/* Creates the state dir (0700) and its subdirectories if missing. */
+int install_prepare(const struct install_ctx *ctx, char *err, size_t errlen);
+
+/*
+ * Reads the pair currently in CERTS_DIR (bounded, symlink-confined) into
+ * out. Returns 0, or -1 with *why (CERT_KEY_MISMATCH if the two halves
+ * don't belong together).
+ */
+int install_read_served(const struct install_ctx *ctx, struct install_pair *out,
+    enum cert_reason *why);
+
+/*
+ * Saves p as a new backup dir backups/<UTC time>-<fp12>/ (key 0600, dir
+ * 0700, fsync'ed), then prunes to backups_kept. path_out gets the dir.
+ * Backups made in the same second get a "-<n>" suffix that keeps them in
+ * order. The dir is built as backups/.new and renamed in whole.
+ */
+int install_backup(const struct install_ctx *ctx, const struct install_pair *p,
+    char *path_out, size_t path_len, char *err, size_t errlen);
+
+/*
+ * Loads the newest backup (whose fingerprint differs from skip_fp, if
+ * given); backups whose chain doesn't parse or whose key doesn't match
+ * are skipped. -1 with err "no usable backup" if none is left.
+ */
+int install_load_backup(const struct install_ctx *ctx, const char *skip_fp,
+    struct install_pair *out, char *path_out, size_t path_len, char *err, size_t errlen);
+
+/*
+ * Crash-safe install of p into CERTS_DIR (the journaled sequence above).
+ * Refuses (-1, nothing written) a pair whose key doesn't match its leaf
+ * or whose fingerprint isn't the leaf's, and refuses while a journal is
+ * pending (install_recover first). A failure before the key rename
+ * leaves the served pair untouched; after it, the journal is replayed
+ * at once as after a crash, and err says what is served now.
+ */
+int install_commit(const struct install_ctx *ctx, const struct install_pair *p,
+    char *err, size_t errlen);
+
+/*
+ * The last-known-good copy: save p as current/, or load it. A directory
+ * can't be renamed over a non-empty one, so a save writes current.new,
+ * renames current -> current.old, current.new -> current, and removes
+ * current.old; load, save and recover first settle whatever state a
+ * crash left (a complete current.new wins over current.old).
+ */
+int install_save_current(const struct install_ctx *ctx, const struct install_pair *p,
+    char *err, size_t errlen);
+int install_load_current(const struct install_ctx *ctx, struct install_pair *out,
+    char *err, size_t errlen);
+
+enum install_recovery {
+	INSTALL_RECOVERY_NONE,		/* no journal: nothing was in flight */
+	INSTALL_RECOVERY_FINISHED,	/* rolled forward to the new pair */
+	INSTALL_RECOVERY_UNDONE,	/* temp files removed; old pair stays */
+};
+
+/*
+ * Finishes or undoes an interrupted install. Returns 0 with *what, or -1
+ * (err filled in) if the journal is unreadable and the served pair could
+ * not be made consistent.
+ *
+ * No journal: NONE; stale temp files (killed before the journal) are
+ * removed. A journal that is unreadable, over 64 KiB, or doesn't fit
+ * this config is never acted on: temps are removed, UNDONE, and an
+ * install.journal_invalid event (level error) is logged. With a valid
+ * journal, temps are renamed only if the cert's leaf fingerprint and the
+ * key's SHA-256 match it. Finally the served pair must match its key; if
+ * it doesn't, current/ is installed (journaled) and install.restored
+ * (level warn, fingerprint) is logged. The journal is always removed
+ * once the temps are resolved. fp_out gets the fingerprint now served
+ * ("" if none matches).
+ */
+int install_recover(const struct install_ctx *ctx, enum install_recovery *what,
+    char *fp_out, size_t fp_len, char *err, size_t errlen);
+
+#endif

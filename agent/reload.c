@@ -1,0 +1,289 @@
+/*
+ * reload: no shell in the front is assumed or used; commands are split
+ * on spaces and run as argv, so nothing in a setting is ever evaluated.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "probe.h"
+#include "reload.h"
+#include "testhook.h"
+
+/* Reloads are quick (0.4-0.9 s measured); a hung one must not hang us. */
+#define RELOAD_EXEC_TIMEOUT_MS 60000
+#define LOG_SCAN_MAX (1024 * 1024)
+#define LOG_ERRORS_MAX 10
+
+#define DEFAULT_FRONT "label:com.docker.compose.service=front"
+
+int
+reload_parse_commands(const char *s, char *buf, size_t buflen,
+    char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1], size_t *n)
+{
+	char *cmd, *save = NULL;
+
+	*n = 0;
+	if (snprintf(buf, buflen, "%s", s) >= (int)buflen)
+		return -1;
+	for (cmd = strtok_r(buf, ";", &save); cmd != NULL;
+	    cmd = strtok_r(NULL, ";", &save)) {
+		char *arg, *save2 = NULL;
+		size_t argc = 0;
+
+		for (arg = strtok_r(cmd, " \t", &save2); arg != NULL;
+		    arg = strtok_r(NULL, " \t", &save2)) {
+			if (argc >= RELOAD_MAX_ARGS)
+				return -1;
+			argv[*n][argc++] = arg;
+		}
+		if (argc == 0)
+			continue;
+		if (*n >= RELOAD_MAX_COMMANDS)
+			return -1;
+		argv[*n][argc] = NULL;
+		(*n)++;
+	}
+	return *n > 0 ? 0 : -1;
+}
+
+static void
+docker_failure_event(const char *event, const struct docker_status *st,
+    const char *what)
+{
+	log_event(LOG_LEVEL_ERROR, event,
+	    json_pack("{s:s, s:I, s:s, s:s}", "error",
+	    docker_error_names[st->error], "http_status", (json_int_t)st->http_status,
+	    "endpoint", st->endpoint, "detail", st->detail),
+	    "%s: %s %s (%s)", what, docker_error_names[st->error], st->endpoint,
+	    st->detail);
+}
+
+size_t
+reload_static_endpoints(const struct config *cfg, const char *host,
+    struct endpoint **eps)
+{
+	bool https = cfg->flavor != FLAVOR_MAIL &&
+	    cfg->flavor != FLAVOR_MAIL_LETSENCRYPT;
+	size_t n;
+
+	if (cfg->endpoints != NULL) {
+		*eps = malloc(cfg->n_endpoints * sizeof(**eps));
+		if (*eps == NULL)
+			return 0;
+		memcpy(*eps, cfg->endpoints, cfg->n_endpoints * sizeof(**eps));
+		return cfg->n_endpoints;
+	}
+	*eps = calloc(PROTO__MAX, sizeof(**eps));
+	if (*eps == NULL)
+		return 0;
+	n = endpoint_defaults(host, &cfg->ports, https, *eps);
+	endpoint_mark_proxy(*eps, n, &cfg->proxy_ports);
+	return n;
+}
+
+enum reload_fault
+reload_targets(const struct config *cfg, struct docker *d, const char *project,
+    struct targets *t)
+{
+	struct docker_container *all = NULL;
+	struct docker_status st;
+	size_t n = 0;
+	bool scoped = project != NULL && project[0] != '\0' &&
+	    strcmp(cfg->front, DEFAULT_FRONT) == 0;
+
+	memset(t, 0, sizeof(*t));
+	if (docker_find(d, cfg->front, scoped ? project : NULL, &all, &n, &st) != 0) {
+		docker_failure_event("front.lookup_failed", &st, "finding the front");
+		return RELOAD_ENGINE_FAULT;
+	}
+	t->fronts = calloc(n > 0 ? n : 1, sizeof(*t->fronts));
+	if (t->fronts == NULL) {
+		free(all);
+		return RELOAD_ENGINE_FAULT;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!all[i].running) {
+			log_event(LOG_LEVEL_WARN, "front.skipped",
+			    json_pack("{s:s, s:s}", "container", all[i].name, "reason",
+			    "not running"), "front %s is not running: skipped",
+			    all[i].name);
+			continue;
+		}
+		t->fronts[t->n_fronts++] = all[i];
+	}
+	free(all);
+	if (t->n_fronts == 0) {
+		log_event(LOG_LEVEL_ERROR, "front.none",
+		    json_pack("{s:s, s:s}", "front", cfg->front, "project",
+		    scoped ? project : ""),
+		    "no running front container matches %s", cfg->front);
+		return RELOAD_ENGINE_FAULT;
+	}
+	if (cfg->endpoints != NULL) {
+		t->n_eps = reload_static_endpoints(cfg, NULL, &t->eps);
+		return t->n_eps > 0 ? RELOAD_OK : RELOAD_ENGINE_FAULT;
+	}
+	/* Mailu's ports on every front's own address */
+	t->eps = calloc(t->n_fronts * PROTO__MAX, sizeof(*t->eps));
+	if (t->eps == NULL)
+		return RELOAD_ENGINE_FAULT;
+	for (size_t i = 0; i < t->n_fronts; i++) {
+		bool https = cfg->flavor != FLAVOR_MAIL &&
+		    cfg->flavor != FLAVOR_MAIL_LETSENCRYPT;
+		size_t k;
+
+		if (t->fronts[i].address[0] == '\0') {
+			log_event(LOG_LEVEL_WARN, "front.no_address",
+			    json_pack("{s:s}", "container", t->fronts[i].name),
+			    "front %s has no address to probe", t->fronts[i].name);
+			continue;
+		}
+		k = endpoint_defaults(t->fronts[i].address, &cfg->ports, https,
+		    t->eps + t->n_eps);
+		endpoint_mark_proxy(t->eps + t->n_eps, k, &cfg->proxy_ports);
+		t->n_eps += k;
+	}
+	return RELOAD_OK;
+}
+
+void
+reload_targets_free(struct targets *t)
+{
+	free(t->fronts);
+	free(t->eps);
+	memset(t, 0, sizeof(*t));
+}
+
+static void
+join_argv(char *const argv[], char *out, size_t len)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; argv[i] != NULL && used < len; i++)
+		used += (size_t)snprintf(out + used, len - used, "%s%s",
+		    i > 0 ? " " : "", argv[i]);
+}
+
+enum reload_fault
+reload_run(const struct config *cfg, struct docker *d, const struct targets *t,
+    time_t *started)
+{
+	char buf[1024], line[256];
+	char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1];
+	struct docker_exec_result *res;
+	size_t ncmd = 0;
+	enum reload_fault rc = RELOAD_CERT_FAULT;
+
+	*started = time(NULL);
+	if (reload_parse_commands(cfg->reload_commands, buf, sizeof(buf), argv,
+	    &ncmd) != 0) {
+		log_event(LOG_LEVEL_ERROR, "reload.failed",
+		    json_pack("{s:s}", "reason", "bad AGENT_RELOAD_COMMANDS"),
+		    "AGENT_RELOAD_COMMANDS cannot be parsed");
+		return RELOAD_CERT_FAULT;
+	}
+	if ((res = malloc(sizeof(*res))) == NULL)
+		return RELOAD_ENGINE_FAULT;
+	for (size_t f = 0; f < t->n_fronts; f++) {
+		for (size_t c = 0; c < ncmd; c++) {
+			struct docker_status st;
+
+			join_argv(argv[c], line, sizeof(line));
+			if (docker_exec(d, t->fronts[f].id, argv[c],
+			    RELOAD_EXEC_TIMEOUT_MS, res, &st) != 0) {
+				docker_failure_event("reload.exec_failed", &st, line);
+				/* 403 from a socket proxy: our setup, not the engine's health */
+				rc = st.error == DOCKER_ERR_DENIED ? RELOAD_CERT_FAULT :
+				    RELOAD_ENGINE_FAULT;
+				goto out;
+			}
+			log_event(res->exit_code == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
+			    "reload.exec",
+			    json_pack("{s:s, s:s, s:s, s:i, s:s, s:I}", "container",
+			    t->fronts[f].name, "container_id", t->fronts[f].id,
+			    "command", line, "exit_code", res->exit_code, "output",
+			    res->output, "ms", (json_int_t)res->ms),
+			    "%s: '%s' exited %d", t->fronts[f].name, line,
+			    res->exit_code);
+			if (res->exit_code != 0)
+				goto out;
+			TEST_PAUSE("cycle.reloading");
+		}
+	}
+	rc = RELOAD_OK;
+out:
+	free(res);
+	return rc;
+}
+
+/* Lines worth a human's eye after a reload: failures about TLS material. */
+static bool
+is_tls_error(const char *line, size_t len)
+{
+	static const char *const severities[] = { "[emerg]", "[crit]", "Fatal:", "Error:" };
+	static const char *const topics[] = { "ssl", "tls", "certificate", "key" };
+	char lower[512];
+	bool severe = false;
+	size_t n = len < sizeof(lower) - 1 ? len : sizeof(lower) - 1;
+
+	for (size_t i = 0; i < n; i++)
+		lower[i] = (char)tolower((unsigned char)line[i]);
+	lower[n] = '\0';
+	for (size_t i = 0; i < sizeof(severities) / sizeof(severities[0]); i++) {
+		char sev[16];
+
+		snprintf(sev, sizeof(sev), "%s", severities[i]);
+		for (char *p = sev; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if (strstr(lower, sev) != NULL)
+			severe = true;
+	}
+	if (!severe)
+		return false;
+	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+		if (strstr(lower, topics[i]) != NULL)
+			return true;
+	return false;
+}
+
+struct scan {
+	json_t *lines;
+	const char *front;
+};
+
+static void
+scan_line(void *arg, int stream, const char *line, size_t len)
+{
+	struct scan *sc = arg;
+	char clean[301];
+	size_t j = 0;
+
+	(void)stream;
+	if (json_array_size(sc->lines) >= LOG_ERRORS_MAX || !is_tls_error(line, len))
+		return;
+	for (size_t i = 0; i < len && j < sizeof(clean) - 1; i++)
+		clean[j++] = (line[i] >= 0x20 && line[i] < 0x7f) ? line[i] : '?';
+	clean[j] = '\0';
+	json_array_append_new(sc->lines, json_pack("{s:s, s:s}", "container",
+	    sc->front, "line", clean));
+}
+
+json_t *
+reload_log_errors(struct docker *d, const struct targets *t, time_t since)
+{
+	json_t *lines = json_array();
+
+	for (size_t f = 0; d != NULL && f < t->n_fronts; f++) {
+		struct scan sc = { lines, t->fronts[f].name };
+		struct docker_status st;
+
+		if (docker_logs_since(d, t->fronts[f].id, since, LOG_SCAN_MAX,
+		    scan_line, &sc, &st) != 0)
+			docker_failure_event("front.logs_failed", &st, "reading logs");
+	}
+	return lines;
+}

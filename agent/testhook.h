@@ -1,0 +1,21 @@
+/*
+ * testhook: named pause points for the crash tests. Only builds with
+ * -DMCA_TEST_HOOKS (the ASan test build) contain them; in the release
+ * build TEST_PAUSE() expands to nothing, so no environment variable can
+ * stop a production agent.
+ */
+#ifndef MCA_TESTHOOK_H
+#define MCA_TESTHOOK_H
+
+#ifdef MCA_TEST_HOOKS
+/*
+ * If MCA_TEST_PAUSE_AT equals step, logs a test.paused event and sleeps
+ * until killed (the test sends SIGKILL).
+ */
+void testhook_pause(const char *step);
+#define TEST_PAUSE(step) testhook_pause(step)
+#else
+#define TEST_PAUSE(step) ((void)0)
+#endif
+
+#endif

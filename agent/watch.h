@@ -1,0 +1,25 @@
+/*
+ * watch: inotify on the source's directories, so a change is seen in
+ * milliseconds; the daemon polls stat signatures beside it, because
+ * inotify sees nothing on NFS and some overlay setups.
+ */
+#ifndef MCA_WATCH_H
+#define MCA_WATCH_H
+
+#include <stdbool.h>
+
+#include "source.h"
+
+struct watch {
+	int fd;				/* inotify fd, -1: poll only */
+	const struct source *src;
+};
+
+/* Starts watching; on failure falls back to poll only (fd -1) and says why. */
+void watch_open(struct watch *w, const struct source *src);
+void watch_close(struct watch *w);
+
+/* Reads every queued event; true if one concerns a file of the pair. */
+bool watch_drain(struct watch *w);
+
+#endif

@@ -1,0 +1,54 @@
+#!/bin/bash
+# Rotation A -> B from a pair: source, by the daemon: events in order,
+# three reload.exec with exit 0, nine matching verify.endpoint, outcome
+# rotated, and openssl confirms B on all nine ports. Then `rollback`
+# restores A, and SIGTERM ends the daemon with 0.
+. "$(dirname "$0")/../lib/lib.sh"
+
+certs_leaf "$T" a ec256 60 mail.example.test
+certs_leaf "$T" b ec256 90 mail.example.test
+bed_start a
+fp_a=$(certs_fp "$T/a.cert.pem")
+fp_b=$(certs_fp "$T/b.cert.pem")
+mkdir -p "$T/src"
+install -m 0644 "$T/a.cert.pem" "$T/src/cert.pem"
+install -m 0600 "$T/a.key.pem" "$T/src/key.pem"
+
+# shellcheck disable=SC2046
+agent_bg run run $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" --poll-interval=1s
+wait_event run '.event=="agent.start"' 30
+wait_event run '.event=="verify.endpoint"' 30 9
+assert_eq 0 "$(event_count run cycle.done)" "cycles before any change"
+
+# the ACME client writes the new pair (cert first, then key)
+cp "$T/b.cert.pem" "$T/src/cert.pem.new" && mv "$T/src/cert.pem.new" "$T/src/cert.pem"
+cp "$T/b.key.pem" "$T/src/key.pem.new" && mv "$T/src/key.pem.new" "$T/src/key.pem"
+wait_event run '.event=="cycle.done"' 60
+assert_json_lines run
+
+c=$(events run 'select(.event=="cycle.done") | .cycle' | head -1)
+seq=$(jq -r --argjson c "$c" 'select(.cycle==$c) | .event' "$T/run.log" | uniq | paste -sd' ' -)
+assert_eq "source.changed cert.backup cert.installed reload.exec verify.endpoint verify.ok cycle.done" "$seq" "event order"
+assert_eq 3 "$(events run "select(.cycle==$c and .event==\"reload.exec\" and .exit_code==0)" | wc -l)" "reload.exec exit 0"
+assert_eq '"nginx -t" "nginx -s reload" "dovecot reload"' \
+	"$(events run "select(.cycle==$c and .event==\"reload.exec\") | .command" | paste -sd' ' -)" "commands"
+assert_eq 9 "$(events run "select(.cycle==$c and .event==\"verify.endpoint\" and .match==true and .fingerprint==\"$fp_b\")" | wc -l)" "verified endpoints"
+assert_eq '"rotated"' "$(events run 'select(.event=="cycle.done") | .outcome')" "outcome"
+assert_eq "\"$fp_a\"" "$(events run "select(.cycle==$c and .event==\"cert.backup\") | .fingerprint")" "backup of A"
+assert_all_serve "$fp_b"
+cmp "$T/certs/cert.pem" "$T/b.cert.pem" || fail "cert.pem is not B"
+cmp "$T/certs/key.pem" "$T/b.key.pem" || fail "key.pem is not B"
+assert_eq 600 "$(stat -c %a "$T/certs/key.pem")" "key mode"
+assert_eq 644 "$(stat -c %a "$T/certs/cert.pem")" "cert mode"
+assert_eq 0 "$(find "$T/state/backups" -name key.pem -perm /077 | wc -l)" "backup keys 0600"
+[ -e "$T/state/journal" ] && fail "journal left behind"
+log "timings: $(events run 'select(.event=="cycle.done") | .timings')"
+agent_stop "$AGENT_PID" run
+
+# rollback on demand: the newest backup (A) comes back, verified
+# shellcheck disable=SC2046
+agent_run rb rollback $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem"
+assert_eq 0 "$AGENT_RC" "rollback exit code"
+assert_eq 1 "$(event_count rb rollback.done)" "rollback.done"
+assert_all_serve "$fp_a"
+pass

@@ -1,0 +1,673 @@
+/*
+ * The install module on a real directory: installs, backups, current/,
+ * and the crash matrix (a child paused at each step, killed with
+ * SIGKILL, then recovered by the parent).
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "cert.h"
+#include "install.h"
+#include "log.h"
+#include "harness.h"
+
+static char dir[] = "/tmp/mca-test-install-XXXXXX";
+static char certs[PATH_MAX], state[PATH_MAX];
+static struct install_ctx ctx;
+static EVP_PKEY *ka, *kb;
+static X509 *ca, *cb;
+static struct install_pair A, B;
+
+static X509 *
+make_cert(EVP_PKEY *key, const char *cn)
+{
+	X509 *x = X509_new();
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), rand());
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 30 * 86400);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_sign(x, key, EVP_sha256());
+	return x;
+}
+
+static unsigned char *
+bio_bytes(BIO *b, size_t *len)
+{
+	char *p;
+	long n = BIO_get_mem_data(b, &p);
+	unsigned char *out = malloc((size_t)n + 1);
+
+	memcpy(out, p, (size_t)n);
+	out[n] = '\0';
+	*len = (size_t)n;
+	return out;
+}
+
+/* PEM bytes of leaf (+ extra as chain) and key, as a source would hand them. */
+static void
+make_pair(struct install_pair *p, X509 *leaf, X509 *extra, EVP_PKEY *key)
+{
+	BIO *c = BIO_new(BIO_s_mem()), *k = BIO_new(BIO_s_mem());
+
+	memset(p, 0, sizeof(*p));
+	PEM_write_bio_X509(c, leaf);
+	if (extra != NULL)
+		PEM_write_bio_X509(c, extra);
+	PEM_write_bio_PrivateKey(k, key, NULL, NULL, 0, NULL, NULL);
+	p->cert_pem = bio_bytes(c, &p->cert_len);
+	p->key_pem = bio_bytes(k, &p->key_len);
+	cert_fingerprint(leaf, p->fingerprint);
+	BIO_free(c);
+	BIO_free(k);
+}
+
+static void
+path_in(char *out, const char *base, const char *name)
+{
+	snprintf(out, PATH_MAX, "%s/%s", base, name);
+}
+
+static bool
+file_is(const char *base, const char *name, const unsigned char *want, size_t len)
+{
+	char p[PATH_MAX], buf[8192];
+	size_t got;
+	FILE *f;
+
+	path_in(p, base, name);
+	if ((f = fopen(p, "r")) == NULL)
+		return false;
+	got = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	return got == len && memcmp(buf, want, len) == 0;
+}
+
+static int
+mode_of(const char *base, const char *name)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	path_in(p, base, name);
+	if (lstat(p, &st) != 0)
+		return -1;
+	return (int)(st.st_mode & 07777);
+}
+
+static bool
+exists_in(const char *base, const char *name)
+{
+	return mode_of(base, name) >= 0;
+}
+
+static bool
+served_is(const struct install_pair *p)
+{
+	return file_is(certs, "cert.pem", p->cert_pem, p->cert_len) &&
+	    file_is(certs, "key.pem", p->key_pem, p->key_len) &&
+	    mode_of(certs, "key.pem") == 0600 && mode_of(certs, "cert.pem") == 0644;
+}
+
+/* Leftovers of an install: temp files in either directory, or the journal. */
+static int
+leftovers(void)
+{
+	const char *dirs[] = { certs, state };
+	int n = 0;
+
+	for (int i = 0; i < 2; i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *e;
+
+		while (d != NULL && (e = readdir(d)) != NULL) {
+			size_t l = strlen(e->d_name);
+
+			if ((l > 8 && strcmp(e->d_name + l - 8, ".mca-new") == 0) ||
+			    strcmp(e->d_name, "journal") == 0)
+				n++;
+		}
+		if (d != NULL)
+			closedir(d);
+	}
+	return n;
+}
+
+/* rm -rf path, then mkdir it again unless only removing. */
+static void
+wipe(const char *path, bool recreate)
+{
+	char cmd[PATH_MAX * 2 + 32];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'%s%s", path,
+	    recreate ? " && mkdir " : "", recreate ? path : "");
+	CHECK_INT(system(cmd), 0);
+}
+
+/* A fresh CERTS_DIR serving A, with A as the last-known-good copy. */
+static void
+fresh_with_a(void)
+{
+	char err[256] = "";
+
+	wipe(certs, true);
+	CHECK_INT(install_commit(&ctx, &A, err, sizeof(err)), 0);
+	CHECK_INT(install_save_current(&ctx, &A, err, sizeof(err)), 0);
+	if (err[0] != '\0')
+		fprintf(stderr, "  setup: %s\n", err);
+}
+
+static enum install_recovery
+recover(int *rc, char *fp)
+{
+	enum install_recovery what = INSTALL_RECOVERY_NONE;
+	char err[512] = "";
+
+	*rc = install_recover(&ctx, &what, fp, CERT_FP_HEX + 1, err, sizeof(err));
+	if (*rc != 0)
+		fprintf(stderr, "  recover: %s\n", err);
+	return what;
+}
+
+TEST(install_a_then_b)
+{
+	char err[256] = "";
+
+	wipe(certs, true);
+	CHECK_INT(install_prepare(&ctx, err, sizeof(err)), 0);
+	CHECK_INT(mode_of(state, "."), 0700);
+	CHECK_INT(install_commit(&ctx, &A, err, sizeof(err)), 0);
+	CHECK(served_is(&A));
+	CHECK_INT(install_commit(&ctx, &B, err, sizeof(err)), 0);
+	CHECK(served_is(&B));
+	CHECK_INT(leftovers(), 0);
+	{
+		struct install_pair got;
+		enum cert_reason why;
+
+		CHECK_INT(install_read_served(&ctx, &got, &why), 0);
+		CHECK_STR(got.fingerprint, B.fingerprint);
+		CHECK_INT(got.cert_len, B.cert_len);
+		install_pair_free(&got);
+	}
+	/* owner and group as configured */
+	ctx.owner = 1234;
+	ctx.group = 5678;
+	CHECK_INT(install_commit(&ctx, &A, err, sizeof(err)), 0);
+	{
+		struct stat st;
+		char p[PATH_MAX];
+
+		path_in(p, certs, "key.pem");
+		CHECK(stat(p, &st) == 0 && st.st_uid == 1234 && st.st_gid == 5678);
+	}
+	ctx.owner = (uid_t)-1;
+	ctx.group = (gid_t)-1;
+	CHECK(served_is(&A));
+	/* a strict umask does not narrow the cert, a lax one never widens the key */
+	umask(077);
+	CHECK_INT(install_commit(&ctx, &B, err, sizeof(err)), 0);
+	umask(0);
+	CHECK(served_is(&B));
+}
+
+TEST(refuses_bad_input)
+{
+	struct install_pair mixed = A;
+	char err[256] = "", p[PATH_MAX];
+
+	fresh_with_a();
+	/* cert of B with key of A never reaches the disk */
+	mixed.cert_pem = B.cert_pem;
+	mixed.cert_len = B.cert_len;
+	memcpy(mixed.fingerprint, B.fingerprint, sizeof(B.fingerprint));
+	CHECK_INT(install_commit(&ctx, &mixed, err, sizeof(err)), -1);
+	CHECK(strstr(err, "key_mismatch") != NULL);
+	CHECK(served_is(&A));
+	CHECK_INT(leftovers(), 0);
+
+	/* a temp name taken by a directory: no temp file can be created */
+	path_in(p, certs, ".key.pem.mca-new");
+	CHECK_INT(mkdir(p, 0700), 0);
+	CHECK_INT(install_commit(&ctx, &B, err, sizeof(err)), -1);
+	CHECK(strstr(err, ".key.pem.mca-new") != NULL);
+	CHECK(served_is(&A));
+	CHECK_INT(rmdir(p), 0);
+	/* the same for the cert: the key temp already written is removed */
+	path_in(p, certs, ".cert.pem.mca-new");
+	CHECK_INT(mkdir(p, 0700), 0);
+	CHECK_INT(install_commit(&ctx, &B, err, sizeof(err)), -1);
+	CHECK(served_is(&A));
+	CHECK(!exists_in(certs, ".key.pem.mca-new"));
+	CHECK(!exists_in(state, "journal"));
+	CHECK_INT(rmdir(p), 0);
+
+	/* a symlinked state dir is refused */
+	{
+		struct install_ctx c2 = ctx;
+		char link[PATH_MAX];
+
+		path_in(link, dir, "state-link");
+		CHECK_INT(symlink(state, link), 0);
+		c2.state_dir = link;
+		CHECK_INT(install_prepare(&c2, err, sizeof(err)), -1);
+		CHECK_INT(install_commit(&c2, &B, err, sizeof(err)), -1);
+		CHECK(served_is(&A));
+	}
+}
+
+TEST(symlink_target_is_replaced_not_followed)
+{
+	char err[256] = "", p[PATH_MAX], outside[PATH_MAX];
+	FILE *f;
+
+	fresh_with_a();
+	path_in(outside, dir, "outside.pem");
+	f = fopen(outside, "w");
+	fputs("not ours\n", f);
+	fclose(f);
+	path_in(p, certs, "cert.pem");
+	CHECK_INT(unlink(p), 0);
+	CHECK_INT(symlink(outside, p), 0);
+	CHECK_INT(install_commit(&ctx, &B, err, sizeof(err)), 0);
+	CHECK(served_is(&B));	/* lstat: a regular 0644 file now */
+	CHECK(file_is(dir, "outside.pem", (const unsigned char *)"not ours\n", 9));
+}
+
+TEST(backups_pruned_and_loaded)
+{
+	char err[256] = "", made[5][PATH_MAX], p[PATH_MAX];
+	struct install_pair got;
+	int n = 0;
+	DIR *d;
+	struct dirent *e;
+
+	wipe(certs, true);
+	ctx.backups_kept = 3;
+	/* five in (most likely) one second: suffixes keep them apart and in order */
+	for (int i = 0; i < 5; i++)
+		CHECK_INT(install_backup(&ctx, i % 2 ? &B : &A, made[i], PATH_MAX,
+		    err, sizeof(err)), 0);
+	path_in(p, state, "backups");
+	CHECK_INT(mode_of(p, "."), 0700);
+	d = opendir(p);
+	while (d != NULL && (e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	CHECK_INT(n, 3);
+	for (int i = 0; i < 5; i++)
+		CHECK(exists_in(made[i], ".") == (i >= 2));
+	CHECK_INT(mode_of(made[4], "."), 0700);
+	CHECK_INT(mode_of(made[4], "key.pem"), 0600);
+	CHECK_INT(mode_of(made[4], "cert.pem"), 0644);
+	CHECK(file_is(made[4], "key.pem", A.key_pem, A.key_len));
+
+	CHECK_INT(install_load_backup(&ctx, NULL, &got, p, PATH_MAX, err,
+	    sizeof(err)), 0);
+	CHECK_STR(got.fingerprint, A.fingerprint);
+	CHECK_STR(p, made[4]);
+	install_pair_free(&got);
+	CHECK_INT(install_load_backup(&ctx, A.fingerprint, &got, p, PATH_MAX, err,
+	    sizeof(err)), 0);
+	CHECK_STR(got.fingerprint, B.fingerprint);
+	CHECK_STR(p, made[3]);
+	CHECK(got.key_len == B.key_len && memcmp(got.key_pem, B.key_pem, B.key_len) == 0);
+	install_pair_free(&got);
+	/* a broken newest backup is skipped */
+	path_in(p, made[4], "key.pem");
+	CHECK_INT(truncate(p, 10), 0);
+	CHECK_INT(install_load_backup(&ctx, NULL, &got, p, PATH_MAX, err,
+	    sizeof(err)), 0);
+	CHECK_STR(p, made[3]);
+	install_pair_free(&got);
+	CHECK_INT(install_load_backup(&ctx, B.fingerprint, &got, p, PATH_MAX, err,
+	    sizeof(err)), 0);
+	CHECK_STR(p, made[2]);
+	install_pair_free(&got);
+	ctx.backups_kept = 5;
+}
+
+/* Writes pair into state/name by hand, to stage a half-done save. */
+static void
+stage_dir(const char *name, const struct install_pair *p)
+{
+	char d[PATH_MAX], f[PATH_MAX];
+	FILE *o;
+
+	path_in(d, state, name);
+	CHECK_INT(mkdir(d, 0700), 0);
+	path_in(f, d, "cert.pem");
+	o = fopen(f, "w");
+	fwrite(p->cert_pem, 1, p->cert_len, o);
+	fclose(o);
+	path_in(f, d, "key.pem");
+	o = fopen(f, "w");
+	fwrite(p->key_pem, 1, p->key_len, o);
+	fclose(o);
+}
+
+static void
+move(const char *from, const char *to)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	path_in(a, state, from);
+	path_in(b, state, to);
+	CHECK_INT(rename(a, b), 0);
+}
+
+static const char *
+current_fp(void)
+{
+	static char fp[CERT_FP_HEX + 1];
+	struct install_pair got;
+	char err[256] = "";
+
+	fp[0] = '\0';
+	if (install_load_current(&ctx, &got, err, sizeof(err)) == 0) {
+		memcpy(fp, got.fingerprint, sizeof(fp));
+		install_pair_free(&got);
+	}
+	CHECK(!exists_in(state, "current.new") && !exists_in(state, "current.old"));
+	return fp;
+}
+
+TEST(current_save_load_and_half_states)
+{
+	char err[256] = "", cur[PATH_MAX];
+
+	wipe(certs, true);
+	CHECK_STR(current_fp(), "");
+	CHECK_INT(install_save_current(&ctx, &A, err, sizeof(err)), 0);
+	CHECK_STR(current_fp(), A.fingerprint);
+	CHECK_INT(install_save_current(&ctx, &B, err, sizeof(err)), 0);
+	CHECK_STR(current_fp(), B.fingerprint);
+	path_in(cur, state, "current");
+	CHECK_INT(mode_of(cur, "."), 0700);
+	CHECK_INT(mode_of(cur, "key.pem"), 0600);
+	/* killed between the renames: the complete new copy wins */
+	move("current", "current.old");
+	stage_dir("current.new", &A);
+	CHECK_STR(current_fp(), A.fingerprint);
+	/* only the old copy left */
+	move("current", "current.old");
+	CHECK_STR(current_fp(), A.fingerprint);
+	/* killed before removing the old copy */
+	stage_dir("current.old", &B);
+	CHECK_STR(current_fp(), A.fingerprint);
+	/* killed while writing the new copy */
+	stage_dir("current.new", &B);
+	path_in(cur, state, "current.new/key.pem");
+	CHECK_INT(truncate(cur, 5), 0);
+	CHECK_STR(current_fp(), A.fingerprint);
+}
+
+TEST(recover_without_journal)
+{
+	char fp[CERT_FP_HEX + 1];
+	int rc;
+
+	fresh_with_a();
+	CHECK_INT(recover(&rc, fp), INSTALL_RECOVERY_NONE);
+	CHECK_INT(rc, 0);
+	CHECK_STR(fp, A.fingerprint);
+	CHECK(served_is(&A));
+}
+
+/*
+ * Forks a child that backs up the served pair and installs B, pausing at
+ * step; returns its pid once it has said so on its log pipe.
+ */
+static pid_t
+run_paused(const char *step)
+{
+	char buf[4096], want[128];
+	size_t used = 0;
+	int fds[2];
+	pid_t pid;
+
+	CHECK_INT(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		struct install_pair cur;
+		enum cert_reason why;
+		char err[256];
+
+		close(fds[0]);
+		setenv("MCA_TEST_PAUSE_AT", step, 1);
+		log_init(fdopen(fds[1], "w"), LOG_LEVEL_DEBUG);
+		if (install_read_served(&ctx, &cur, &why) != 0 ||
+		    install_backup(&ctx, &cur, NULL, 0, err, sizeof(err)) != 0 ||
+		    install_commit(&ctx, &B, err, sizeof(err)) != 0)
+			_exit(2);
+		_exit(3);	/* never paused */
+	}
+	close(fds[1]);
+	snprintf(want, sizeof(want), "\"step\":\"%s\"", step);
+	for (;;) {
+		struct pollfd pfd = { fds[0], POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 10000) != 1 ||
+		    (n = read(fds[0], buf + used, sizeof(buf) - 1 - used)) <= 0) {
+			fprintf(stderr, "  %s: child never paused\n", step);
+			harness_failed_checks++;
+			break;
+		}
+		used += (size_t)n;
+		buf[used] = '\0';
+		if (strstr(buf, "\"event\":\"test.paused\"") != NULL &&
+		    strstr(buf, want) != NULL)
+			break;
+	}
+	close(fds[0]);
+	return pid;
+}
+
+static void
+kill_child(pid_t pid)
+{
+	int status = 0;
+
+	kill(pid, SIGKILL);
+	CHECK_INT(waitpid(pid, &status, 0), pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+TEST(crash_matrix)
+{
+	static const struct {
+		const char *step;
+		enum install_recovery what;
+		bool b_served;
+	} m[] = {
+		{ "install.backup_done", INSTALL_RECOVERY_NONE, false },
+		{ "install.temp_written", INSTALL_RECOVERY_NONE, false },
+		{ "install.journal_written", INSTALL_RECOVERY_FINISHED, true },
+		{ "install.key_renamed", INSTALL_RECOVERY_FINISHED, true },
+		{ "install.cert_renamed", INSTALL_RECOVERY_FINISHED, true },
+		{ "install.dir_synced", INSTALL_RECOVERY_FINISHED, true },
+	};
+	static const char *names[] = { "none", "finished", "undone" };
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		const struct install_pair *want = m[i].b_served ? &B : &A;
+		char fp[CERT_FP_HEX + 1], err[256];
+		struct install_pair bk;
+		enum install_recovery what;
+		int before = harness_failed_checks, rc;
+
+		pid_t pid;
+
+		fresh_with_a();
+		pid = run_paused(m[i].step);
+		/* paused with temps on disk: the key was never readable to others */
+		if (exists_in(certs, ".key.pem.mca-new"))
+			CHECK_INT(mode_of(certs, ".key.pem.mca-new"), 0600);
+		kill_child(pid);
+		what = recover(&rc, fp);
+		CHECK_INT(rc, 0);
+		CHECK_INT(what, m[i].what);
+		CHECK_STR(fp, want->fingerprint);
+		CHECK(served_is(want));
+		CHECK_INT(leftovers(), 0);
+		/* the backup of A made before the kill is whole */
+		CHECK_INT(install_load_backup(&ctx, NULL, &bk, NULL, 0, err,
+		    sizeof(err)), 0);
+		CHECK_STR(bk.fingerprint, A.fingerprint);
+		install_pair_free(&bk);
+		CHECK_INT(recover(&rc, fp), INSTALL_RECOVERY_NONE);
+		CHECK_INT(rc, 0);
+		printf("crash at %-24s -> %-8s serving %s: %s\n", m[i].step,
+		    names[what], m[i].b_served ? "B" : "A",
+		    harness_failed_checks == before ? "ok" : "FAILED");
+	}
+}
+
+TEST(crash_with_damaged_state)
+{
+	char fp[CERT_FP_HEX + 1], err[256], p[PATH_MAX];
+	int rc;
+	FILE *f;
+
+	/* the temp key cut short while paused: undone, A stays */
+	fresh_with_a();
+	kill_child(run_paused("install.journal_written"));
+	path_in(p, certs, ".key.pem.mca-new");
+	CHECK_INT(truncate(p, 40), 0);
+	CHECK_INT(install_commit(&ctx, &B, err, sizeof(err)), -1);	/* pending */
+	CHECK(strstr(err, "recover first") != NULL);
+	CHECK_INT(recover(&rc, fp), INSTALL_RECOVERY_UNDONE);
+	CHECK_INT(rc, 0);
+	CHECK_STR(fp, A.fingerprint);
+	CHECK(served_is(&A));
+	CHECK_INT(leftovers(), 0);
+
+	/* key B already served, its cert temp damaged: current/ (A) restored */
+	fresh_with_a();
+	kill_child(run_paused("install.key_renamed"));
+	path_in(p, certs, ".cert.pem.mca-new");
+	CHECK_INT(truncate(p, 100), 0);
+	CHECK_INT(recover(&rc, fp), INSTALL_RECOVERY_UNDONE);
+	CHECK_INT(rc, 0);
+	CHECK_STR(fp, A.fingerprint);
+	CHECK(served_is(&A));
+	CHECK_INT(leftovers(), 0);
+
+	/* a valid journal padded past the 64 KiB bound: not trusted, undone */
+	fresh_with_a();
+	kill_child(run_paused("install.journal_written"));
+	path_in(p, state, "journal");
+	{
+		char text[4096] = "";
+		size_t len;
+
+		f = fopen(p, "r");
+		len = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+		CHECK(len > 0 && strstr(text, B.fingerprint) != NULL);
+		f = fopen(p, "w");
+		for (int i = 0; i < 70000; i++)
+			fputc(' ', f);
+		fwrite(text, 1, len, f);
+		fclose(f);
+	}
+	CHECK_INT(recover(&rc, fp), INSTALL_RECOVERY_UNDONE);
+	CHECK_INT(rc, 0);
+	CHECK(served_is(&A));
+	CHECK_INT(leftovers(), 0);
+
+	/* a garbage journal after both renames: B is consistent and stays */
+	fresh_with_a();
+	kill_child(run_paused("install.cert_renamed"));
+	f = fopen(p, "w");
+	fputs("{\"version\": 1, \"op\": \"install\"", f);
+	fclose(f);
+	CHECK_INT(recover(&rc, fp), INSTALL_RECOVERY_UNDONE);
+	CHECK_INT(rc, 0);
+	CHECK_STR(fp, B.fingerprint);
+	CHECK(served_is(&B));
+	CHECK_INT(leftovers(), 0);
+	CHECK_INT(recover(&rc, fp), INSTALL_RECOVERY_NONE);
+}
+
+static int
+cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+TEST(timing)
+{
+	long us[50];
+	char err[256];
+
+	fresh_with_a();
+	for (int i = 0; i < 50; i++) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CHECK_INT(install_commit(&ctx, i % 2 ? &A : &B, err, sizeof(err)), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		us[i] = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+	}
+	qsort(us, 50, sizeof(us[0]), cmp_long);
+	printf("install_commit: median %ld us, min %ld us, max %ld us (50 runs, %s)\n",
+	    us[25], us[0], us[49], certs);
+}
+
+static void
+setup(void)
+{
+	CHECK(mkdtemp(dir) != NULL);
+	path_in(certs, dir, "certs");
+	path_in(state, certs, ".mailu-cert-agent");
+	ctx.certs_dir = certs;
+	ctx.cert_name = "cert.pem";
+	ctx.key_name = "key.pem";
+	ctx.state_dir = state;
+	ctx.backups_kept = 5;
+	ctx.owner = (uid_t)-1;
+	ctx.group = (gid_t)-1;
+	log_init(stderr, LOG_LEVEL_WARN);
+	umask(0);
+	ka = EVP_EC_gen("P-256");
+	kb = EVP_RSA_gen(2048);
+	ca = make_cert(ka, "a.example.com");
+	cb = make_cert(kb, "b.example.com");
+	make_pair(&A, ca, NULL, ka);
+	make_pair(&B, cb, ca, kb);	/* B carries a chain */
+}
+
+static void
+teardown(void)
+{
+	install_pair_free(&A);
+	install_pair_free(&B);
+	X509_free(ca);
+	X509_free(cb);
+	EVP_PKEY_free(ka);
+	EVP_PKEY_free(kb);
+	wipe(dir, false);
+}
+
+HARNESS_MAIN("install", RUN(setup), RUN(install_a_then_b), RUN(refuses_bad_input),
+    RUN(symlink_target_is_replaced_not_followed), RUN(backups_pruned_and_loaded),
+    RUN(current_save_load_and_half_states), RUN(recover_without_journal),
+    RUN(crash_matrix), RUN(crash_with_damaged_state), RUN(timing), RUN(teardown))
