@@ -53,9 +53,10 @@ $(DEV) $(ASAN) $(STATIC):
 	mkdir -p $@
 
 static: $(STATIC)/mailu-cert-agent
-$(STATIC)/mailu-cert-agent: $(SRCS) $(wildcard agent/*.h) scripts/static-deps.sh | $(STATIC)
+$(STATIC)/mailu-cert-agent: $(SRCS) $(wildcard agent/*.h) scripts/static-deps.sh Makefile | $(STATIC)
 	@P=$$(scripts/static-deps.sh) && set -x && \
 	musl-gcc -static $(WARN) $(DEFS) -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+		-ffunction-sections -fdata-sections -Wl,--gc-sections \
 		-idirafter $$P/kernel-include -I$$P/include -o $@ $(SRCS) \
 		-L$$P/lib $(LIBS) && strip $@
 	@file $@

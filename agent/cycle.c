@@ -43,6 +43,15 @@ agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen)
 	if (cfg->reload == RELOAD_DOCKER) {
 		struct docker_container self;
 		struct docker_status st;
+		char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1], buf[1024];
+		size_t ncmd;
+
+		if (reload_parse_commands(cfg->reload_commands, buf, sizeof(buf),
+		    argv, &ncmd) != 0) {
+			snprintf(err, errlen, "AGENT_RELOAD_COMMANDS: 1 to %d commands "
+			    "of at most %d words", RELOAD_MAX_COMMANDS, RELOAD_MAX_ARGS);
+			return -1;
+		}
 
 		a->docker = docker_open(cfg->docker_host, 10000);
 		if (a->docker == NULL) {

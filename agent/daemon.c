@@ -265,8 +265,14 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 		long now = probe_now_ms(), wait = next_poll - now;
 		struct source_sig sig;
 
-		if (dirty)
-			wait = SETTLE_RECHECK_MS < wait ? SETTLE_RECHECK_MS : wait;
+		if (dirty) {
+			/* wake exactly when the settle window ends, then re-check slowly */
+			long settle = stable_since + SETTLE_WINDOW_MS - now;
+
+			if (settle <= 0)
+				settle = SETTLE_RECHECK_MS;
+			wait = settle < wait ? settle : wait;
+		}
 		if (a.retry_pending && retry_at - now < wait)
 			wait = retry_at - now;
 		if (wait < 0)

@@ -55,7 +55,10 @@ struct docker_status {
  * Connects lazily: docker_open only parses host ("unix:///path" or
  * "tcp://host:port") and sets up libcurl; the first request negotiates
  * the API version (GET /version; min(engine, 1.41), at least 1.24).
- * Returns NULL on a bad host string or out of memory.
+ * Returns NULL on a bad host string or out of memory. One struct docker
+ * is one libcurl handle and one kept-alive connection: use it from one
+ * thread at a time. Selectors, ids and commands that could not be sent
+ * as they are fail with DOCKER_ERR_INVALID before any request.
  */
 struct docker *docker_open(const char *host, long request_timeout_ms);
 void docker_close(struct docker **d);
@@ -100,14 +103,19 @@ struct docker_exec_result {
  * Runs argv (NULL-terminated, no shell) in container id, waits up to
  * timeout_ms for it to finish, demultiplexes its output and fetches the
  * exit code. Returns 0 when the command ran to completion (whatever its
- * exit code), -1 with st filled in otherwise.
+ * exit code), -1 with st filled in otherwise. A missing binary still
+ * completes, with exit code 126 (127 through a shell). On
+ * DOCKER_ERR_TIMEOUT the command may still be running in the container:
+ * the API cannot stop an exec.
  */
 int docker_exec(struct docker *d, const char *id, char *const argv[],
     long timeout_ms, struct docker_exec_result *res, struct docker_status *st);
 
 /*
  * Calls fn for each log line (stdout and stderr, without the newline) the
- * container wrote since the given time, at most max_bytes in all.
+ * container wrote since the given time, at most max_bytes in all. Lines
+ * are sanitized like exec output (printable ASCII, NUL-terminated); lines
+ * over 4096 bytes come in pieces. Needs a container without a TTY.
  */
 int docker_logs_since(struct docker *d, const char *id, time_t since,
     size_t max_bytes, void (*fn)(void *arg, int stream, const char *line, size_t len),

@@ -33,6 +33,8 @@ reload_parse_commands(const char *s, char *buf, size_t buflen,
 		char *arg, *save2 = NULL;
 		size_t argc = 0;
 
+		if (*n >= RELOAD_MAX_COMMANDS)	/* before writing argv[*n] */
+			return strspn(cmd, " \t") == strlen(cmd) ? 0 : -1;
 		for (arg = strtok_r(cmd, " \t", &save2); arg != NULL;
 		    arg = strtok_r(NULL, " \t", &save2)) {
 			if (argc >= RELOAD_MAX_ARGS)
@@ -41,8 +43,6 @@ reload_parse_commands(const char *s, char *buf, size_t buflen,
 		}
 		if (argc == 0)
 			continue;
-		if (*n >= RELOAD_MAX_COMMANDS)
-			return -1;
 		argv[*n][argc] = NULL;
 		(*n)++;
 	}
@@ -220,9 +220,8 @@ out:
 	return rc;
 }
 
-/* Lines worth a human's eye after a reload: failures about TLS material. */
-static bool
-is_tls_error(const char *line, size_t len)
+bool
+reload_is_tls_error(const char *line, size_t len)
 {
 	static const char *const severities[] = { "[emerg]", "[crit]", "Fatal:", "Error:" };
 	static const char *const topics[] = { "ssl", "tls", "certificate", "key" };
@@ -263,7 +262,7 @@ scan_line(void *arg, int stream, const char *line, size_t len)
 	size_t j = 0;
 
 	(void)stream;
-	if (json_array_size(sc->lines) >= LOG_ERRORS_MAX || !is_tls_error(line, len))
+	if (json_array_size(sc->lines) >= LOG_ERRORS_MAX || !reload_is_tls_error(line, len))
 		return;
 	for (size_t i = 0; i < len && j < sizeof(clean) - 1; i++)
 		clean[j++] = (line[i] >= 0x20 && line[i] < 0x7f) ? line[i] : '?';

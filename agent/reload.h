@@ -60,6 +60,12 @@ enum reload_fault reload_run(const struct config *cfg, struct docker *d,
  */
 json_t *reload_log_errors(struct docker *d, const struct targets *t, time_t since);
 
+/*
+ * A log line worth a human's eye after a reload: nginx [emerg]/[crit] or
+ * dovecot Fatal:/Error: that mentions ssl, tls, a certificate or a key.
+ */
+bool reload_is_tls_error(const char *line, size_t len);
+
 /* Splits AGENT_RELOAD_COMMANDS: ';' between commands, spaces between args. */
 int reload_parse_commands(const char *s, char *buf, size_t buflen,
     char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1], size_t *n);

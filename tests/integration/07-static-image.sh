@@ -33,4 +33,29 @@ wait_served "$(certs_fp "$T/b.cert.pem")" https smtp
 run_image stale
 assert_eq 2 "$AGENT_RC" "image check exit code, dovecot stale"
 assert_eq '["dovecot"]' "$(events stale 'select(.event=="check.done") | .services')" "blamed"
+
+# the image rotates too: `once` from a pair, reloading through the engine's
+# socket (static libcurl over a unix socket), then `healthcheck` agrees
+docker exec "$FRONT" dovecot reload
+certs_leaf "$T" c ec256 120 mail.example.test
+mkdir -p "$T/src" && cp "$T/c.cert.pem" "$T/src/cert.pem" && cp "$T/c.key.pem" "$T/src/key.pem"
+sock=${DOCKER_HOST#unix://}
+img() { # LOGNAME ARGS...
+	local n=$1
+	shift
+	set +e
+	docker run --rm --network host -v "$T/certs:/certs" -v "$T/src:/src:ro" \
+		-v "$sock:/var/run/docker.sock" -e HOSTNAMES="$HOSTNAME_SNI" \
+		-e AGENT_ENDPOINTS="$ENDPOINTS" -e AGENT_FRONT="$FRONT" \
+		-e AGENT_SOURCE=pair:/src/cert.pem,/src/key.pem \
+		mailu-cert-agent:latest "$@" >"$T/$n.log" 2>"$T/$n.err.log"
+	AGENT_RC=$?
+	set -e
+}
+img once once
+assert_eq 0 "$AGENT_RC" "image once exit code"
+assert_eq '"rotated"' "$(events once 'select(.event=="cycle.done") | .outcome')" "image rotation"
+assert_all_serve "$(certs_fp "$T/c.cert.pem")"
+img health healthcheck
+assert_eq 0 "$AGENT_RC" "image healthcheck exit code"
 pass

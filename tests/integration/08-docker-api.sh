@@ -312,11 +312,11 @@ PY
 
 # fake MODE: starts a fake engine; sets FAKE (a DOCKER_HOST) and FAKE_LOG
 fake() {
-	local port i
+	local port
 	rm -f "$T/fake-$1.port"
 	python3 "$T/fake.py" "$1" "$T/fake-$1.req" "$T/fake-$1.port" 2>"$T/fake-$1.err" &
 	at_exit kill $! '2>/dev/null'
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		[ -s "$T/fake-$1.port" ] && break
 		sleep 0.1
 	done
