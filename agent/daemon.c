@@ -254,10 +254,12 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	    "state_dir", cfg->state_dir, "front", cfg->front, "fingerprint",
 	    a.good_fp, "pid", (int)getpid()),
 	    "mailu-cert-agent %s watching %s", MCA_VERSION, desc);
-	cycle_reconcile(&a);
+	/* watch first: a change during the start-up verify must not be missed */
 	watch_open(&w, &a.src);
 	source_stat(&a.src, &last);
-	stable_since = probe_now_ms();
+	cycle_reconcile(&a);
+	/* a change made while we were down counts from now */
+	landed = stable_since = probe_now_ms();
 	next_poll = probe_now_ms() + cfg->poll_interval_ms;
 
 	while (running) {

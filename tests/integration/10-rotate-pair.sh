@@ -19,6 +19,7 @@ agent_bg run run $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" --
 wait_event run '.event=="agent.start"' 30
 wait_event run '.event=="verify.endpoint"' 30 9
 assert_eq 0 "$(event_count run cycle.done)" "cycles before any change"
+sleep 1	# idle, so detect_ms measures the change alone
 
 # the ACME client writes the new pair (cert first, then key)
 cp "$T/b.cert.pem" "$T/src/cert.pem.new" && mv "$T/src/cert.pem.new" "$T/src/cert.pem"
@@ -43,6 +44,13 @@ assert_eq 644 "$(stat -c %a "$T/certs/cert.pem")" "cert mode"
 assert_eq 0 "$(find "$T/state/backups" -name key.pem -perm /077 | wc -l)" "backup keys 0600"
 [ -e "$T/state/journal" ] && fail "journal left behind"
 log "timings: $(events run 'select(.event=="cycle.done") | .timings')"
+agent_run health healthcheck "--state-dir=$T/state"
+assert_eq 0 "$AGENT_RC" "healthcheck after a verified rotation"
+# a second agent on the same state dir refuses
+# shellcheck disable=SC2046
+agent_run second run $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem"
+assert_eq 2 "$AGENT_RC" "second agent exit code"
+assert_eq 1 "$(event_count second agent.locked)" "agent.locked"
 agent_stop "$AGENT_PID" run
 
 # rollback on demand: the newest backup (A) comes back, verified

@@ -20,6 +20,10 @@ assert_eq '"rotated"' "$(events run 'select(.event=="cycle.done") | .outcome')" 
 assert_eq true "$(events run 'select(.event=="cert.installed") | .in_place')" "in place"
 assert_eq 3 "$(events run 'select(.event=="reload.exec" and .exit_code==0)' | wc -l)" "reload.exec"
 assert_all_serve "$fp_b"
+# SIGHUP re-reads the settings and keeps running
+kill -HUP "$AGENT_PID"
+wait_event run '.event=="config.reloaded"' 20
+kill -0 "$AGENT_PID" || fail "agent died on SIGHUP"
 agent_stop "$AGENT_PID" run
 
 # shellcheck disable=SC2046
