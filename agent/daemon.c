@@ -33,6 +33,15 @@
 #define SETTLE_WINDOW_MS 250
 /* How often a settling pair (mismatched, or a file missing) is re-read. */
 #define SETTLE_RECHECK_MS 200
+/*
+ * When the source changed again while a cycle ran (a renewal storm), the
+ * next cycle waits for a longer quiet spell, so a burst of renewals ends
+ * in a few cycles that take the latest pair, not one cycle per renewal.
+ */
+#define STORM_WINDOW_MS 1000
+/* Re-read and hash the pair every this many polls even without a change
+ * in its stat signature (a rewrite that kept size and mtime). */
+#define REHASH_EVERY_POLLS 6
 /* Engine faults are retried with backoff, bounded. */
 #define RETRY_FIRST_MS 2000
 #define RETRY_MAX_MS (5 * 60 * 1000)
@@ -237,7 +246,8 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	struct source_sig last, rejected_sig;
 	bool dirty = true, have_rejected = false, running = true;
 	long landed = probe_now_ms(), stable_since = 0, next_poll, retry_at = 0,
-	    retry_ms = RETRY_FIRST_MS;
+	    retry_ms = RETRY_FIRST_MS, window = SETTLE_WINDOW_MS;
+	unsigned polls = 0;
 	int lockfd = -1, sfd, rc = EXIT_FAILED;
 	char desc[PATH_MAX + 16];
 
@@ -269,7 +279,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 
 		if (dirty) {
 			/* wake exactly when the settle window ends, then re-check slowly */
-			long settle = stable_since + SETTLE_WINDOW_MS - now;
+			long settle = stable_since + window - now;
 
 			if (settle <= 0)
 				settle = SETTLE_RECHECK_MS;
@@ -304,7 +314,8 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 		source_stat(&a.src, &sig);
 		if (now >= next_poll) {
 			next_poll = now + cfg->poll_interval_ms;
-			if (!source_sig_equal(&sig, &last) && !dirty) {
+			if ((!source_sig_equal(&sig, &last) ||
+			    ++polls % REHASH_EVERY_POLLS == 0) && !dirty) {
 				dirty = true;
 				landed = now;
 			}
@@ -325,7 +336,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			dirty = false;		/* not retried until its files change */
 			continue;
 		}
-		if (now - stable_since < SETTLE_WINDOW_MS) {
+		if (now - stable_since < window) {
 			if (now - landed >= cfg->settle_timeout_ms) {
 				/* never still long enough to be read whole */
 				cycle_reject(&a, CERT_INCOMPLETE_WRITE,
@@ -345,9 +356,13 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			continue;
 		case SETTLE_READY:
 		case SETTLE_TIMEOUT: {
+			struct source_sig after;
 			bool rejected = false;
 
 			cycle_run(&a, landed, &rejected);
+			source_stat(&a.src, &after);
+			window = source_sig_equal(&after, &sig) ? SETTLE_WINDOW_MS :
+			    STORM_WINDOW_MS;
 			if (rejected) {
 				rejected_sig = sig;
 				have_rejected = true;
@@ -361,8 +376,11 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			} else {
 				retry_ms = RETRY_FIRST_MS;
 			}
-			/* our own rollback may have rewritten the files: re-stat */
-			source_stat(&a.src, &last);
+			/*
+			 * last stays the signature before the cycle: a change made
+			 * while it ran is seen on the next turn (our own rollback
+			 * of a certs-dir pair is seen too, and settles as unchanged).
+			 */
 			dirty = false;
 			break;
 		}

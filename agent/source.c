@@ -8,10 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "source.h"
 
-const char *const source_kind_names[SOURCE__MAX] = { "certs-dir", "pair" };
+const char *const source_kind_names[SOURCE__MAX] = {
+	"certs-dir", "pair", "certbot", "lego", "k8s-secret",
+};
 
 static int
 split_path(const char *path, char *dir, char *name, size_t len)
@@ -25,6 +28,142 @@ split_path(const char *path, char *dir, char *name, size_t len)
 	snprintf(copy, sizeof(copy), "%s", path);
 	if (snprintf(name, len, "%s", basename(copy)) >= (int)len)
 		return -1;
+	return 0;
+}
+
+/* Strips trailing slashes so dirname/basename see the last component. */
+static int
+clean_dir(const char *in, char *out, size_t len)
+{
+	size_t n;
+
+	if (in[0] != '/' || snprintf(out, len, "%s", in) >= (int)len)
+		return -1;
+	for (n = strlen(out); n > 1 && out[n - 1] == '/'; n--)
+		out[n - 1] = '\0';
+	return 0;
+}
+
+static int
+set_files(struct source *s, const char *dir, const char *cert, const char *key,
+    const char *confine)
+{
+	if (snprintf(s->cert_path, sizeof(s->cert_path), "%s/%s", dir, cert) >=
+	    (int)sizeof(s->cert_path) ||
+	    snprintf(s->key_path, sizeof(s->key_path), "%s/%s", dir, key) >=
+	    (int)sizeof(s->key_path) ||
+	    snprintf(s->cert_dir, sizeof(s->cert_dir), "%s", confine) >=
+	    (int)sizeof(s->cert_dir))
+		return -1;
+	snprintf(s->key_dir, sizeof(s->key_dir), "%s", confine);
+	s->watch_dirs[0] = strdup(dir);
+	s->watch_names[0] = strdup(cert);
+	s->watch_names[1] = strdup(key);
+	s->n_watch_dirs = 1;
+	s->installs = true;
+	return 0;
+}
+
+/*
+ * certbot: live/NAME/{fullchain,privkey}.pem are links into
+ * ../../archive/NAME/; they may lead anywhere inside the config dir
+ * (LIVE/../..), nowhere else. Renewal swaps the links one at a time.
+ */
+static int
+init_certbot(struct source *s, const char *arg, char *err, size_t errlen)
+{
+	char live[PATH_MAX], conf[PATH_MAX], *slash;
+
+	s->kind = SOURCE_CERTBOT;
+	if (clean_dir(arg, live, sizeof(live)) != 0) {
+		snprintf(err, errlen, "AGENT_SOURCE: certbot:/CONFIG/live/NAME");
+		return -1;
+	}
+	snprintf(conf, sizeof(conf), "%s", live);
+	for (int up = 0; up < 2; up++) {
+		if ((slash = strrchr(conf, '/')) == NULL || slash == conf) {
+			snprintf(err, errlen, "AGENT_SOURCE: certbot:/CONFIG/live/NAME");
+			return -1;
+		}
+		*slash = '\0';
+	}
+	if (set_files(s, live, "fullchain.pem", "privkey.pem", conf) != 0) {
+		snprintf(err, errlen, "AGENT_SOURCE: path too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* lego: DIR/certificates/DOMAIN.crt (leaf + issuer) and DOMAIN.key. */
+static int
+init_lego(struct source *s, const char *arg, char *err, size_t errlen)
+{
+	char path[PATH_MAX], certs[PATH_MAX], crt[300], key[300], *slash;
+	const char *domain;
+
+	s->kind = SOURCE_LEGO;
+	if (clean_dir(arg, path, sizeof(path)) != 0 ||
+	    (slash = strrchr(path, '/')) == NULL || slash == path) {
+		snprintf(err, errlen, "AGENT_SOURCE: lego:/DIR/DOMAIN");
+		return -1;
+	}
+	*slash = '\0';
+	domain = slash + 1;
+	/* lego names a wildcard's files after "_.", not "*." */
+	if (strncmp(domain, "*.", 2) == 0)
+		domain += 2;
+	if (!endpoint_valid_hostname(domain, false) ||
+	    snprintf(certs, sizeof(certs), "%s/certificates", path) >= (int)sizeof(certs)) {
+		snprintf(err, errlen, "AGENT_SOURCE: lego:/DIR/DOMAIN with a host name");
+		return -1;
+	}
+	snprintf(crt, sizeof(crt), "%s%s.crt", slash[1] == '*' ? "_." : "", domain);
+	snprintf(key, sizeof(key), "%s%s.key", slash[1] == '*' ? "_." : "", domain);
+	if (set_files(s, certs, crt, key, certs) != 0) {
+		snprintf(err, errlen, "AGENT_SOURCE: path too long");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A Secret volume: the kubelet writes a new timestamped dir and renames a
+ * ..data link over the old one, so the change is the ..data swap, and
+ * reads go through ..data so a stray write beside it changes nothing.
+ * tls.crt/tls.key, or cert.pem/key.pem as Mailu's Helm chart maps them.
+ */
+static int
+init_k8s(struct source *s, const char *arg, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], data[PATH_MAX], probe[PATH_MAX + 16];
+	const char *cert = "tls.crt", *key = "tls.key";
+
+	s->kind = SOURCE_K8S;
+	if (clean_dir(arg, dir, sizeof(dir)) != 0 ||
+	    snprintf(data, sizeof(data), "%s/..data", dir) >= (int)sizeof(data)) {
+		snprintf(err, errlen, "AGENT_SOURCE: k8s-secret:/DIR");
+		return -1;
+	}
+	snprintf(probe, sizeof(probe), "%s/tls.crt", data);
+	if (access(probe, F_OK) != 0) {
+		snprintf(probe, sizeof(probe), "%s/cert.pem", data);
+		if (access(probe, F_OK) == 0) {
+			cert = "cert.pem";
+			key = "key.pem";
+		}
+	}
+	if (set_files(s, data, cert, key, dir) != 0) {
+		snprintf(err, errlen, "AGENT_SOURCE: path too long");
+		return -1;
+	}
+	/* watch the Secret dir for the ..data rename, not the files */
+	free(s->watch_dirs[0]);
+	free(s->watch_names[0]);
+	free(s->watch_names[1]);
+	s->watch_dirs[0] = strdup(dir);
+	s->watch_names[0] = strdup("..data");
+	s->watch_names[1] = strdup("..data");
+	snprintf(s->stat_path, sizeof(s->stat_path), "%s", data);
 	return 0;
 }
 
@@ -81,9 +220,18 @@ source_init(struct source *s, const struct config *cfg, char *err, size_t errlen
 			s->n_watch_dirs = 2;
 		}
 		s->installs = true;
+	} else if (strncmp(cfg->source, "certbot:", 8) == 0) {
+		if (init_certbot(s, cfg->source + 8, err, errlen) != 0)
+			return -1;
+	} else if (strncmp(cfg->source, "lego:", 5) == 0) {
+		if (init_lego(s, cfg->source + 5, err, errlen) != 0)
+			return -1;
+	} else if (strncmp(cfg->source, "k8s-secret:", 11) == 0) {
+		if (init_k8s(s, cfg->source + 11, err, errlen) != 0)
+			return -1;
 	} else {
 		snprintf(err, errlen, "AGENT_SOURCE %.40s: not available in this "
-		    "version (certs-dir and pair: are)", cfg->source);
+		    "version", cfg->source);
 		return -1;
 	}
 	for (size_t i = 0; i < s->n_watch_dirs; i++)
@@ -125,6 +273,19 @@ void
 source_stat(const struct source *s, struct source_sig *sig)
 {
 	memset(sig, 0, sizeof(*sig));
+	if (s->stat_path[0] != '\0') {
+		struct stat st;
+
+		/* the link itself: a new ..data is a new inode */
+		sig->cert_ok = sig->key_ok = lstat(s->stat_path, &st) == 0;
+		if (sig->cert_ok) {
+			sig->cert_dev = sig->key_dev = st.st_dev;
+			sig->cert_ino = sig->key_ino = st.st_ino;
+			sig->cert_mtime_ns = sig->key_mtime_ns =
+			    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		}
+		return;
+	}
 	stat_one(s->cert_path, &sig->cert_ok, &sig->cert_dev, &sig->cert_ino,
 	    &sig->cert_size, &sig->cert_mtime_ns);
 	stat_one(s->key_path, &sig->key_ok, &sig->key_dev, &sig->key_ino,
@@ -169,9 +330,17 @@ fail:
 const char *
 source_describe(const struct source *s, char *buf, size_t len)
 {
-	if (s->kind == SOURCE_PAIR)
-		snprintf(buf, len, "pair:%s,%s", s->cert_path, s->key_path);
-	else
+	switch (s->kind) {
+	case SOURCE_CERTS_DIR:
 		snprintf(buf, len, "certs-dir:%s", s->cert_dir);
+		break;
+	case SOURCE_PAIR:
+		snprintf(buf, len, "pair:%s,%s", s->cert_path, s->key_path);
+		break;
+	default:
+		snprintf(buf, len, "%s:%s", source_kind_names[s->kind],
+		    s->watch_dirs[0] != NULL ? s->watch_dirs[0] : "");
+		break;
+	}
 	return buf;
 }

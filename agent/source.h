@@ -1,7 +1,6 @@
 /*
- * source: where a new certificate pair comes from, and how to tell it
- * changed. This step: `certs-dir` (the ACME tool writes CERTS_DIR's pair
- * itself) and `pair:CERT,KEY` (a separate pair the agent installs).
+ * source: where a new certificate pair comes from, how to tell it
+ * changed, and how far its symlinks may lead.
  */
 #ifndef MCA_SOURCE_H
 #define MCA_SOURCE_H
@@ -16,8 +15,11 @@
 #include "install.h"
 
 enum source_kind {
-	SOURCE_CERTS_DIR,
-	SOURCE_PAIR,
+	SOURCE_CERTS_DIR,	/* the ACME tool writes CERTS_DIR's pair itself */
+	SOURCE_PAIR,		/* pair:/CERT,/KEY */
+	SOURCE_CERTBOT,		/* certbot:/etc/letsencrypt/live/NAME */
+	SOURCE_LEGO,		/* lego:/DIR/DOMAIN -> DIR/certificates/DOMAIN.{crt,key} */
+	SOURCE_K8S,		/* k8s-secret:/DIR, a mounted Secret (kubelet atomic writer) */
 	SOURCE__MAX
 };
 
@@ -33,6 +35,7 @@ struct source {
 	size_t n_watch_dirs;
 	char *watch_names[2];		/* file names in them that matter */
 	bool installs;			/* the agent copies it into CERTS_DIR */
+	char stat_path[PATH_MAX];	/* k8s: the ..data link whose swap is the change */
 };
 
 /* A stat signature of both files: cheap to compare every poll. */
