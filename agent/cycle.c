@@ -112,9 +112,14 @@ static enum outcome
 finish(struct agent *a, enum outcome o, long start_ms, json_t *timings,
     const char *fp)
 {
+	long now = probe_now_ms();
 	json_t *f = json_pack("{s:s, s:I, s:s}", "outcome", outcome_names[o],
-	    "ms", (json_int_t)(probe_now_ms() - start_ms), "fingerprint",
-	    fp != NULL ? fp : "");
+	    "ms", (json_int_t)(now - start_ms), "fingerprint", fp != NULL ? fp : "");
+
+	/* ms counts the cycle; total_ms from the files landing to here */
+	if (a->landed_ms > 0)
+		json_object_set_new(f, "total_ms", json_integer(now - a->landed_ms));
+	a->landed_ms = 0;
 
 	if (timings != NULL)
 		json_object_set_new(f, "timings", timings);
@@ -283,7 +288,8 @@ reject(const char *fp, enum cert_reason why, const char *detail)
 }
 
 enum outcome
-cycle_run(struct agent *a, long landed_ms, bool *rejected_out)
+cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
+    struct cert_pair *parsed_in, bool *rejected_out)
 {
 	struct config *cfg = a->cfg;
 	struct install_pair raw = { 0 }, old = { 0 };
@@ -299,15 +305,21 @@ cycle_run(struct agent *a, long landed_ms, bool *rejected_out)
 
 	*rejected_out = false;
 	begin(a);
+	a->landed_ms = landed_ms;
 	json_object_set_new(timings, "detect_ms", json_integer(start - landed_ms));
 	source_describe(&a->src, desc, sizeof(desc));
 
 	/* validate: nothing is touched before the new pair passes every check */
 	t0 = probe_now_ms();
-	if (source_read(&a->src, &raw, &parsed, &why) != 0) {
+	if (raw_in != NULL && parsed_in != NULL) {
+		raw = *raw_in;
+		parsed = *parsed_in;
+		memset(raw_in, 0, sizeof(*raw_in));
+		memset(parsed_in, 0, sizeof(*parsed_in));
+	} else if (source_read(&a->src, &raw, &parsed, &why) != 0) {
 		log_event(LOG_LEVEL_INFO, "source.changed",
 		    json_pack("{s:s}", "source", desc), "%s changed", desc);
-		reject(NULL, why, detail);
+		reject(NULL, why, a->src.detail);
 		*rejected_out = true;
 		o = finish(a, OUTCOME_REJECTED, start, timings, NULL);
 		goto out;

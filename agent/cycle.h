@@ -38,6 +38,7 @@ struct agent {
 	unsigned seq;			/* cycles run */
 	enum outcome last_outcome;
 	bool last_verified;		/* every endpoint matched at the last verify */
+	long landed_ms;			/* when this cycle's change was first seen, 0: n/a */
 };
 
 /* Fills a from cfg: source, install context, engine client, own project. */
@@ -45,12 +46,15 @@ int agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen);
 void agent_free(struct agent *a);
 
 /*
- * Runs one cycle for the bundle in the source now. landed_ms (monotonic)
- * is when the change was first seen, for the timing breakdown.
+ * Runs one cycle. raw/parsed: the pair the settle check already read
+ * (ownership passes to the cycle), so what is validated is exactly what
+ * settled; NULL: read the source now (`once`, retries). landed_ms
+ * (monotonic) is when the change was first seen, for the timings.
  * *rejected_out is set when the bundle must not be retried until its
  * files change.
  */
-enum outcome cycle_run(struct agent *a, long landed_ms, bool *rejected_out);
+enum outcome cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
+    struct cert_pair *parsed_in, bool *rejected_out);
 
 /* `rollback`: restore the newest backup, reload, verify. */
 enum outcome cycle_rollback(struct agent *a);

@@ -136,7 +136,7 @@ daemon_once(struct config *cfg)
 	int lockfd = -1;
 
 	if (start(&a, cfg, &lockfd) == 0)
-		o = cycle_run(&a, probe_now_ms(), &rejected);
+		o = cycle_run(&a, probe_now_ms(), NULL, NULL, &rejected);
 	stop(&a, lockfd);
 	return o == OUTCOME_ROTATED || o == OUTCOME_UNCHANGED ? EXIT_OK :
 	    o == OUTCOME_REJECTED ? EXIT_REJECTED : EXIT_FAILED;
@@ -156,32 +156,53 @@ daemon_rollback(struct config *cfg)
 }
 
 /* The settle rule: is the changed pair ready to be read, to wait, or to reject? */
-enum settle { SETTLE_WAIT, SETTLE_READY, SETTLE_SAME, SETTLE_TIMEOUT };
+enum settle {
+	SETTLE_WAIT,		/* not yet: read again soon */
+	SETTLE_READY,		/* run a cycle, with the pair read when it matched */
+	SETTLE_SAME,		/* what we serve already */
+	SETTLE_ABSENT,		/* no certificate there yet: nothing to do */
+};
 
 static enum settle
-settle_check(struct agent *a, long landed, long now)
+settle_check(struct agent *a, const struct source_sig *sig, long landed, long now,
+    struct install_pair *raw, struct cert_pair *p)
 {
-	struct install_pair raw = { 0 };
-	struct cert_pair p = { 0 };
 	enum cert_reason why;
-	enum settle s;
+	bool patient = now - landed < a->cfg->settle_timeout_ms;
 
-	if (source_read(&a->src, &raw, &p, &why) == 0) {
-		if (strcmp(raw.fingerprint, a->good_fp) == 0)
-			s = SETTLE_SAME;
-		else if (cert_key_matches(&p))
-			s = SETTLE_READY;
-		else	/* one file written, the other not yet */
-			s = now - landed < a->cfg->settle_timeout_ms ? SETTLE_WAIT :
-			    SETTLE_READY;
-	} else if (why == CERT_UNREADABLE && now - landed < a->cfg->settle_timeout_ms) {
-		s = SETTLE_WAIT;	/* a link or file is briefly missing */
-	} else {
-		s = SETTLE_READY;	/* let the cycle reject it with its reason */
+	if (source_read(&a->src, raw, p, &why) == 0) {
+		if (strcmp(raw->fingerprint, a->good_fp) == 0) {
+			install_pair_free(raw);
+			cert_pair_free(p);
+			return SETTLE_SAME;
+		}
+		if (cert_key_matches(p))
+			return SETTLE_READY;	/* the cycle validates these very bytes */
+		install_pair_free(raw);
+		cert_pair_free(p);
+		/* one file written, the other not yet */
+		return patient ? SETTLE_WAIT : SETTLE_READY;
 	}
-	install_pair_free(&raw);
-	cert_pair_free(&p);
-	return s;
+	if (why == CERT_UNREADABLE && !sig->cert_ok && !sig->key_ok)
+		return SETTLE_ABSENT;	/* e.g. certbot has not issued yet */
+	/* a link briefly missing, or acme.json caught mid-write */
+	if ((why == CERT_UNREADABLE || why == CERT_BAD_ACME_JSON) && patient)
+		return SETTLE_WAIT;
+	return SETTLE_READY;	/* let the cycle reject it with its reason */
+}
+
+/* How long ago the poll's change happened (file mtime), within one period. */
+static long
+poll_age_ms(const struct source_sig *sig, long period_ms)
+{
+	struct timespec ts;
+	int64_t m = sig->cert_mtime_ns > sig->key_mtime_ns ? sig->cert_mtime_ns :
+	    sig->key_mtime_ns;
+	long age;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	age = (long)(((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - m) / 1000000);
+	return age < 0 || age > period_ms ? 0 : age;
 }
 
 static int
@@ -234,7 +255,7 @@ reload_settings(struct agent *a, struct config **cfg, struct watch *w,
 		log_init(stdout, fresh->log_level);
 		log_event(LOG_LEVEL_INFO, "config.reloaded", NULL, "settings re-read");
 	}
-	watch_open(w, &a->src);
+	watch_open(w, &a->src, false);
 }
 
 int
@@ -244,7 +265,9 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	struct agent a;
 	struct watch w = { .fd = -1 };
 	struct source_sig last, rejected_sig;
-	bool dirty = true, have_rejected = false, running = true;
+	struct install_pair raw = { 0 };
+	struct cert_pair parsed = { 0 };
+	bool dirty = true, have_rejected = false, running = true, absent_said = false;
 	long landed = probe_now_ms(), stable_since = 0, next_poll, retry_at = 0,
 	    retry_ms = RETRY_FIRST_MS, window = SETTLE_WINDOW_MS;
 	unsigned polls = 0;
@@ -265,7 +288,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	    a.good_fp, "pid", (int)getpid()),
 	    "mailu-cert-agent %s watching %s", MCA_VERSION, desc);
 	/* watch first: a change during the start-up verify must not be missed */
-	watch_open(&w, &a.src);
+	watch_open(&w, &a.src, false);
 	source_stat(&a.src, &last);
 	cycle_reconcile(&a);
 	/* a change made while we were down counts from now */
@@ -314,8 +337,14 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 		source_stat(&a.src, &sig);
 		if (now >= next_poll) {
 			next_poll = now + cfg->poll_interval_ms;
-			if ((!source_sig_equal(&sig, &last) ||
-			    ++polls % REHASH_EVERY_POLLS == 0) && !dirty) {
+			/* a directory made after we started: watch it once it exists */
+			if (w.fd < 0 && watch_open(&w, &a.src, true) == 0)
+				log_event(LOG_LEVEL_INFO, "watch.inotify", NULL,
+				    "inotify watches %s now", a.src.watch_dirs[0]);
+			if (!source_sig_equal(&sig, &last) && !dirty) {
+				dirty = true;
+				landed = now - poll_age_ms(&sig, cfg->poll_interval_ms);
+			} else if (++polls % REHASH_EVERY_POLLS == 0 && !dirty) {
 				dirty = true;
 				landed = now;
 			}
@@ -347,19 +376,31 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			}
 			continue;
 		}
-		switch (settle_check(&a, landed, now)) {
+		switch (settle_check(&a, &sig, landed, now, &raw, &parsed)) {
 		case SETTLE_WAIT:
 			continue;
 		case SETTLE_SAME:
 			dirty = false;
 			a.retry_pending = false;
+			absent_said = false;
 			continue;
-		case SETTLE_READY:
-		case SETTLE_TIMEOUT: {
+		case SETTLE_ABSENT:
+			if (!absent_said)
+				log_event(LOG_LEVEL_INFO, "source.waiting",
+				    json_pack("{s:s}", "source", desc),
+				    "no certificate in %s yet; waiting", desc);
+			absent_said = true;
+			dirty = false;
+			continue;
+		case SETTLE_READY: {
 			struct source_sig after;
 			bool rejected = false;
 
-			cycle_run(&a, landed, &rejected);
+			absent_said = false;
+			cycle_run(&a, landed, raw.cert_pem != NULL ? &raw : NULL,
+			    parsed.leaf != NULL ? &parsed : NULL, &rejected);
+			install_pair_free(&raw);
+			cert_pair_free(&parsed);
 			source_stat(&a.src, &after);
 			window = source_sig_equal(&after, &sig) ? SETTLE_WINDOW_MS :
 			    STORM_WINDOW_MS;

@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "acme_json.h"
 #include "source.h"
 
 const char *const source_kind_names[SOURCE__MAX] = {
-	"certs-dir", "pair", "certbot", "lego", "k8s-secret",
+	"certs-dir", "pair", "certbot", "lego", "k8s-secret", "traefik",
 };
 
 static int
@@ -167,6 +169,33 @@ init_k8s(struct source *s, const char *arg, char *err, size_t errlen)
 	return 0;
 }
 
+/* traefik: one JSON file holds every certificate; pick by HOSTNAMES. */
+static int
+init_traefik(struct source *s, const char *arg, char *err, size_t errlen)
+{
+	char path[PATH_MAX], dir[PATH_MAX], name[PATH_MAX];
+	const char *hash = strchr(arg, '#');
+	size_t plen = hash != NULL ? (size_t)(hash - arg) : strlen(arg);
+
+	s->kind = SOURCE_TRAEFIK;
+	if (plen == 0 || plen >= sizeof(path) || arg[0] != '/' ||
+	    (hash != NULL && (strlen(hash + 1) == 0 ||
+	    strlen(hash + 1) >= sizeof(s->resolver)))) {
+		snprintf(err, errlen, "AGENT_SOURCE: traefik:/FILE[#RESOLVER]");
+		return -1;
+	}
+	memcpy(path, arg, plen);
+	path[plen] = '\0';
+	if (hash != NULL)
+		snprintf(s->resolver, sizeof(s->resolver), "%s", hash + 1);
+	if (split_path(path, dir, name, sizeof(dir)) != 0 ||
+	    set_files(s, dir, name, name, dir) != 0) {
+		snprintf(err, errlen, "AGENT_SOURCE: path too long");
+		return -1;
+	}
+	return 0;
+}
+
 int
 source_init(struct source *s, const struct config *cfg, char *err, size_t errlen)
 {
@@ -229,6 +258,11 @@ source_init(struct source *s, const struct config *cfg, char *err, size_t errlen
 	} else if (strncmp(cfg->source, "k8s-secret:", 11) == 0) {
 		if (init_k8s(s, cfg->source + 11, err, errlen) != 0)
 			return -1;
+	} else if (strncmp(cfg->source, "traefik:", 8) == 0) {
+		if (init_traefik(s, cfg->source + 8, err, errlen) != 0)
+			return -1;
+		s->hostnames = cfg->hostnames;
+		s->n_hostnames = cfg->n_hostnames;
 	} else {
 		snprintf(err, errlen, "AGENT_SOURCE %.40s: not available in this "
 		    "version", cfg->source);
@@ -303,12 +337,39 @@ source_sig_equal(const struct source_sig *a, const struct source_sig *b)
 	    a->key_mtime_ns == b->key_mtime_ns;
 }
 
+/* Traefik: the pair comes out of the JSON store, not out of two files. */
+static int
+read_traefik(struct source *s, struct install_pair *raw, enum cert_reason *why)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (cert_read_file(s->cert_path, s->cert_dir, ACME_JSON_MAX, &buf, &len,
+	    why) != 0)
+		return -1;
+	rc = acme_json_select(buf, len, s->resolver[0] != '\0' ? s->resolver : NULL,
+	    s->hostnames, s->n_hostnames, time(NULL), raw, why, s->detail,
+	    sizeof(s->detail));
+	cert_buf_free(&buf, len);	/* it held every key of the store */
+	return rc;
+}
+
 int
-source_read(const struct source *s, struct install_pair *raw,
+source_read(struct source *s, struct install_pair *raw,
     struct cert_pair *parsed, enum cert_reason *why)
 {
 	memset(raw, 0, sizeof(*raw));
 	memset(parsed, 0, sizeof(*parsed));
+	s->detail[0] = '\0';
+	if (s->kind == SOURCE_TRAEFIK) {
+		if (read_traefik(s, raw, why) != 0 ||
+		    cert_parse_chain(raw->cert_pem, raw->cert_len, parsed, why) != 0 ||
+		    cert_parse_key(raw->key_pem, raw->key_len, parsed, why) != 0)
+			goto fail;
+		memcpy(raw->fingerprint, parsed->fingerprint, sizeof(raw->fingerprint));
+		return 0;
+	}
 	if (cert_read_file(s->cert_path, s->cert_dir, CERT_FILE_MAX,
 	    &raw->cert_pem, &raw->cert_len, why) != 0)
 		goto fail;
@@ -322,6 +383,10 @@ source_read(const struct source *s, struct install_pair *raw,
 	memcpy(raw->fingerprint, parsed->fingerprint, sizeof(raw->fingerprint));
 	return 0;
 fail:
+	if (s->detail[0] == '\0')
+		snprintf(s->detail, sizeof(s->detail), "%.200s: %s",
+		    raw->cert_pem == NULL ? s->cert_path : s->key_path,
+		    cert_reason_names[*why]);
 	install_pair_free(raw);
 	cert_pair_free(parsed);
 	return -1;

@@ -20,6 +20,7 @@ enum source_kind {
 	SOURCE_CERTBOT,		/* certbot:/etc/letsencrypt/live/NAME */
 	SOURCE_LEGO,		/* lego:/DIR/DOMAIN -> DIR/certificates/DOMAIN.{crt,key} */
 	SOURCE_K8S,		/* k8s-secret:/DIR, a mounted Secret (kubelet atomic writer) */
+	SOURCE_TRAEFIK,		/* traefik:/FILE[#RESOLVER], Traefik's acme.json */
 	SOURCE__MAX
 };
 
@@ -36,6 +37,10 @@ struct source {
 	char *watch_names[2];		/* file names in them that matter */
 	bool installs;			/* the agent copies it into CERTS_DIR */
 	char stat_path[PATH_MAX];	/* k8s: the ..data link whose swap is the change */
+	char resolver[128];		/* traefik: "" for any */
+	char *const *hostnames;		/* HOSTNAMES, to pick a traefik entry */
+	size_t n_hostnames;
+	char detail[256];		/* why the last source_read failed */
 };
 
 /* A stat signature of both files: cheap to compare every poll. */
@@ -58,7 +63,7 @@ bool source_sig_equal(const struct source_sig *a, const struct source_sig *b);
  * Reads and parses the pair: bytes into raw (for install), objects into
  * parsed (leaf, chain, key). Returns 0, or -1 with *why.
  */
-int source_read(const struct source *s, struct install_pair *raw,
+int source_read(struct source *s, struct install_pair *raw,
     struct cert_pair *parsed, enum cert_reason *why);
 
 /* A short description for events, e.g. "pair:/src/cert.pem,/src/key.pem". */

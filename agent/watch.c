@@ -14,29 +14,32 @@
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | \
 	IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
 
-void
-watch_open(struct watch *w, const struct source *src)
+int
+watch_open(struct watch *w, const struct source *src, bool quiet)
 {
 	w->src = src;
 	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->fd < 0) {
-		log_event(LOG_LEVEL_WARN, "watch.poll_only",
-		    json_pack("{s:s}", "reason", strerror(errno)),
-		    "inotify unavailable (%s): polling only", strerror(errno));
-		return;
+		if (!quiet)
+			log_event(LOG_LEVEL_WARN, "watch.poll_only",
+			    json_pack("{s:s}", "reason", strerror(errno)),
+			    "inotify unavailable (%s): polling only", strerror(errno));
+		return -1;
 	}
 	for (size_t i = 0; i < src->n_watch_dirs; i++) {
 		if (inotify_add_watch(w->fd, src->watch_dirs[i], WATCH_MASK) < 0) {
-			log_event(LOG_LEVEL_WARN, "watch.poll_only",
-			    json_pack("{s:s, s:s}", "dir", src->watch_dirs[i],
-			    "reason", strerror(errno)),
-			    "cannot watch %s (%s): polling only",
-			    src->watch_dirs[i], strerror(errno));
+			if (!quiet)
+				log_event(LOG_LEVEL_WARN, "watch.poll_only",
+				    json_pack("{s:s, s:s}", "dir", src->watch_dirs[i],
+				    "reason", strerror(errno)),
+				    "cannot watch %s (%s): polling until it can",
+				    src->watch_dirs[i], strerror(errno));
 			close(w->fd);
 			w->fd = -1;
-			return;
+			return -1;
 		}
 	}
+	return 0;
 }
 
 void

@@ -15,8 +15,11 @@ struct watch {
 	const struct source *src;
 };
 
-/* Starts watching; on failure falls back to poll only (fd -1) and says why. */
-void watch_open(struct watch *w, const struct source *src);
+/*
+ * Starts watching. On failure falls back to poll only (fd -1), says why
+ * unless quiet, and returns -1; the daemon tries again at every poll.
+ */
+int watch_open(struct watch *w, const struct source *src, bool quiet);
 void watch_close(struct watch *w);
 
 /* Reads every queued event; true if one concerns a file of the pair. */

@@ -22,6 +22,8 @@ PACKAGES=(
   ca-certificates openssl curl jq python3 procps iproute2
   # image build and test rootfs
   docker.io debootstrap
+  # a real ACME CA and real ACME clients on loopback (tests/lib/acme.sh)
+  pebble certbot lego
 )
 
 SOURCES=/etc/apt/sources.list.d/debian.sources
