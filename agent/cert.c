@@ -52,7 +52,7 @@ cert_read_file(const char *path, const char *allowed_dir, size_t max,
 	char real[PATH_MAX], realdir[PATH_MAX];
 	unsigned char *data = NULL;
 	struct stat st;
-	size_t used = 0;
+	size_t used = 0, cap;
 	ssize_t got;
 	int fd;
 
@@ -76,25 +76,27 @@ cert_read_file(const char *path, const char *allowed_dir, size_t max,
 		close(fd);
 		return reason(why, CERT_TOO_LARGE);
 	}
-	if ((data = malloc(max + 1)) == NULL) {
+	/* Sized from fstat (a 64 MiB bound need not mean 64 MiB allocated). */
+	cap = (size_t)st.st_size + 1;
+	if ((data = malloc(cap + 1)) == NULL) {
 		close(fd);
 		return reason(why, CERT_UNREADABLE);
 	}
-	/* Read one byte past the bound: a file that grew is still too large. */
-	while (used <= max && (got = read(fd, data + used, max + 1 - used)) != 0) {
+	/* Read one byte past the size: a file that grows is being written. */
+	while (used < cap && (got = read(fd, data + used, cap - used)) != 0) {
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
 			close(fd);
-			cert_buf_free(&data, max + 1);
+			cert_buf_free(&data, cap + 1);
 			return reason(why, CERT_UNREADABLE);
 		}
 		used += (size_t)got;
 	}
 	close(fd);
-	if (used > max) {
-		cert_buf_free(&data, max + 1);
-		return reason(why, CERT_TOO_LARGE);
+	if (used >= cap) {	/* grew while we read: a writer is at work */
+		cert_buf_free(&data, cap + 1);
+		return reason(why, CERT_UNREADABLE);
 	}
 	data[used] = '\0';
 	*buf = data;

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "probe.h"
 #include "reload.h"
+#include "sigreload.h"
 #include "status.h"
 #include "testhook.h"
 #include "verify.h"
@@ -36,10 +37,6 @@ agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen)
 	    cfg->key_filename, cfg->state_dir, cfg->backups, (uid_t)-1, (gid_t)-1 };
 	if (install_prepare(&a->ictx, err, errlen) != 0)
 		return -1;
-	if (cfg->reload == RELOAD_SIGNAL) {
-		snprintf(err, errlen, "AGENT_RELOAD=signal is not available in this version");
-		return -1;
-	}
 	if (cfg->reload == RELOAD_DOCKER) {
 		struct docker_container self;
 		struct docker_status st;
@@ -187,6 +184,18 @@ deliver(struct agent *a, const char *fp, bool *engine_fault, json_t *timings,
 			rf = reload_run(cfg, a->docker, &t, &started);
 		if (rf != RELOAD_OK) {
 			*engine_fault = rf == RELOAD_ENGINE_FAULT;
+			goto out;
+		}
+	} else if (cfg->reload == RELOAD_SIGNAL) {
+		char err[256];
+
+		/* same pod: the front's ports are on our loopback */
+		t.n_eps = reload_static_endpoints(cfg, "127.0.0.1", &t.eps);
+		if (signal_reload(err, sizeof(err)) != 0) {
+			log_event(LOG_LEVEL_ERROR, "reload.failed",
+			    json_pack("{s:s}", "reason", err), "signal reload: %s", err);
+			/* no master (front restarting): like an engine fault, retry */
+			*engine_fault = strstr(err, "no ") == err;
 			goto out;
 		}
 	} else {
@@ -480,7 +489,8 @@ cycle_reconcile(struct agent *a)
 		if (reload_targets(a->cfg, a->docker, a->project, &t) != RELOAD_OK)
 			goto out;
 	} else {
-		t.n_eps = reload_static_endpoints(a->cfg, "front", &t.eps);
+		t.n_eps = reload_static_endpoints(a->cfg, a->cfg->reload == RELOAD_SIGNAL ?
+		    "127.0.0.1" : "front", &t.eps);
 	}
 	if ((res = calloc(t.n_eps > 0 ? t.n_eps : 1, sizeof(*res))) == NULL)
 		goto out;

@@ -183,8 +183,10 @@ settle_check(struct agent *a, const struct source_sig *sig, long landed, long no
 		/* one file written, the other not yet */
 		return patient ? SETTLE_WAIT : SETTLE_READY;
 	}
-	if (why == CERT_UNREADABLE && !sig->cert_ok && !sig->key_ok)
-		return SETTLE_ABSENT;	/* e.g. certbot has not issued yet */
+	if ((why == CERT_UNREADABLE && !sig->cert_ok && !sig->key_ok) ||
+	    (a->src.kind == SOURCE_TRAEFIK && (why == CERT_NO_CERTIFICATE ||
+	    sig->cert_size == 0)))
+		return SETTLE_ABSENT;	/* certbot, or Traefik, has not issued yet */
 	/* a link briefly missing, or acme.json caught mid-write */
 	if ((why == CERT_UNREADABLE || why == CERT_BAD_ACME_JSON) && patient)
 		return SETTLE_WAIT;
@@ -264,10 +266,11 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct agent a;
 	struct watch w = { .fd = -1 };
-	struct source_sig last, rejected_sig;
+	struct source_sig last, rejected_sig, waited_sig;
 	struct install_pair raw = { 0 };
 	struct cert_pair parsed = { 0 };
-	bool dirty = true, have_rejected = false, running = true, absent_said = false;
+	bool dirty = true, have_rejected = false, running = true, absent_said = false,
+	    waiting = false;
 	long landed = probe_now_ms(), stable_since = 0, next_poll, retry_at = 0,
 	    retry_ms = RETRY_FIRST_MS, window = SETTLE_WINDOW_MS;
 	unsigned polls = 0;
@@ -376,8 +379,15 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			}
 			continue;
 		}
+		/* waiting for the other file: read again only once something moved */
+		if (waiting && source_sig_equal(&sig, &waited_sig) &&
+		    now - landed < cfg->settle_timeout_ms)
+			continue;
+		waiting = false;
 		switch (settle_check(&a, &sig, landed, now, &raw, &parsed)) {
 		case SETTLE_WAIT:
+			waiting = true;
+			waited_sig = sig;
 			continue;
 		case SETTLE_SAME:
 			dirty = false;

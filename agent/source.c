@@ -135,8 +135,10 @@ init_lego(struct source *s, const char *arg, char *err, size_t errlen)
  * tls.crt/tls.key, or cert.pem/key.pem as Mailu's Helm chart maps them.
  */
 static int
-init_k8s(struct source *s, const char *arg, char *err, size_t errlen)
+init_k8s(struct source *s, const char *arg, const char *certs_dir, char *err,
+    size_t errlen)
 {
+	char rd[PATH_MAX], rc[PATH_MAX];
 	char dir[PATH_MAX], data[PATH_MAX], probe[PATH_MAX + 16];
 	const char *cert = "tls.crt", *key = "tls.key";
 
@@ -166,6 +168,14 @@ init_k8s(struct source *s, const char *arg, char *err, size_t errlen)
 	s->watch_names[0] = strdup("..data");
 	s->watch_names[1] = strdup("..data");
 	snprintf(s->stat_path, sizeof(s->stat_path), "%s", data);
+	/*
+	 * The Secret mounted as the front's /certs itself (Mailu's Helm
+	 * chart): read-only, served in place; nothing to install, and a
+	 * rollback cannot rewrite it (it fails loudly instead).
+	 */
+	if (realpath(dir, rd) != NULL && realpath(certs_dir, rc) != NULL &&
+	    strcmp(rd, rc) == 0)
+		s->installs = false;
 	return 0;
 }
 
@@ -256,7 +266,7 @@ source_init(struct source *s, const struct config *cfg, char *err, size_t errlen
 		if (init_lego(s, cfg->source + 5, err, errlen) != 0)
 			return -1;
 	} else if (strncmp(cfg->source, "k8s-secret:", 11) == 0) {
-		if (init_k8s(s, cfg->source + 11, err, errlen) != 0)
+		if (init_k8s(s, cfg->source + 11, cfg->certs_dir, err, errlen) != 0)
 			return -1;
 	} else if (strncmp(cfg->source, "traefik:", 8) == 0) {
 		if (init_traefik(s, cfg->source + 8, err, errlen) != 0)
