@@ -162,10 +162,10 @@ newest_backup_is(struct agent *a, const char *fp, char *path, size_t len)
 	return same;
 }
 
-/* Reload the front(s) and verify every endpoint serves fp. */
+/* Reload the front(s) (unless !reload) and verify every endpoint serves fp. */
 static int
-deliver(struct agent *a, const char *fp, bool *engine_fault, json_t *timings,
-    const char *prefix)
+deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
+    json_t *timings, const char *prefix)
 {
 	struct config *cfg = a->cfg;
 	struct targets t = { 0 };
@@ -180,7 +180,7 @@ deliver(struct agent *a, const char *fp, bool *engine_fault, json_t *timings,
 	if (cfg->reload == RELOAD_DOCKER) {
 		enum reload_fault rf = reload_targets(cfg, a->docker, a->project, &t);
 
-		if (rf == RELOAD_OK)
+		if (rf == RELOAD_OK && reload)
 			rf = reload_run(cfg, a->docker, &t, &started);
 		if (rf != RELOAD_OK) {
 			*engine_fault = rf == RELOAD_ENGINE_FAULT;
@@ -191,7 +191,7 @@ deliver(struct agent *a, const char *fp, bool *engine_fault, json_t *timings,
 
 		/* same pod: the front's ports are on our loopback */
 		t.n_eps = reload_static_endpoints(cfg, "127.0.0.1", &t.eps);
-		if (signal_reload(err, sizeof(err)) != 0) {
+		if (reload && signal_reload(err, sizeof(err)) != 0) {
 			log_event(LOG_LEVEL_ERROR, "reload.failed",
 			    json_pack("{s:s}", "reason", err), "signal reload: %s", err);
 			/* no master (front restarting): like an engine fault, retry */
@@ -262,7 +262,7 @@ rollback_to(struct agent *a, const struct install_pair *old, bool have_old,
 		    old->fingerprint, err);
 		return OUTCOME_FAILED;
 	}
-	if (deliver(a, old->fingerprint, &engine_fault, timings, "rollback_") == 0) {
+	if (deliver(a, old->fingerprint, true, &engine_fault, timings, "rollback_") == 0) {
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
 		    "cause", why, "verified", 1),
@@ -275,6 +275,20 @@ rollback_to(struct agent *a, const struct install_pair *old, bool have_old,
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
 		    "cause", why, "verified", 0),
 		    "restored %.16s... on disk; front unreachable, not verified",
+		    old->fingerprint);
+		return OUTCOME_ROLLED_BACK;
+	}
+	/*
+	 * The reload itself was refused (e.g. a socket proxy denying exec):
+	 * then the front never re-read anything and may well still serve the
+	 * old pair. Verify that, rather than assume the worst.
+	 */
+	if (deliver(a, old->fingerprint, false, &engine_fault, timings,
+	    "rollback_check_") == 0) {
+		log_event(LOG_LEVEL_WARN, "rollback.done",
+		    json_pack("{s:s, s:s, s:b, s:b}", "fingerprint", old->fingerprint,
+		    "cause", why, "verified", 1, "reloaded", 0),
+		    "restored %.16s...; it is still served everywhere (reload refused)",
 		    old->fingerprint);
 		return OUTCOME_ROLLED_BACK;
 	}
@@ -395,7 +409,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	json_object_set_new(timings, "install_ms", json_integer(probe_now_ms() - t0));
 
 	/* reload and verify; anything short of every endpoint: roll back */
-	if (deliver(a, raw.fingerprint, &engine_fault, timings, "") == 0) {
+	if (deliver(a, raw.fingerprint, true, &engine_fault, timings, "") == 0) {
 		if (install_save_current(&a->ictx, &raw, err, sizeof(err)) != 0)
 			log_event(LOG_LEVEL_WARN, "state.write_failed",
 			    json_pack("{s:s}", "detail", err),
@@ -496,6 +510,15 @@ cycle_reconcile(struct agent *a)
 		goto out;
 	verify_probe_all(t.eps, t.n_eps, a->cfg->n_hostnames > 0 ?
 	    a->cfg->hostnames[0] : NULL, a->cfg->probe_timeout_ms, res);
+	for (size_t i = 0; i < t.n_eps; i++) {
+		if (res[i].ok)
+			continue;
+		/* a front still starting: give it AGENT_VERIFY_TIMEOUT to answer */
+		verify_until(t.eps, t.n_eps, a->cfg->n_hostnames > 0 ?
+		    a->cfg->hostnames[0] : NULL, a->good_fp, a->cfg->verify_timeout_ms,
+		    a->cfg->probe_timeout_ms, res);
+		break;
+	}
 	verify_report(t.eps, t.n_eps, res, a->good_fp, &sum);
 	a->last_verified = t.n_eps > 0 && sum.matched == t.n_eps;
 	if (a->last_verified || json_array_size(sum.stale) == 0) {
@@ -509,7 +532,7 @@ cycle_reconcile(struct agent *a)
 	    "%zu endpoints serve another certificate than %.16s...",
 	    json_array_size(sum.stale), a->good_fp);
 	timings = json_object();
-	rc = deliver(a, a->good_fp, &engine_fault, timings, "");
+	rc = deliver(a, a->good_fp, true, &engine_fault, timings, "");
 	json_decref(timings);
 	log_event(rc == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
 	    rc == 0 ? "drift.healed" : "drift.failed",

@@ -357,8 +357,10 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			landed = now;
 			have_rejected = false;
 		}
-		if (!dirty)
+		if (!dirty) {
+			waiting = false;
 			continue;
+		}
 		if (!source_sig_equal(&sig, &last)) {
 			last = sig;
 			stable_since = now;

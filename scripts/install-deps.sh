@@ -24,6 +24,9 @@ PACKAGES=(
   docker.io debootstrap
   # a real ACME CA and real ACME clients on loopback (tests/lib/acme.sh)
   pebble certbot lego
+  # compose-example/ under Debian's compose 1.29, and a filtering Docker API
+  # proxy (tests/integration/30-compose.sh, 31-socket-proxy.sh)
+  docker-compose haproxy
 )
 
 SOURCES=/etc/apt/sources.list.d/debian.sources
