@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "docker.h"
+#include "log.h"
 
 #define API_NEWEST	1041	/* 1.41: the shapes below were written against it */
 #define API_OLDEST	1024	/* 1.24: list "State", exec inspect "ExitCode" */
@@ -67,31 +68,12 @@ now_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Appends src[0..n) as printable ASCII: tab as space, \r dropped, others '?'. */
-static void
-append_clean(char *dst, size_t size, size_t *len, const char *src, size_t n,
-    bool keep_nl)
-{
-	for (size_t i = 0; i < n && *len + 1 < size; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		if (c == '\r')
-			continue;
-		if (c == '\t')
-			c = ' ';
-		else if ((c < 0x20 && !(c == '\n' && keep_nl)) || c > 0x7e)
-			c = '?';
-		dst[(*len)++] = (char)c;
-	}
-	dst[*len] = '\0';
-}
-
 static void
 set_detail(struct docker_status *st, const char *src, size_t n)
 {
 	size_t len = 0;
 
-	append_clean(st->detail, sizeof(st->detail), &len, src, n, false);
+	log_clean(st->detail, sizeof(st->detail), &len, src, n, false);
 }
 
 static int __attribute__((format(printf, 3, 4)))
@@ -975,11 +957,11 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 		fail(st, DOCKER_ERR_TIMEOUT, "exec still running after its output ended");
 		goto out;
 	}
-	append_clean(res->output, sizeof(res->output), &len, o->keep[0],
+	log_clean(res->output, sizeof(res->output), &len, o->keep[0],
 	    o->have[0], true);
 	if (len > 0 && o->have[1] > 0 && res->output[len - 1] != '\n')
-		append_clean(res->output, sizeof(res->output), &len, "\n", 1, true);
-	append_clean(res->output, sizeof(res->output), &len, o->keep[1],
+		log_clean(res->output, sizeof(res->output), &len, "\n", 1, true);
+	log_clean(res->output, sizeof(res->output), &len, o->keep[1],
 	    o->have[1], true);
 	res->output_total = o->total;
 	rc = 0;
@@ -1024,7 +1006,7 @@ log_frame(void *arg, int stream, const unsigned char *p, size_t n)
 		if (p[k] == '\n')
 			log_emit(l, i);
 		else
-			append_clean(l->line[i], sizeof(l->line[i]), &l->have[i],
+			log_clean(l->line[i], sizeof(l->line[i]), &l->have[i],
 			    (const char *)p + k, 1, false);
 		if (l->have[i] == LINE_MAX_LOG)
 			log_emit(l, i);

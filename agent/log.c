@@ -55,6 +55,26 @@ log_set_cycle(const char *id)
 }
 
 void
+log_clean(char *dst, size_t size, size_t *len, const char *src, size_t n,
+    bool keep_nl)
+{
+	if (size == 0)
+		return;
+	for (size_t i = 0; i < n && *len + 1 < size; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c == '\r')
+			continue;
+		if (c == '\t')
+			c = ' ';
+		else if ((c < 0x20 && !(c == '\n' && keep_nl)) || c > 0x7e)
+			c = '?';
+		dst[(*len)++] = (char)c;
+	}
+	dst[*len] = '\0';
+}
+
+void
 log_format_time(char out[32])
 {
 	struct timespec ts;

@@ -2,6 +2,8 @@
 #ifndef MCA_LOG_H
 #define MCA_LOG_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <jansson.h>
 
@@ -32,6 +34,14 @@ void log_set_cycle(const char *id);
  */
 void log_event(enum log_level lvl, const char *event, json_t *fields,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Appends src[0..n) to dst (size bytes, *len used) as printable ASCII for
+ * an event: tab as space, CR dropped, LF kept only if keep_nl, anything
+ * else '?'. Text from peers and the engine goes through this first.
+ */
+void log_clean(char *dst, size_t size, size_t *len, const char *src, size_t n,
+    bool keep_nl);
 
 /* RFC 3339 UTC with milliseconds, e.g. 2026-11-28T07:38:29.163Z. */
 void log_format_time(char out[32]);

@@ -16,6 +16,7 @@
 
 #include <openssl/err.h>
 
+#include "log.h"
 #include "probe.h"
 #include "proxyproto.h"
 #include "starttls.h"
@@ -158,17 +159,6 @@ send_proxy_header(int fd, long deadline, struct probe_result *res)
 	return 0;
 }
 
-/* Keeps a server's line printable for the log: it is untrusted. */
-static void
-sanitize(char *dst, size_t dstlen, const char *src, size_t len)
-{
-	size_t j = 0;
-
-	for (size_t i = 0; i < len && j + 1 < dstlen; i++)
-		dst[j++] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-	dst[j] = '\0';
-}
-
 /*
  * Reads lines into buf until the dialogue says handshake or fails. No
  * TLS byte arrives before our ClientHello, so nothing read is lost.
@@ -218,7 +208,12 @@ run_starttls(int fd, enum starttls_kind kind, long deadline,
 		case STARTTLS_HANDSHAKE:
 			return 0;
 		case STARTTLS_FAIL:
-			sanitize(detail, 120, buf, len);
+			{
+				size_t dl = 0;
+
+				/* the server's line is untrusted: printable only */
+				log_clean(detail, 120, &dl, buf, len, false);
+			}
 			snprintf(res->detail, sizeof(res->detail), "%s: %s", out,
 			    detail);
 			res->ok = false;

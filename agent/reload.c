@@ -258,17 +258,13 @@ static void
 scan_line(void *arg, int stream, const char *line, size_t len)
 {
 	struct scan *sc = arg;
-	char clean[301];
-	size_t j = 0;
 
 	(void)stream;
 	if (json_array_size(sc->lines) >= LOG_ERRORS_MAX || !reload_is_tls_error(line, len))
 		return;
-	for (size_t i = 0; i < len && j < sizeof(clean) - 1; i++)
-		clean[j++] = (line[i] >= 0x20 && line[i] < 0x7f) ? line[i] : '?';
-	clean[j] = '\0';
-	json_array_append_new(sc->lines, json_pack("{s:s, s:s}", "container",
-	    sc->front, "line", clean));
+	/* docker_logs_since hands out printable lines already: only bound them */
+	json_array_append_new(sc->lines, json_pack("{s:s, s:s%}", "container",
+	    sc->front, "line", line, len < 300 ? len : (size_t)300));
 }
 
 json_t *

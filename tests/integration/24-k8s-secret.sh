@@ -13,28 +13,13 @@ fp_b=$(certs_fp "$T/b.cert.pem")
 S=$T/secret
 mkdir -p "$S"
 
-# kubelet_write PREFIX: the atomic writer's sequence for tls.crt/tls.key
-kubelet_write() {
-	local ts old
-	ts="..$(date -u +%Y_%m_%d_%H_%M_%S.%N)"
-	old=$(readlink "$S/..data" 2>/dev/null || true)
-	mkdir "$S/$ts"
-	cp "$T/$1.cert.pem" "$S/$ts/tls.crt"
-	cp "$T/$1.key.pem" "$S/$ts/tls.key"
-	chmod 0644 "$S/$ts/tls.crt" "$S/$ts/tls.key"
-	ln -s "$ts" "$S/..data_tmp"
-	mv -T "$S/..data_tmp" "$S/..data"
-	[ -e "$S/tls.crt" ] || ln -s ..data/tls.crt "$S/tls.crt"
-	[ -e "$S/tls.key" ] || ln -s ..data/tls.key "$S/tls.key"
-	[ -z "$old" ] || rm -rf "${S:?}/$old"
-}
-kubelet_write a
+kubelet_write "$S" a
 
 # shellcheck disable=SC2046
 agent_bg run run $(rotate_env) "--source=k8s-secret:$S" --poll-interval=1s
 wait_event run '.event=="agent.start"' 30
 sleep 1
-kubelet_write b
+kubelet_write "$S" b
 wait_event run '.event=="cycle.done"' 60
 assert_eq '"rotated"' "$(events run 'select(.event=="cycle.done") | .outcome')" "outcome"
 assert_eq 1 "$(event_count run cycle.done)" "cycles for one Secret update"

@@ -16,22 +16,7 @@ fp_b=$(certs_fp "$T/b.cert.pem")
 S=$T/secret
 mkdir -p "$S" "$T/state"
 
-# kubelet_write PREFIX: the atomic writer, with Mailu's chart names
-kubelet_write() {
-	local ts old
-	ts="..$(date -u +%Y_%m_%d_%H_%M_%S.%N)"
-	old=$(readlink "$S/..data" 2>/dev/null || true)
-	mkdir "$S/$ts"
-	cp "$T/$1.cert.pem" "$S/$ts/cert.pem"
-	cp "$T/$1.key.pem" "$S/$ts/key.pem"
-	chmod 0644 "$S/$ts/cert.pem" "$S/$ts/key.pem"
-	ln -s "$ts" "$S/..data_tmp"
-	mv -T "$S/..data_tmp" "$S/..data"
-	[ -e "$S/cert.pem" ] || ln -s ..data/cert.pem "$S/cert.pem"
-	[ -e "$S/key.pem" ] || ln -s ..data/key.pem "$S/key.pem"
-	[ -z "$old" ] || rm -rf "${S:?}/$old"
-}
-kubelet_write a
+kubelet_write "$S" a cert.pem key.pem
 
 # the front reads the Secret as its /certs, read-only
 PORT_BASE=41000
@@ -62,7 +47,7 @@ wait_agent '.event=="agent.start"'
 wait_agent '.event=="verify.endpoint"' 9
 sleep 1
 
-kubelet_write b
+kubelet_write "$S" b cert.pem key.pem
 wait_agent '.event=="cycle.done"'
 assert_eq '"rotated"' "$(jq -c 'select(.event=="cycle.done") | .outcome' "$T/agent.log")" "outcome"
 assert_eq 2 "$(jq -c 'select(.event=="reload.signal" and .sent==true)' "$T/agent.log" | wc -l)" "SIGHUPs sent"
@@ -75,7 +60,7 @@ done
 assert_all_serve "$fp_b"
 
 # a bad Secret: rejected, no signal, B still served
-kubelet_write bad
+kubelet_write "$S" bad cert.pem key.pem
 wait_agent '.event=="cert.rejected"'
 sleep 1
 alog

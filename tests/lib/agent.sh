@@ -147,3 +147,21 @@ rotate_env() {
 		"--front=$FRONT" "--probe-timeout=3s" "--verify-timeout=${VERIFY_TIMEOUT:-15s}" \
 		"--state-dir=$T/state"
 }
+
+# kubelet_write DIR PREFIX [CERT_NAME KEY_NAME]: the kubelet's atomic writer
+# for a Secret volume: a new timestamped dir, a ..data_tmp link renamed over
+# ..data, the visible names as links through ..data, the old dir removed.
+kubelet_write() {
+	local dir=$1 prefix=$2 cn=${3:-tls.crt} kn=${4:-tls.key} ts old
+	ts="..$(date -u +%Y_%m_%d_%H_%M_%S.%N)"
+	old=$(readlink "$dir/..data" 2>/dev/null || true)
+	mkdir "$dir/$ts"
+	cp "$T/$prefix.cert.pem" "$dir/$ts/$cn"
+	cp "$T/$prefix.key.pem" "$dir/$ts/$kn"
+	chmod 0644 "$dir/$ts/$cn" "$dir/$ts/$kn"
+	ln -s "$ts" "$dir/..data_tmp"
+	mv -T "$dir/..data_tmp" "$dir/..data"
+	[ -e "$dir/$cn" ] || ln -s "..data/$cn" "$dir/$cn"
+	[ -e "$dir/$kn" ] || ln -s "..data/$kn" "$dir/$kn"
+	[ -z "$old" ] || rm -rf "${dir:?}/$old"
+}
