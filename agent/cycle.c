@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "cycle.h"
 #include "log.h"
 #include "probe.h"
@@ -488,7 +489,7 @@ cycle_reject(struct agent *a, enum cert_reason why, const char *detail)
 }
 
 int
-cycle_reconcile(struct agent *a)
+cycle_reconcile(struct agent *a, bool may_heal)
 {
 	struct targets t = { 0 };
 	struct probe_result *res = NULL;
@@ -521,7 +522,13 @@ cycle_reconcile(struct agent *a)
 	}
 	verify_report(t.eps, t.n_eps, res, a->good_fp, &sum);
 	a->last_verified = t.n_eps > 0 && sum.matched == t.n_eps;
-	if (a->last_verified || json_array_size(sum.stale) == 0) {
+	if (a->last_verified || json_array_size(sum.stale) == 0 || !may_heal) {
+		if (!a->last_verified && json_array_size(sum.stale) > 0)
+			log_event(LOG_LEVEL_WARN, "drift.detected",
+			    json_pack("{s:s, s:O, s:O, s:b}", "fingerprint", a->good_fp,
+			    "stale", sum.stale, "services", sum.services, "healing", 0),
+			    "%zu endpoints serve another certificate; not reloading "
+			    "again yet (rate limit)", json_array_size(sum.stale));
 		rc = a->last_verified ? 0 : -1;
 		goto out;
 	}
@@ -545,4 +552,42 @@ out:
 	reload_targets_free(&t);
 	cycle_write_status(a, rc == 0 ? "verified" : "not verified");
 	return rc;
+}
+
+void
+cycle_expiry(struct agent *a)
+{
+	const struct config *cfg = a->cfg;
+	long left = (long)(a->good_not_after - time(NULL));
+	char when[32], thr[16];
+	int crossed = 0;
+
+	if (a->good_fp[0] == '\0' || a->good_not_after == 0)
+		return;
+	if (strcmp(a->warned_fp, a->good_fp) != 0) {
+		/* a new pair starts with no warnings given */
+		memcpy(a->warned_fp, a->good_fp, sizeof(a->warned_fp));
+		a->warned = 0;
+	}
+	/* thresholds are descending: count how many this pair is inside */
+	while ((size_t)crossed < cfg->n_expiry_warn &&
+	    left <= cfg->expiry_warn_s[crossed])
+		crossed++;
+	cert_format_time(a->good_not_after, when);
+	for (; a->warned < crossed; a->warned++) {
+		check_format_duration(cfg->expiry_warn_s[a->warned], thr, sizeof(thr));
+		log_event(LOG_LEVEL_WARN, "expiry.warning",
+		    json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint", a->good_fp,
+		    "not_after", when, "expired", 0, "threshold", thr, "days_left",
+		    (double)left / 86400.0),
+		    "the served certificate expires within %s (%s)", thr, when);
+	}
+	if (left <= 0 && a->warned <= (int)cfg->n_expiry_warn) {
+		a->warned = (int)cfg->n_expiry_warn + 1;
+		log_event(LOG_LEVEL_ERROR, "expiry.warning",
+		    json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint", a->good_fp,
+		    "not_after", when, "expired", 1, "threshold", "expired",
+		    "days_left", (double)left / 86400.0),
+		    "the served certificate expired at %s", when);
+	}
 }

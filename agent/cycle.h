@@ -39,6 +39,8 @@ struct agent {
 	enum outcome last_outcome;
 	bool last_verified;		/* every endpoint matched at the last verify */
 	long landed_ms;			/* when this cycle's change was first seen, 0: n/a */
+	char warned_fp[CERT_FP_HEX + 1];	/* expiry warnings given for this pair */
+	int warned;			/* thresholds warned so far (0..n), n+1: expired */
 };
 
 /* Fills a from cfg: source, install context, engine client, own project. */
@@ -63,11 +65,20 @@ enum outcome cycle_rollback(struct agent *a);
 void cycle_reject(struct agent *a, enum cert_reason why, const char *detail);
 
 /*
- * On start: verify the last-known-good pair is served everywhere; if an
- * endpoint serves another one (e.g. after an nginx-only reload), reload
- * and verify again. Returns 0 when every endpoint matches.
+ * On start and every AGENT_DRIFT_INTERVAL: verify the last-known-good
+ * pair is served everywhere; if an endpoint serves another one (e.g.
+ * after someone ran an nginx-only reload) and may_heal, reload and verify
+ * again (drift.detected, then drift.healed or drift.failed). Returns 0
+ * when every endpoint matches.
  */
-int cycle_reconcile(struct agent *a);
+int cycle_reconcile(struct agent *a, bool may_heal);
+
+/*
+ * Expiry monitoring of the installed pair: one expiry.warning per
+ * AGENT_EXPIRY_WARN threshold crossed (once per pair, not every check),
+ * and one at error level once it has expired.
+ */
+void cycle_expiry(struct agent *a);
 
 /* Writes the status file from the agent's memory. */
 void cycle_write_status(struct agent *a, const char *reason);

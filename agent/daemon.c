@@ -274,6 +274,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	long landed = probe_now_ms(), stable_since = 0, next_poll, retry_at = 0,
 	    retry_ms = RETRY_FIRST_MS, window = SETTLE_WINDOW_MS;
 	unsigned polls = 0;
+	long next_drift = 0, heal_backoff = 0, heal_after = 0;
 	int lockfd = -1, sfd, rc = EXIT_FAILED;
 	char desc[PATH_MAX + 16];
 
@@ -293,7 +294,9 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	/* watch first: a change during the start-up verify must not be missed */
 	watch_open(&w, &a.src, false);
 	source_stat(&a.src, &last);
-	cycle_reconcile(&a);
+	cycle_reconcile(&a, true);
+	cycle_expiry(&a);
+	next_drift = probe_now_ms() + cfg->drift_interval_ms;
 	/* a change made while we were down counts from now */
 	landed = stable_since = probe_now_ms();
 	next_poll = probe_now_ms() + cfg->poll_interval_ms;
@@ -313,6 +316,8 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 		}
 		if (a.retry_pending && retry_at - now < wait)
 			wait = retry_at - now;
+		if (next_drift - now < wait)
+			wait = next_drift - now;
 		if (wait < 0)
 			wait = 0;
 		if (poll(pfd, w.fd >= 0 ? 2 : 1, (int)wait) < 0 && errno != EINTR)
@@ -351,6 +356,27 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 				dirty = true;
 				landed = now;
 			}
+		}
+		if (now >= next_drift && !dirty) {
+			/*
+			 * Drift: verify what is served; heal by reloading, but a
+			 * front that stays broken is reloaded at most once per
+			 * doubling interval (drift interval .. 1 h), not in a loop.
+			 */
+			bool may_heal = now >= heal_after;
+
+			if (cycle_reconcile(&a, may_heal) == 0) {
+				heal_backoff = 0;
+			} else if (may_heal) {
+				heal_backoff = heal_backoff == 0 ? cfg->drift_interval_ms :
+				    heal_backoff * 2;
+				if (heal_backoff > 3600000)
+					heal_backoff = 3600000;
+				heal_after = probe_now_ms() + heal_backoff;
+			}
+			cycle_expiry(&a);
+			now = probe_now_ms();
+			next_drift = now + cfg->drift_interval_ms;
 		}
 		if (a.retry_pending && now >= retry_at && !dirty) {
 			dirty = true;
@@ -411,6 +437,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			absent_said = false;
 			cycle_run(&a, landed, raw.cert_pem != NULL ? &raw : NULL,
 			    parsed.leaf != NULL ? &parsed : NULL, &rejected);
+			cycle_expiry(&a);
 			install_pair_free(&raw);
 			cert_pair_free(&parsed);
 			source_stat(&a.src, &after);
