@@ -43,6 +43,7 @@ enum kind {
 	K_LOGLEVEL,
 	K_LISTEN,
 	K_URLS,
+	K_WEBHOOK_FORMAT,
 };
 
 struct setting {
@@ -103,6 +104,8 @@ static const struct setting settings[] = {
 	  "host:port of /metrics and /healthz" },
 	{ "AGENT_WEBHOOK_URL", "webhook-url", NULL, K_URLS,
 	  "comma-separated URLs for JSON POSTs" },
+	{ "AGENT_WEBHOOK_FORMAT", "webhook-format", "json", K_WEBHOOK_FORMAT,
+	  "json, ntfy or slack (incoming-webhook text)" },
 	{ "AGENT_LOG_LEVEL", "log-level", "info", K_LOGLEVEL,
 	  "debug, info, warn or error" },
 	{ "AGENT_CA_FILE", "ca-file", NULL, K_PATH,
@@ -621,6 +624,11 @@ apply(struct config *cfg, const struct setting *s, const char *v,
 			return set_err(err, s->env, "%s", "not host:port");
 		break;
 	}
+	case K_WEBHOOK_FORMAT:
+		if (strcmp(v, "json") != 0 && strcmp(v, "ntfy") != 0 &&
+		    strcmp(v, "slack") != 0)
+			return set_err(err, s->env, "%s", "json, ntfy or slack");
+		break;
 	case K_URLS:
 		if (!valid_urls(v))
 			return set_err(err, s->env, "%s",
@@ -648,6 +656,7 @@ string_slot(struct config *cfg, const struct setting *s)
 		{ "AGENT_STATE_DIR", offsetof(struct config, state_dir) },
 		{ "AGENT_METRICS_LISTEN", offsetof(struct config, metrics_listen) },
 		{ "AGENT_WEBHOOK_URL", offsetof(struct config, webhook_url) },
+		{ "AGENT_WEBHOOK_FORMAT", offsetof(struct config, webhook_format) },
 		{ "AGENT_CA_FILE", offsetof(struct config, ca_file) },
 	};
 
@@ -732,6 +741,7 @@ config_free(struct config *cfg)
 	free(cfg->state_dir);
 	free(cfg->metrics_listen);
 	free(cfg->webhook_url);
+	free(cfg->webhook_format);
 	free(cfg->ca_file);
 	free(cfg->env_file);
 	free(cfg->command);

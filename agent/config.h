@@ -60,6 +60,7 @@ struct config {
 	long backups;
 	char *metrics_listen;
 	char *webhook_url;
+	char *webhook_format;		/* json, ntfy or slack */
 	enum log_level log_level;
 	char *ca_file;
 	char *env_file;			/* --env-file, for messages */

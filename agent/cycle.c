@@ -12,6 +12,8 @@
 #include "check.h"
 #include "cycle.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "probe.h"
 #include "reload.h"
 #include "sigreload.h"
@@ -90,6 +92,8 @@ cycle_write_status(struct agent *a, const char *reason)
 	    "fingerprint", a->good_fp, "verified", a->last_verified, "pid",
 	    (int)getpid(), "cycles", (json_int_t)a->seq);
 
+	metrics_set_health(healthy, reason);
+	metrics_set_installed(a->good_not_after);
 	if (st != NULL && status_write(a->cfg->state_dir, st) != 0)
 		log_event(LOG_LEVEL_WARN, "status.write_failed", NULL,
 		    "cannot write the status file in %s", a->cfg->state_dir);
@@ -122,6 +126,13 @@ finish(struct agent *a, enum outcome o, long start_ms, json_t *timings,
 	if (timings != NULL)
 		json_object_set_new(f, "timings", timings);
 	a->last_outcome = o;
+	metrics_count_rotation(outcome_names[o]);
+	if (o == OUTCOME_ROTATED)
+		metrics_set_last_success(time(NULL));
+	if (o == OUTCOME_ROLLED_BACK || o == OUTCOME_FAILED)
+		notify_event(o == OUTCOME_FAILED ? "cycle.failed" : "cycle.rolled_back",
+		    o == OUTCOME_FAILED ? "rotation failed and could not be rolled back" :
+		    "rotation rolled back", f);
 	log_event(o == OUTCOME_FAILED || o == OUTCOME_ROLLED_BACK ? LOG_LEVEL_ERROR :
 	    o == OUTCOME_REJECTED ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "cycle.done", f,
 	    "cycle %s", outcome_names[o]);
@@ -216,6 +227,7 @@ deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
 	verify_report(t.eps, t.n_eps, res, fp, &sum);
 	snprintf(key, sizeof(key), "%sverify_ms", prefix);
 	json_object_set_new(timings, key, json_integer(probe_now_ms() - t0));
+	metrics_set_verify_duration((double)(probe_now_ms() - t0) / 1000.0);
 	a->last_verified = t.n_eps > 0 && sum.matched == t.n_eps;
 	{
 		json_t *errs = reload_log_errors(a->docker, &t, started - 1);
@@ -533,11 +545,15 @@ cycle_reconcile(struct agent *a, bool may_heal)
 		goto out;
 	}
 	/* something serves an older pair: the nginx-only reload, healed here */
-	log_event(LOG_LEVEL_WARN, "drift.detected",
-	    json_pack("{s:s, s:O, s:O}", "fingerprint", a->good_fp, "stale",
-	    sum.stale, "services", sum.services),
-	    "%zu endpoints serve another certificate than %.16s...",
-	    json_array_size(sum.stale), a->good_fp);
+	{
+		json_t *f = json_pack("{s:s, s:O, s:O}", "fingerprint", a->good_fp,
+		    "stale", sum.stale, "services", sum.services);
+
+		notify_event("drift.detected", "endpoints serve a stale certificate", f);
+		log_event(LOG_LEVEL_WARN, "drift.detected", f,
+		    "%zu endpoints serve another certificate than %.16s...",
+		    json_array_size(sum.stale), a->good_fp);
+	}
 	timings = json_object();
 	rc = deliver(a, a->good_fp, true, &engine_fault, timings, "");
 	json_decref(timings);
@@ -576,18 +592,22 @@ cycle_expiry(struct agent *a)
 	cert_format_time(a->good_not_after, when);
 	for (; a->warned < crossed; a->warned++) {
 		check_format_duration(cfg->expiry_warn_s[a->warned], thr, sizeof(thr));
-		log_event(LOG_LEVEL_WARN, "expiry.warning",
-		    json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint", a->good_fp,
-		    "not_after", when, "expired", 0, "threshold", thr, "days_left",
-		    (double)left / 86400.0),
+		json_t *f = json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint",
+		    a->good_fp, "not_after", when, "expired", 0, "threshold", thr,
+		    "days_left", (double)left / 86400.0);
+
+		notify_event("expiry.warning", "the served certificate expires soon", f);
+		log_event(LOG_LEVEL_WARN, "expiry.warning", f,
 		    "the served certificate expires within %s (%s)", thr, when);
 	}
 	if (left <= 0 && a->warned <= (int)cfg->n_expiry_warn) {
 		a->warned = (int)cfg->n_expiry_warn + 1;
-		log_event(LOG_LEVEL_ERROR, "expiry.warning",
-		    json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint", a->good_fp,
-		    "not_after", when, "expired", 1, "threshold", "expired",
-		    "days_left", (double)left / 86400.0),
+		json_t *f = json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint",
+		    a->good_fp, "not_after", when, "expired", 1, "threshold", "expired",
+		    "days_left", (double)left / 86400.0);
+
+		notify_event("expiry.warning", "the served certificate has expired", f);
+		log_event(LOG_LEVEL_ERROR, "expiry.warning", f,
 		    "the served certificate expired at %s", when);
 	}
 }

@@ -18,6 +18,8 @@
 #include "cycle.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "probe.h"
 #include "watch.h"
 
@@ -291,6 +293,21 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	    "state_dir", cfg->state_dir, "front", cfg->front, "fingerprint",
 	    a.good_fp, "pid", (int)getpid()),
 	    "mailu-cert-agent %s watching %s", MCA_VERSION, desc);
+	if (cfg->metrics_listen != NULL) {
+		char err[256];
+
+		if (metrics_start(cfg->metrics_listen, MCA_VERSION, err, sizeof(err)) != 0)
+			log_event(LOG_LEVEL_ERROR, "metrics.failed",
+			    json_pack("{s:s}", "reason", err), "metrics: %s", err);
+	}
+	if (cfg->webhook_url != NULL) {
+		char err[256];
+
+		if (notify_start(cfg->webhook_url, cfg->webhook_format, err,
+		    sizeof(err)) != 0)
+			log_event(LOG_LEVEL_ERROR, "notify.failed",
+			    json_pack("{s:s}", "reason", err), "webhooks: %s", err);
+	}
 	/* watch first: a change during the start-up verify must not be missed */
 	watch_open(&w, &a.src, false);
 	source_stat(&a.src, &last);
@@ -469,6 +486,8 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	log_event(LOG_LEVEL_INFO, "agent.stop", json_pack("{s:s}", "reason", "signal"),
 	    "stopping on signal");
 	rc = EXIT_OK;
+	notify_stop(5000);
+	metrics_stop();
 	watch_close(&w);
 	stop(&a, lockfd);
 	close(sfd);

@@ -13,6 +13,8 @@
 /* Binds listen ("host:port") and starts the server thread. */
 int metrics_start(const char *listen, const char *version, char *err, size_t errlen);
 void metrics_stop(void);
+/* The bound port (useful with port 0), or -1 when not started. */
+int metrics_port(void);
 
 /* Updates; safe from any thread, cheap, and no-ops before metrics_start. */
 void metrics_set_installed(time_t not_after);
@@ -23,5 +25,10 @@ void metrics_set_verify_duration(double seconds);
 void metrics_count_reload_exec(const char *container, const char *command,
     const char *result);
 void metrics_set_health(bool healthy, const char *reason);
+
+#ifdef MCA_TEST_HOOKS
+/* Per-connection deadline for the unit tests (default 5000 ms). */
+void metrics_test_set_deadline_ms(int ms);
+#endif
 
 #endif

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "probe.h"
 #include "reload.h"
 #include "testhook.h"
@@ -196,6 +197,7 @@ reload_run(const struct config *cfg, struct docker *d, const struct targets *t,
 			if (docker_exec(d, t->fronts[f].id, argv[c],
 			    RELOAD_EXEC_TIMEOUT_MS, res, &st) != 0) {
 				docker_failure_event("reload.exec_failed", &st, line);
+				metrics_count_reload_exec(t->fronts[f].name, line, "error");
 				/* 403 from a socket proxy: our setup, not the engine's health */
 				rc = st.error == DOCKER_ERR_DENIED ? RELOAD_CERT_FAULT :
 				    RELOAD_ENGINE_FAULT;
@@ -209,6 +211,8 @@ reload_run(const struct config *cfg, struct docker *d, const struct targets *t,
 			    res->output, "ms", (json_int_t)res->ms),
 			    "%s: '%s' exited %d", t->fronts[f].name, line,
 			    res->exit_code);
+			metrics_count_reload_exec(t->fronts[f].name, line,
+			    res->exit_code == 0 ? "ok" : "failed");
 			if (res->exit_code != 0)
 				goto out;
 			TEST_PAUSE("cycle.reloading");

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 
 #include "verify.h"
 
@@ -224,6 +225,7 @@ verify_report(const struct endpoint *eps, size_t n,
 			log_event(LOG_LEVEL_ERROR, "verify.endpoint", f, "%s: %s (%s)",
 			    eps[i].url, r->error, r->detail);
 		}
+		metrics_set_endpoint(eps[i].url, match, r->ok ? r->not_after : 0);
 		if (match) {
 			sum->matched++;
 			continue;

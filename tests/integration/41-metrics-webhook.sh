@@ -1,0 +1,92 @@
+#!/bin/bash
+# Metrics and webhooks, against the real front: /metrics scraped with curl
+# during a rotation parses as the exposition format (promtool when there),
+# counters only grow, endpoint_match goes 0 -> 1 across a drift heal; a
+# loopback receiver gets exactly one POST per qualifying event; a 10 MB
+# request and many idle connections leave the agent's memory bounded.
+. "$(dirname "$0")/../lib/lib.sh"
+
+MPORT=41900 WPORT=41901
+certs_leaf "$T" a ec256 60 mail.example.test
+certs_leaf "$T" b ec256 90 mail.example.test
+bed_start a
+fp_b=$(certs_fp "$T/b.cert.pem")
+mkdir -p "$T/src"
+cp "$T/a.cert.pem" "$T/src/cert.pem"
+cp "$T/a.key.pem" "$T/src/key.pem"
+
+python3 "$MCA_TESTLIB/webhook-receiver.py" "$WPORT" "$T/hooks.jsonl" &
+recv=$!
+at_exit "kill $recv 2>/dev/null"
+: >"$T/hooks.jsonl"
+
+# shellcheck disable=SC2046
+agent_bg run run $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" \
+	--poll-interval=1s --drift-interval=2s --metrics-listen=127.0.0.1:$MPORT \
+	"--webhook-url=http://127.0.0.1:$WPORT/hook"
+wait_event run '.event=="agent.start"' 30
+wait_event run '.event=="verify.endpoint"' 30 9
+scrape() { curl -sf --max-time 5 "http://127.0.0.1:$MPORT/metrics" >"$T/$1.prom"; }
+val() { # FILE METRIC_WITH_LABELS
+	awk -v m="$2" 'index($0, m" ") == 1 { print $NF }' "$T/$1.prom"
+}
+scrape m0
+assert_eq 0 "$(val m0 'mailu_cert_agent_rotations_total{outcome="rotated"}')" "rotations before"
+assert_eq 1 "$(val m0 'mailu_cert_agent_endpoint_match{endpoint="imaps://127.0.0.1:41993"}')" "match before"
+curl -sf "http://127.0.0.1:$MPORT/healthz" >/dev/null || fail "/healthz not ok"
+
+# a rotation, scraped while it runs
+cp "$T/b.cert.pem" "$T/src/cert.pem"
+cp "$T/b.key.pem" "$T/src/key.pem"
+for i in 1 2 3 4 5 6; do scrape "during$i" || true; sleep 0.2; done
+wait_event run '.event=="cycle.done"' 60
+scrape m1
+assert_eq 1 "$(val m1 'mailu_cert_agent_rotations_total{outcome="rotated"}')" "rotations after"
+nb=$(date -u -d "$(openssl x509 -in "$T/b.cert.pem" -noout -enddate | cut -d= -f2)" +%s)
+assert_eq "$nb" "$(val m1 'mailu_cert_agent_cert_not_after_timestamp_seconds{source="installed"}')" "installed notAfter"
+if command -v promtool >/dev/null 2>&1; then
+	for f in "$T"/*.prom; do promtool check metrics <"$f" || fail "promtool: $f"; done
+fi
+# every sample line is NAME{LABELS} VALUE or NAME VALUE
+bad=$(grep -v '^#' "$T/m1.prom" | grep -cvE '^[a-z_:]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.e+]+$' || true)
+assert_eq 0 "$bad" "malformed sample lines"
+
+# drift: the nginx-only reload caused by someone else -> 0, healed -> 1
+bed_install a
+docker exec "$FRONT" dovecot reload
+wait_served "$(certs_fp "$T/a.cert.pem")" imaps
+bed_install b
+docker exec "$FRONT" nginx -s reload >/dev/null 2>&1
+wait_event run '.event=="drift.detected"' 20
+scrape m2
+wait_event run '.event=="drift.healed"' 30
+scrape m3
+assert_eq 1 "$(val m3 'mailu_cert_agent_endpoint_match{endpoint="imaps://127.0.0.1:41993"}')" "match after healing"
+assert_all_serve "$fp_b"
+
+# hostile clients: a 10 MB request and 300 idle connections
+rss0=$(awk '/VmRSS/ {print $2}' "/proc/$AGENT_PID/status")
+head -c 10000000 /dev/zero | tr '\0' 'a' | curl -s --max-time 10 -X GET \
+	--data-binary @- "http://127.0.0.1:$MPORT/metrics" >/dev/null || true
+python3 - "$MPORT" <<'PY' || true
+import socket, sys, time
+s = []
+for _ in range(300):
+    try:
+        c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
+        s.append(c)
+    except OSError:
+        pass
+time.sleep(2)
+PY
+scrape m4 || fail "metrics not served after hostile clients"
+rss1=$(awk '/VmRSS/ {print $2}' "/proc/$AGENT_PID/status")
+log "RSS before/after hostile clients: ${rss0} kB / ${rss1} kB"
+[ $((rss1 - rss0)) -lt 20000 ] || fail "RSS grew by $((rss1 - rss0)) kB"
+
+# webhooks: exactly one POST for the drift event, JSON, no key material
+n=$(jq -c 'select(.body | fromjson | .event == "drift.detected")' "$T/hooks.jsonl" | wc -l)
+assert_eq "$(event_count run drift.detected)" "$n" "webhooks for drift.detected"
+if grep -q 'PRIVATE KEY' "$T/hooks.jsonl"; then fail "key material in a webhook"; fi
+agent_stop "$AGENT_PID" run
+pass

@@ -1,0 +1,382 @@
+/* The metrics server: exposition format, HTTP edges, bounds, restart. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "metrics.h"
+
+static int
+dial(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 3 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_port = htons((uint16_t)metrics_port());
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Sends req, reads until the server closes; the caller frees. */
+static char *
+http(const char *req, size_t len)
+{
+	size_t cap = 1 << 16, got = 0;
+	char *out = calloc(1, cap + 1);
+	int fd = dial();
+	ssize_t n;
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return out;
+	CHECK(send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len);
+	while (got < cap && (n = recv(fd, out + got, cap - got, 0)) > 0)
+		got += (size_t)n;
+	close(fd);
+	return out;
+}
+
+static char *
+get(const char *path)
+{
+	char req[256];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+
+	return http(req, (size_t)n);
+}
+
+static const char *
+body_of(const char *resp)
+{
+	const char *b = strstr(resp, "\r\n\r\n");
+
+	return b != NULL ? b + 4 : "";
+}
+
+/* The value of the sample line that starts with "series ", or -1. */
+static double
+value(const char *body, const char *series)
+{
+	size_t n = strlen(series);
+
+	for (const char *l = body; *l != '\0'; l = strchr(l, '\n') + 1) {
+		if (strncmp(l, series, n) == 0 && l[n] == ' ')
+			return strtod(l + n + 1, NULL);
+		if (strchr(l, '\n') == NULL)
+			break;
+	}
+	return -1;
+}
+
+/* Checks one sample line: name{label="v",...} value, with a TYPE before. */
+static int
+parse_sample(const char *l, const char *end, const char *typed)
+{
+	const char *p = l, *q;
+	char name[128], *e;
+
+	while (p < end && (isalnum((unsigned char)*p) || *p == '_' || *p == ':'))
+		p++;
+	if (p == l || (size_t)(p - l) >= sizeof(name))
+		return -1;
+	memcpy(name, l, (size_t)(p - l));
+	name[p - l] = '\0';
+	if ((q = strstr(typed, name)) == NULL || q[strlen(name)] != '\n')
+		return -1;
+	if (*p == '{') {
+		for (p++; *p != '}';) {
+			while (isalnum((unsigned char)*p) || *p == '_')
+				p++;
+			if (p[0] != '=' || p[1] != '"')
+				return -1;
+			for (p += 2; *p != '"'; p++) {
+				if (*p == '\n' || p >= end)
+					return -1;
+				if (*p == '\\' && (p[1] == '\\' || p[1] == '"' || p[1] == 'n'))
+					p++;
+				else if (*p == '\\')
+					return -1;
+			}
+			p++;
+			if (*p == ',')
+				p++;
+			else if (*p != '}')
+				return -1;
+		}
+		p++;
+	}
+	if (*p != ' ')
+		return -1;
+	strtod(p + 1, &e);
+	return e == end && e > p + 1 ? 0 : -1;
+}
+
+/* Every line is HELP, TYPE or a sample of a family typed before it. */
+static int
+check_exposition(const char *body)
+{
+	char typed[8192] = "\n";
+	int bad = 0;
+
+	for (const char *l = body, *end; *l != '\0'; l = end + 1) {
+		if ((end = strchr(l, '\n')) == NULL)
+			return -1;
+		if (strncmp(l, "# TYPE ", 7) == 0) {
+			const char *sp = memchr(l + 7, ' ', (size_t)(end - l - 7));
+
+			strncat(typed, l + 7, (size_t)(sp - l - 7));
+			strcat(typed, "\n");
+		} else if (strncmp(l, "# HELP ", 7) != 0 && parse_sample(l, end, typed) != 0) {
+			fprintf(stderr, "  bad line: %.*s\n", (int)(end - l), l);
+			bad++;
+		}
+	}
+	return bad == 0 ? 0 : -1;
+}
+
+static void
+start(void)
+{
+	char err[160] = "";
+
+	CHECK_INT(metrics_start("127.0.0.1:0", "1.2.3-test", err, sizeof(err)), 0);
+	CHECK(metrics_port() > 0);
+}
+
+TEST(exposition)
+{
+	char *r;
+	const char *b;
+
+	start();
+	metrics_set_installed(1800000000);
+	metrics_set_endpoint("imaps://front:993", true, 1800000000);
+	metrics_set_endpoint("smtp://a\"b\\c\nd:25", false, 1700000000);
+	metrics_count_rotation("rotated");
+	metrics_set_last_success(1790000000);
+	metrics_set_verify_duration(1.25);
+	metrics_count_reload_exec("front-1", "nginx -s reload", "ok");
+	r = get("/metrics");
+	b = body_of(r);
+	CHECK(strncmp(r, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	CHECK(strstr(r, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n") != NULL);
+	CHECK(strstr(r, "\r\nConnection: close\r\n") != NULL);
+	CHECK_INT(check_exposition(b), 0);
+	CHECK(value(b, "mailu_cert_agent_cert_not_after_timestamp_seconds{source=\"installed\"}") == 1800000000);
+	CHECK(value(b, "mailu_cert_agent_cert_not_after_timestamp_seconds{source=\"served\","
+	    "endpoint=\"imaps://front:993\"}") == 1800000000);
+	CHECK(value(b, "mailu_cert_agent_endpoint_match{endpoint=\"imaps://front:993\"}") == 1);
+	CHECK(value(b, "mailu_cert_agent_endpoint_match{endpoint=\"smtp://a\\\"b\\\\c\\nd:25\"}") == 0);
+	CHECK(value(b, "mailu_cert_agent_rotations_total{outcome=\"rotated\"}") == 1);
+	CHECK(value(b, "mailu_cert_agent_rotations_total{outcome=\"unchanged\"}") == 0);
+	CHECK(value(b, "mailu_cert_agent_rotations_total{outcome=\"rejected\"}") == 0);
+	CHECK(value(b, "mailu_cert_agent_rotations_total{outcome=\"rolled_back\"}") == 0);
+	CHECK(value(b, "mailu_cert_agent_rotations_total{outcome=\"failed\"}") == 0);
+	CHECK(value(b, "mailu_cert_agent_last_rotation_success_timestamp_seconds") == 1790000000);
+	CHECK(value(b, "mailu_cert_agent_verify_duration_seconds") == 1.25);
+	CHECK(value(b, "mailu_cert_agent_reload_exec_total{container=\"front-1\","
+	    "command=\"nginx -s reload\",result=\"ok\"}") == 1);
+	CHECK(value(b, "mailu_cert_agent_up") == 1);
+	CHECK(value(b, "mailu_cert_agent_healthy") == 1);
+	CHECK(value(b, "mailu_cert_agent_build_info{version=\"1.2.3-test\"}") == 1);
+	CHECK(value(b, "mailu_cert_agent_metrics_series_dropped_total") == 0);
+	CHECK(strstr(b, "# HELP mailu_cert_agent_rotations_total ") != NULL);
+	CHECK(strstr(b, "# TYPE mailu_cert_agent_rotations_total counter\n") != NULL);
+	CHECK(strstr(b, "# TYPE mailu_cert_agent_endpoint_match gauge\n") != NULL);
+	/* promtool is optional: its lint is stricter than our parser */
+	if (system("command -v promtool >/dev/null 2>&1") == 0) {
+		FILE *p = popen("promtool check metrics >/dev/null", "w");
+
+		fputs(b, p);
+		CHECK_INT(pclose(p), 0);
+	}
+	free(r);
+	metrics_stop();
+}
+
+TEST(counters_and_bounds)
+{
+	char *r, series[256];
+	double before, after;
+
+	start();
+	metrics_count_rotation("failed");
+	r = get("/metrics");
+	before = value(body_of(r), "mailu_cert_agent_rotations_total{outcome=\"failed\"}");
+	free(r);
+	metrics_count_rotation("failed");
+	metrics_count_rotation("failed");
+	metrics_count_rotation("no-such-outcome");
+	for (int i = 0; i < 70; i++) {
+		snprintf(series, sizeof(series), "c%d", i);
+		metrics_count_reload_exec(series, "dovecot reload", "ok");
+	}
+	metrics_count_reload_exec("c0", "dovecot reload", "ok");
+	for (int i = 0; i < 260; i++) {
+		snprintf(series, sizeof(series), "https://front-%d:443", i);
+		metrics_set_endpoint(series, true, 1);
+	}
+	r = get("/metrics");
+	after = value(body_of(r), "mailu_cert_agent_rotations_total{outcome=\"failed\"}");
+	CHECK(before == 1 && after == 3);
+	CHECK(value(body_of(r), "mailu_cert_agent_reload_exec_total{container=\"c0\","
+	    "command=\"dovecot reload\",result=\"ok\"}") == 2);
+	CHECK(value(body_of(r), "mailu_cert_agent_reload_exec_total{container=\"c63\","
+	    "command=\"dovecot reload\",result=\"ok\"}") == 1);
+	CHECK(value(body_of(r), "mailu_cert_agent_reload_exec_total{container=\"c64\","
+	    "command=\"dovecot reload\",result=\"ok\"}") == -1);
+	CHECK(value(body_of(r), "mailu_cert_agent_endpoint_match{endpoint=\"https://front-255:443\"}") == 1);
+	CHECK(value(body_of(r), "mailu_cert_agent_endpoint_match{endpoint=\"https://front-256:443\"}") == -1);
+	/* 1 outcome + 6 reload series + 4 endpoints */
+	CHECK(value(body_of(r), "mailu_cert_agent_metrics_series_dropped_total") == 11);
+	CHECK_INT(check_exposition(body_of(r)), 0);
+	free(r);
+	metrics_stop();
+}
+
+/* A long label value is cut to 255 bytes, never inside a UTF-8 sequence. */
+TEST(long_label_cut)
+{
+	char url[300], want[400];
+	char *r;
+
+	start();
+	memset(url, 'a', 254);
+	strcpy(url + 254, "\xc3\xa9xyz");
+	metrics_set_endpoint(url, true, 1);
+	url[254] = '\0';
+	snprintf(want, sizeof(want), "mailu_cert_agent_endpoint_match{endpoint=\"%s\"}", url);
+	r = get("/metrics");
+	CHECK(value(body_of(r), want) == 1);
+	free(r);
+	metrics_stop();
+}
+
+TEST(healthz)
+{
+	char *r;
+
+	start();
+	r = get("/healthz");
+	CHECK(strncmp(r, "HTTP/1.1 200 ", 13) == 0);
+	CHECK_STR(body_of(r), "ok\n");
+	free(r);
+	metrics_set_health(false, "endpoint_mismatch imaps://front:993");
+	r = get("/healthz");
+	CHECK(strncmp(r, "HTTP/1.1 503 ", 13) == 0);
+	CHECK_STR(body_of(r), "endpoint_mismatch imaps://front:993\n");
+	free(r);
+	r = get("/metrics");
+	CHECK(value(body_of(r), "mailu_cert_agent_healthy") == 0);
+	free(r);
+	metrics_set_health(true, NULL);
+	r = get("/healthz?verbose=1");
+	CHECK(strncmp(r, "HTTP/1.1 200 ", 13) == 0);
+	free(r);
+	metrics_stop();
+}
+
+TEST(http_edges)
+{
+	static const char post[] = "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+	static const char junk[] = "hello\r\n\r\n";
+	char *big = malloc(10240 + 64), *r;
+	int n;
+
+	start();
+	r = http(post, sizeof(post) - 1);
+	CHECK(strncmp(r, "HTTP/1.1 405 ", 13) == 0);
+	CHECK(strstr(r, "\r\nAllow: GET\r\n") != NULL);
+	free(r);
+	r = get("/nope");
+	CHECK(strncmp(r, "HTTP/1.1 404 ", 13) == 0);
+	free(r);
+	r = http(junk, sizeof(junk) - 1);
+	CHECK(strncmp(r, "HTTP/1.1 400 ", 13) == 0);
+	free(r);
+	n = snprintf(big, 64, "GET /metrics HTTP/1.1\r\nX-Big: ");
+	memset(big + n, 'a', 10240);
+	memcpy(big + n + 10240, "\r\n\r\n", 4);
+	r = http(big, (size_t)n + 10244);
+	CHECK(strncmp(r, "HTTP/1.1 431 ", 13) == 0);
+	free(r);
+	free(big);
+	r = get("/metrics");	/* still serving */
+	CHECK(strncmp(r, "HTTP/1.1 200 ", 13) == 0);
+	free(r);
+	metrics_stop();
+}
+
+TEST(idle_clients)
+{
+	int fds[17];
+	char c, *r;
+
+	metrics_test_set_deadline_ms(300);
+	start();
+	for (int i = 0; i < 17; i++)
+		fds[i] = dial();
+	/* the 17th is over the limit: accepted and closed at once */
+	CHECK(recv(fds[16], &c, 1, 0) == 0);
+	usleep(500 * 1000);
+	r = get("/metrics");
+	CHECK(strncmp(r, "HTTP/1.1 200 ", 13) == 0);
+	free(r);
+	/* the idle ones were closed by the deadline */
+	for (int i = 0; i < 17; i++) {
+		CHECK(recv(fds[i], &c, 1, 0) == 0);
+		close(fds[i]);
+	}
+	metrics_stop();
+	metrics_test_set_deadline_ms(5000);
+}
+
+TEST(lifecycle)
+{
+	char err[160] = "";
+	char *r;
+
+	/* no-ops before start */
+	metrics_count_rotation("rotated");
+	metrics_set_health(false, "x");
+	metrics_set_endpoint("https://x:1", true, 1);
+	metrics_stop();
+	CHECK_INT(metrics_port(), -1);
+	for (int i = 0; i < 2; i++) {
+		start();
+		CHECK_INT(metrics_start("127.0.0.1:0", "v", err, sizeof(err)), -1);
+		r = get("/metrics");
+		CHECK(value(body_of(r), "mailu_cert_agent_rotations_total{outcome=\"rotated\"}") == 0);
+		metrics_count_rotation("rotated");
+		free(r);
+		metrics_stop();
+		CHECK_INT(metrics_port(), -1);
+	}
+	CHECK_INT(metrics_start("nonsense", "v", err, sizeof(err)), -1);
+	CHECK(strstr(err, "host:port") != NULL);
+	CHECK_INT(metrics_start("::1:9108", "v", err, sizeof(err)), -1);
+	CHECK_INT(metrics_start("no.such.host.invalid:9108", "v", err, sizeof(err)), -1);
+	CHECK_INT(metrics_start("localhost:0", "v", err, sizeof(err)), 0);
+	metrics_stop();
+	if (metrics_start("[::1]:0", "v", err, sizeof(err)) == 0)	/* if IPv6 is up */
+		metrics_stop();
+}
+
+HARNESS_MAIN("metrics",
+	RUN(exposition),
+	RUN(counters_and_bounds),
+	RUN(long_label_cut),
+	RUN(healthz),
+	RUN(http_edges),
+	RUN(idle_clients),
+	RUN(lifecycle))
