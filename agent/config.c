@@ -44,6 +44,7 @@ enum kind {
 	K_LISTEN,
 	K_URLS,
 	K_WEBHOOK_FORMAT,
+	K_LOGFORMAT,
 };
 
 struct setting {
@@ -108,6 +109,8 @@ static const struct setting settings[] = {
 	  "json, ntfy or slack (incoming-webhook text)" },
 	{ "AGENT_LOG_LEVEL", "log-level", "info", K_LOGLEVEL,
 	  "debug, info, warn or error" },
+	{ "AGENT_LOG_FORMAT", "log-format", "json", K_LOGFORMAT,
+	  "json (one object per line) or text (for a terminal)" },
 	{ "AGENT_CA_FILE", "ca-file", NULL, K_PATH,
 	  "trust store the chain must verify to" },
 };
@@ -624,6 +627,11 @@ apply(struct config *cfg, const struct setting *s, const char *v,
 			return set_err(err, s->env, "%s", "not host:port");
 		break;
 	}
+	case K_LOGFORMAT:
+		if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
+			return set_err(err, s->env, "%s", "json or text");
+		cfg->log_text = strcmp(v, "text") == 0;
+		return 0;
 	case K_WEBHOOK_FORMAT:
 		if (strcmp(v, "json") != 0 && strcmp(v, "ntfy") != 0 &&
 		    strcmp(v, "slack") != 0)

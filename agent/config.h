@@ -62,6 +62,7 @@ struct config {
 	char *webhook_url;
 	char *webhook_format;		/* json, ntfy or slack */
 	enum log_level log_level;
+	bool log_text;			/* AGENT_LOG_FORMAT=text */
 	char *ca_file;
 	char *env_file;			/* --env-file, for messages */
 	bool force;			/* --force */

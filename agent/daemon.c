@@ -257,6 +257,7 @@ reload_settings(struct agent *a, struct config **cfg, struct watch *w,
 			free(*cfg);
 		*cfg = fresh;
 		log_init(stdout, fresh->log_level);
+		log_set_text(fresh->log_text);
 		log_event(LOG_LEVEL_INFO, "config.reloaded", NULL, "settings re-read");
 	}
 	watch_open(w, &a->src, false);

@@ -3,6 +3,7 @@
  * fields, so a caller's field named "level" can never forge a level.
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +17,7 @@ const char *const log_level_names[LOG_LEVEL__MAX] = {
 static FILE *log_out;
 static enum log_level log_min = LOG_LEVEL_INFO;
 static char log_cycle[64];
+static bool log_text;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int
@@ -41,6 +43,56 @@ log_init(FILE *out, enum log_level min)
 	log_out = out;
 	log_min = min;
 	pthread_mutex_unlock(&log_lock);
+}
+
+void
+log_set_text(bool text)
+{
+	pthread_mutex_lock(&log_lock);
+	log_text = text;
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* time level event: msg, then key=value for every other key (JSON values). */
+static char *
+format_text(json_t *line)
+{
+	const char *key;
+	json_t *v;
+	size_t len = 0, cap = 256;
+	char *out = malloc(cap);
+
+	if (out == NULL)
+		return NULL;
+	out[0] = '\0';
+	json_object_foreach(line, key, v) {
+		char *val = json_is_string(v) ? NULL :
+		    json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ENSURE_ASCII);
+		const char *sv = json_is_string(v) ? json_string_value(v) : val;
+		bool core = strcmp(key, "time") == 0 || strcmp(key, "level") == 0 ||
+		    strcmp(key, "event") == 0 || strcmp(key, "msg") == 0;
+		size_t need = strlen(key) + (sv != NULL ? strlen(sv) : 0) + 8;
+
+		if (len + need >= cap) {
+			char *grown = realloc(out, cap = (len + need) * 2);
+
+			if (grown == NULL) {
+				free(val);
+				free(out);
+				return NULL;
+			}
+			out = grown;
+		}
+		if (core)
+			len += (size_t)snprintf(out + len, cap - len,
+			    strcmp(key, "event") == 0 ? "%s: " : strcmp(key, "msg") == 0 ?
+			    "%s" : "%s ", sv != NULL ? sv : "");
+		else
+			len += (size_t)snprintf(out + len, cap - len, " %s=%s", key,
+			    sv != NULL ? sv : "");
+		free(val);
+	}
+	return out;
 }
 
 void
@@ -121,7 +173,8 @@ log_event(enum log_level lvl, const char *event, json_t *fields,
 	if (fields != NULL)
 		json_object_update_missing(line, fields);
 	/* Invalid UTF-8 from a peer is dropped by jansson; say so, never crash. */
-	text = json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII);
+	text = log_text ? format_text(line) :
+	    json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (text != NULL) {
 		FILE *out = log_out != NULL ? log_out : stdout;
 		fputs(text, out);

@@ -23,6 +23,12 @@ int log_level_parse(const char *s, enum log_level *out);
 /* Where lines go (default stdout) and the lowest level written. */
 void log_init(FILE *out, enum log_level min);
 
+/*
+ * text: one human line per event ("TIME LEVEL EVENT: msg key=value ...")
+ * for a terminal, instead of JSON. The fields and their order are the same.
+ */
+void log_set_text(bool text);
+
 /* Every line written until the next call carries "cycle": id (NULL clears). */
 void log_set_cycle(const char *id);
 

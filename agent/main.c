@@ -118,6 +118,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	log_init(stdout, cfg.log_level);
+	log_set_text(cfg.log_text);
 	if (cfg.help) {
 		usage(stdout);
 		rc = 0;

@@ -80,4 +80,24 @@ TEST(levels)
 	CHECK_INT(log_level_parse("trace", &l), -1);
 }
 
-HARNESS_MAIN("log", RUN(lines_and_keys), RUN(levels))
+TEST(text_format)
+{
+	char buf[1024] = "";
+	FILE *f = tmpfile();
+
+	log_init(f, LOG_LEVEL_INFO);
+	log_set_text(true);
+	log_event(LOG_LEVEL_WARN, "drift.detected",
+	    json_pack("{s:i, s:s}", "stale", 7, "service", "dovecot"), "seven %s", "stale");
+	log_set_text(false);
+	log_init(stdout, LOG_LEVEL_INFO);
+	rewind(f);
+	CHECK(fgets(buf, sizeof(buf), f) != NULL);
+	fclose(f);
+	/* 2026-11-28T07:38:29.163Z warn drift.detected: seven stale stale=7 service=dovecot */
+	CHECK(strlen(buf) > 25 && buf[23] == 'Z' && buf[24] == ' ');
+	CHECK_STR(strstr(buf, " warn drift.detected: seven stale stale=7 service=dovecot\n"),
+	    " warn drift.detected: seven stale stale=7 service=dovecot\n");
+}
+
+HARNESS_MAIN("log", RUN(lines_and_keys), RUN(levels), RUN(text_format))
