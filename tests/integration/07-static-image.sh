@@ -38,7 +38,7 @@ assert_eq '["dovecot"]' "$(events stale 'select(.event=="check.done") | .service
 # socket (static libcurl over a unix socket), then `healthcheck` agrees
 docker exec "$FRONT" dovecot reload
 certs_leaf "$T" c ec256 120 mail.example.test
-mkdir -p "$T/src" && cp "$T/c.cert.pem" "$T/src/cert.pem" && cp "$T/c.key.pem" "$T/src/key.pem"
+src_write c
 sock=${DOCKER_HOST#unix://}
 img() { # LOGNAME ARGS...
 	local n=$1

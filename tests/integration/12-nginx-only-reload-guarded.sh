@@ -10,9 +10,7 @@ certs_leaf "$T" b ec256 90 mail.example.test
 bed_start a
 fp_a=$(certs_fp "$T/a.cert.pem")
 fp_b=$(certs_fp "$T/b.cert.pem")
-mkdir -p "$T/src"
-cp "$T/b.cert.pem" "$T/src/cert.pem"
-cp "$T/b.key.pem" "$T/src/key.pem"
+src_write b
 
 # shellcheck disable=SC2046
 VERIFY_TIMEOUT=4s agent_run once once $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" \

@@ -67,13 +67,13 @@ case_ symlink_escape "$T/escape.pem" "$T/good.key.pem"
 
 # the checks that pass: a wildcard covers the name (RFC 6125), a chain to
 # AGENT_CA_FILE verifies, --force installs an older pair
-rm -rf "$T/src" && mkdir -p "$T/src" && cp "$T/wild.cert.pem" "$T/src/cert.pem" && cp "$T/wild.key.pem" "$T/src/key.pem"
+rm -rf "$T/src" && src_write wild
 # shellcheck disable=SC2046
 agent_run wild once $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" "--ca-file=$T/ca.cert.pem"
 assert_eq 0 "$AGENT_RC" "a wildcard certificate from the trusted CA"
 
 # the daemon: rejected once, not retried while the files stay, still running
-rm -rf "$T/src" && mkdir -p "$T/src" && cp "$T/other.cert.pem" "$T/src/cert.pem" && cp "$T/other.key.pem" "$T/src/key.pem"
+rm -rf "$T/src" && src_write other
 # shellcheck disable=SC2046
 agent_bg run run $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" --poll-interval=300ms
 wait_event run '.event=="cert.rejected"' 30
@@ -82,7 +82,7 @@ assert_eq 1 "$(event_count run cert.rejected)" "rejections of an unchanged bad b
 kill -0 "$AGENT_PID" || fail "agent died"
 # once the files change, the new bundle is taken
 certs_leaf "$T" fresh ec256 120 "$N"
-cp "$T/fresh.cert.pem" "$T/src/cert.pem" && cp "$T/fresh.key.pem" "$T/src/key.pem"
+src_write fresh
 wait_event run '.event=="cycle.done" and .outcome=="rotated"' 60
 agent_stop "$AGENT_PID" run
 pass

@@ -9,9 +9,7 @@ certs_leaf "$T" a ec256 60 mail.example.test
 certs_leaf "$T" b ec256 90 mail.example.test
 bed_start a
 fp_b=$(certs_fp "$T/b.cert.pem")
-mkdir -p "$T/src"
-cp "$T/a.cert.pem" "$T/src/cert.pem"
-cp "$T/a.key.pem" "$T/src/key.pem"
+src_write a
 
 # shellcheck disable=SC2046
 agent_bg run run $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" \

@@ -7,9 +7,7 @@
 
 certs_leaf "$T" p0 ec256 30 mail.example.test
 bed_start p0
-mkdir -p "$T/src"
-cp "$T/p0.cert.pem" "$T/src/cert.pem"
-cp "$T/p0.key.pem" "$T/src/key.pem"
+src_write p0
 
 i=0
 for step in cycle.backup_done install.temp_written install.journal_written \

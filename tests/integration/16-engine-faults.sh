@@ -9,17 +9,14 @@ certs_leaf "$T" a ec256 60 mail.example.test
 certs_leaf "$T" b ec256 90 mail.example.test
 bed_start a
 fp_b=$(certs_fp "$T/b.cert.pem")
-mkdir -p "$T/src"
-cp "$T/a.cert.pem" "$T/src/cert.pem"
-cp "$T/a.key.pem" "$T/src/key.pem"
+src_write a
 before=$(cd "$T/certs" && sha256sum cert.pem key.pem)
 
 # shellcheck disable=SC2046
 agent_bg run run $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" --poll-interval=1s
 wait_event run '.event=="agent.start"' 30
 docker stop -t 2 "$FRONT" >/dev/null
-cp "$T/b.cert.pem" "$T/src/cert.pem"
-cp "$T/b.key.pem" "$T/src/key.pem"
+src_write b
 wait_event run '.event=="cycle.done"' 60
 assert_eq '"rolled_back"' "$(events run 'select(.event=="cycle.done") | .outcome' | head -1)" "outcome, front stopped"
 wait_event run '.event=="front.none"' 5
@@ -39,8 +36,7 @@ before=$(cd "$T/certs" && sha256sum cert.pem key.pem)
 DOCKER_HOST=unix://$T/no-engine.sock agent_bg noengine run $(rotate_env) \
 	"--source=pair:$T/src/cert.pem,$T/src/key.pem" --poll-interval=1s
 wait_event noengine '.event=="agent.start"' 30
-cp "$T/c.cert.pem" "$T/src/cert.pem"
-cp "$T/c.key.pem" "$T/src/key.pem"
+src_write c
 wait_event noengine '.event=="cycle.retry"' 30 3
 assert_eq '"connect_failed"' "$(events noengine 'select(.event=="front.lookup_failed") | .error' | head -1)" "error code"
 delays=$(events noengine 'select(.event=="cycle.retry") | .in_ms' | head -3 | paste -sd' ' -)

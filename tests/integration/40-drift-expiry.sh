@@ -11,9 +11,7 @@ certs_leaf "$T" a ec256 60 mail.example.test
 certs_leaf "$T" b ec256 90 mail.example.test
 bed_start b
 fp_b=$(certs_fp "$T/b.cert.pem")
-mkdir -p "$T/src"
-cp "$T/b.cert.pem" "$T/src/cert.pem"
-cp "$T/b.key.pem" "$T/src/key.pem"
+src_write b
 
 # shellcheck disable=SC2046
 agent_bg run run $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" \
@@ -38,8 +36,7 @@ agent_stop "$AGENT_PID" run
 
 # expiry: 2 days left
 certs_leaf "$T" soon ec256 2 mail.example.test
-cp "$T/soon.cert.pem" "$T/src/cert.pem"
-cp "$T/soon.key.pem" "$T/src/key.pem"
+src_write soon
 # shellcheck disable=SC2046
 agent_bg exp run $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" \
 	--drift-interval=1s --poll-interval=1s --force

@@ -11,9 +11,7 @@ certs_leaf "$T" a ec256 60 mail.example.test
 certs_leaf "$T" b ec256 90 mail.example.test
 bed_start a
 fp_b=$(certs_fp "$T/b.cert.pem")
-mkdir -p "$T/src"
-cp "$T/a.cert.pem" "$T/src/cert.pem"
-cp "$T/a.key.pem" "$T/src/key.pem"
+src_write a
 
 python3 "$MCA_TESTLIB/webhook-receiver.py" "$WPORT" "$T/hooks.jsonl" &
 recv=$!
@@ -38,8 +36,7 @@ assert_eq 1 "$(val m0 'mailu_cert_agent_endpoint_match{endpoint="imaps://127.0.0
 curl -sf "http://127.0.0.1:$MPORT/healthz" >/dev/null || fail "/healthz not ok"
 
 # a rotation, scraped while it runs
-cp "$T/b.cert.pem" "$T/src/cert.pem"
-cp "$T/b.key.pem" "$T/src/key.pem"
+src_write b
 for i in 1 2 3 4 5 6; do scrape "during$i" || true; sleep 0.2; done
 wait_event run '.event=="cycle.done"' 60
 scrape m1

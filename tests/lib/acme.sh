@@ -205,3 +205,31 @@ lego_run() {
 	esac
 	LEGO_CA_CERTIFICATES=$PEBBLE_TLS_CA _acme_client lego "lego $action ($*)" lego "${args[@]}"
 }
+
+# assert_renewal_rotation CLIENT FP1 FP2 CERT KEY: after an ACME client's
+# renewal from FP1 to FP2 (files CERT, KEY) the daemon's log "run" shows
+# exactly one more rotation, nothing rejected, rolled back or reloaded on a
+# mismatched pair, and the renewed pair is what CERTS_DIR holds and serves.
+assert_renewal_rotation() {
+	local client=$1 fp1=$2 fp2=$3 crt=$4 key=$5 bad c
+	sleep 3	# a settle window and two polls: nothing more may happen
+	assert_json_lines run
+	assert_eq 2 "$(events run 'select(.event=="cycle.done" and .outcome=="rotated")' | wc -l)" "rotated cycles"
+	assert_eq 2 "$(event_count run cycle.done)" "cycles in all"
+	assert_eq 0 "$(event_count run cert.rejected)" "rejections"
+	assert_eq 0 "$(events run 'select(.event=="reload.exec" and .exit_code!=0)' | wc -l)" "failed reload commands (nginx -t on a mismatched pair)"
+	assert_eq 0 "$(events run 'select(.event | startswith("rollback"))' | wc -l)" "rollbacks"
+	# everything installed or reported was one of the client's two certificates
+	bad=$(events run "select((.event==\"cert.installed\" or .event==\"cycle.done\" or .event==\"source.changed\")
+		and .fingerprint != \"$fp1\" and .fingerprint != \"$fp2\")")
+	assert_eq "" "$bad" "events naming a certificate $client did not issue"
+	assert_eq 6 "$(events run 'select(.event=="reload.exec" and .exit_code==0)' | wc -l)" "reload commands (3 per rotation)"
+	c=$(events run "select(.event==\"cycle.done\" and .fingerprint==\"$fp2\") | .cycle")
+	assert_eq "\"$fp1\"" "$(events run "select(.cycle==$c and .event==\"cert.backup\") | .fingerprint")" "backup of the first bundle"
+	assert_eq 9 "$(events run "select(.cycle==$c and .event==\"verify.endpoint\" and .match==true and .fingerprint==\"$fp2\")" | wc -l)" "endpoints verified, renewed bundle"
+	assert_all_serve "$fp2"
+	cmp "$T/certs/cert.pem" "$crt" || fail "cert.pem is not the renewed $crt"
+	cmp "$T/certs/key.pem" "$key" || fail "key.pem is not the renewed $key"
+	disk_pair_matches || fail "cert.pem and key.pem do not match"
+	assert_eq 600 "$(stat -c %a "$T/certs/key.pem")" "key mode"
+}

@@ -165,3 +165,11 @@ kubelet_write() {
 	[ -e "$dir/$kn" ] || ln -s "..data/$kn" "$dir/$kn"
 	[ -z "$old" ] || rm -rf "${dir:?}/$old"
 }
+
+# src_write PREFIX: a pair: source's files ($T/src/cert.pem, key.pem) get
+# PREFIX's pair, written in place, cert first, as an ACME client would
+src_write() {
+	mkdir -p "$T/src"
+	cp "$T/$1.cert.pem" "$T/src/cert.pem"
+	cp "$T/$1.key.pem" "$T/src/key.pem"
+}
