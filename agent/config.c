@@ -193,6 +193,19 @@ is_agent_name(const char *name, size_t len)
 	return len > 6 && strncmp(name, "AGENT_", 6) == 0;
 }
 
+/* name[0..len) is not a setting: an error if it is ours (AGENT_*), else ignored. */
+static int
+check_unknown(const char *name, size_t len, const char *where,
+    struct config_error *err)
+{
+	if (!is_agent_name(name, len))
+		return 0;
+	snprintf(err->setting, sizeof(err->setting), "%.*s",
+	    (int)(len < 60 ? len : 60), name);
+	snprintf(err->msg, sizeof(err->msg), "unknown setting (%.200s)", where);
+	return -1;
+}
+
 static int
 raw_set(char **raw, const struct setting *s, const char *value, size_t len)
 {
@@ -288,13 +301,11 @@ read_env_file(const char *path, char **raw, struct config_error *err)
 		unquote(&v, &vlen);
 		s = setting_by_env(k, klen);
 		if (s == NULL) {
-			if (is_agent_name(k, klen)) {
-				snprintf(err->setting, sizeof(err->setting),
-				    "%.*s", (int)(klen < 60 ? klen : 60), k);
-				snprintf(err->msg, sizeof(err->msg),
-				    "unknown setting (%s, %s)", path, where);
+			char at[PATH_MAX + 32];
+
+			snprintf(at, sizeof(at), "%s, %s", path, where);
+			if (check_unknown(k, klen, at, err) != 0)
 				goto out;
-			}
 			continue;
 		}
 		if (raw_set(raw, s, v, vlen) != 0)
@@ -320,13 +331,8 @@ read_environ(char **env, char **raw, struct config_error *err)
 		klen = (size_t)(eq - *env);
 		s = setting_by_env(*env, klen);
 		if (s == NULL) {
-			if (is_agent_name(*env, klen)) {
-				snprintf(err->setting, sizeof(err->setting),
-				    "%.*s", (int)(klen < 60 ? klen : 60), *env);
-				snprintf(err->msg, sizeof(err->msg),
-				    "unknown setting (environment)");
+			if (check_unknown(*env, klen, "environment", err) != 0)
 				return -1;
-			}
 			continue;
 		}
 		if (raw_set(raw, s, eq + 1, strlen(eq + 1)) != 0)
