@@ -27,6 +27,9 @@ PACKAGES=(
   # compose-example/ under Debian's compose 1.29, and a filtering Docker API
   # proxy (tests/integration/30-compose.sh, 31-socket-proxy.sh)
   docker-compose haproxy
+  # issue 7: libFuzzer (clang-14's runtime), a shifted wall clock for the
+  # clock-jump test, a unix-socket relay for the engine fault tests
+  clang-14 libclang-rt-14-dev faketime libfaketime socat
 )
 
 SOURCES=/etc/apt/sources.list.d/debian.sources
