@@ -27,6 +27,7 @@
 #define EXEC_POLL_MS	50L
 #define LABEL_PROJECT	"com.docker.compose.project"
 #define LABEL_SERVICE	"com.docker.compose.service"
+#define LABEL_KEY_MAX	256	/* the KEY of label:KEY=VALUE, with its NUL */
 #define HEX		"0123456789abcdef"
 #define ALNUM		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -402,27 +403,35 @@ out:
 	return ret;
 }
 
-/* Status code check; any other answer's {"message"} becomes the detail. */
-static int
-expect(struct sink *s, long code, long want, struct docker_status *st)
+void
+docker_parse_error(const char *body, size_t len, long code,
+    struct docker_status *st)
 {
 	json_t *j, *m;
 
-	if (code == want)
-		return 0;
 	fail(st, code == 404 ? DOCKER_ERR_NOT_FOUND :
 	    code == 409 ? DOCKER_ERR_NOT_RUNNING :
 	    code == 401 || code == 403 ? DOCKER_ERR_DENIED : DOCKER_ERR_HTTP,
 	    "HTTP %ld", code);
-	if (s->mode == 1 && s->len > 0) {
-		j = json_loadb(s->buf, s->len, 0, NULL);
+	if (body != NULL && len > 0) {
+		j = json_loadb(body, len, 0, NULL);
 		m = json_object_get(j, "message");
 		if (json_is_string(m))
 			set_detail(st, json_string_value(m), json_string_length(m));
 		else	/* a proxy's HTML page: its first bytes still help */
-			set_detail(st, s->buf, s->len);
+			set_detail(st, body, len);
 		json_decref(j);
 	}
+}
+
+/* Status code check; any other answer's {"message"} becomes the detail. */
+static int
+expect(struct sink *s, long code, long want, struct docker_status *st)
+{
+	if (code == want)
+		return 0;
+	docker_parse_error(s->mode == 1 ? s->buf : NULL, s->mode == 1 ? s->len : 0,
+	    code, st);
 	return -1;
 }
 
@@ -442,28 +451,22 @@ call(struct docker *d, const char *endpoint, const char *path,
 	return expect(s, code, want, st);
 }
 
-/* call() for a JSON answer of type t (new reference), or NULL. */
+/* An answer body as JSON of type t (new reference), or NULL. */
 static json_t *
-call_json(struct docker *d, const char *endpoint, const char *path,
-    const char *body, long want, json_type t, struct docker_status *st)
+parse_json(const char *buf, size_t len, json_type t, struct docker_status *st)
 {
-	struct sink s = { 0 };
 	json_error_t err;
 	json_t *j = NULL;
 
-	if (call(d, endpoint, path, body, d->timeout_ms, want, &s, st) != 0)
-		goto out;
-	if (s.len == 0 || (j = json_loadb(s.buf, s.len, JSON_REJECT_DUPLICATES,
+	if (len == 0 || (j = json_loadb(buf, len, JSON_REJECT_DUPLICATES,
 	    &err)) == NULL)
 		fail(st, DOCKER_ERR_BAD_ANSWER, "not JSON: %s",
-		    s.len == 0 ? "empty" : err.text);
+		    len == 0 ? "empty" : err.text);
 	else if (json_typeof(j) != t) {
 		fail(st, DOCKER_ERR_BAD_ANSWER, "answer of the wrong JSON type");
 		json_decref(j);
 		j = NULL;
 	}
-out:
-	free(s.buf);
 	return j;
 }
 
@@ -524,16 +527,14 @@ api_version_parse(const char *s, int *v)
  * (MinAPIVersion, 1.44 on Engine 29.0): then that minimum, since the
  * calls and fields used here are the same from 1.24 to 1.52.
  */
-static int
-negotiate(struct docker *d, struct docker_status *st)
+int
+docker_parse_version(const char *body, size_t len, char version[12],
+    struct docker_status *st)
 {
 	json_t *j, *api, *min;
 	int rc = -1, engine, lowest = 0, use;
 
-	if (d->version[0] != '\0')
-		return 0;
-	if ((j = call_json(d, "GET /version", "/version", NULL, 200, JSON_OBJECT,
-	    st)) == NULL ||
+	if ((j = parse_json(body, len, JSON_OBJECT, st)) == NULL ||
 	    field(j, "ApiVersion", JSON_STRING, true, &api, st) != 0 ||
 	    field(j, "MinAPIVersion", JSON_STRING, false, &min, st) != 0)
 		goto out;
@@ -549,10 +550,24 @@ negotiate(struct docker *d, struct docker_status *st)
 		    json_string_value(api));
 		goto out;
 	}
-	snprintf(d->version, sizeof(d->version), "%d.%d", use / 1000, use % 1000);
+	snprintf(version, 12, "%d.%d", use / 1000, use % 1000);
 	rc = 0;
 out:
 	json_decref(j);
+	return rc;
+}
+
+static int
+negotiate(struct docker *d, struct docker_status *st)
+{
+	struct sink s = { 0 };
+	int rc;
+
+	if (d->version[0] != '\0')
+		return 0;
+	rc = call(d, "GET /version", "/version", NULL, d->timeout_ms, 200, &s, st) == 0 ?
+	    docker_parse_version(s.buf, s.len, d->version, st) : -1;
+	free(s.buf);
 	return rc;
 }
 
@@ -683,42 +698,25 @@ cmp_name(const void *a, const void *b)
 	    ((const struct docker_container *)b)->name);
 }
 
-static int
-find_label(struct docker *d, const char *kv, const char *project,
-    struct docker_container **out, size_t *n, struct docker_status *st)
+int
+docker_parse_list(const char *body, size_t len, const char *kv,
+    const char *project, struct docker_container **out, size_t *n,
+    struct docker_status *st)
 {
 	struct docker_container *list = NULL;
-	json_t *filter = NULL, *arr, *j = NULL, *e, *labels, *l;
-	char *fj = NULL, *esc = NULL, path[2048], key[256], pkv[300];
+	json_t *j, *e, *labels, *l;
 	const char *eq = strchr(kv, '=');
+	char key[LABEL_KEY_MAX];
 	size_t i, used = 0;
 	int rc = -1;
 
-	if (eq == NULL || eq == kv || (size_t)(eq - kv) >= sizeof(key) ||
-	    !printable(kv, 512) || (project != NULL && !printable(project, 128))) {
-		fail(st, DOCKER_ERR_INVALID, "selector is not label:KEY=VALUE");
-		goto out;
-	}
+	*out = NULL;
+	*n = 0;
+	if (eq == NULL || (size_t)(eq - kv) >= sizeof(key))
+		return fail(st, DOCKER_ERR_INVALID, "selector is not label:KEY=VALUE");
 	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
-	snprintf(pkv, sizeof(pkv), LABEL_PROJECT "=%s", project ? project : "");
-	/* Docker ANDs the values of one "label" filter. */
-	if ((arr = json_array()) == NULL ||
-	    (filter = json_pack("{s:o}", "label", arr)) == NULL ||
-	    json_array_append_new(arr, json_string(kv)) != 0 ||
-	    (project != NULL && json_array_append_new(arr, json_string(pkv)) != 0) ||
-	    (fj = json_dumps(filter, JSON_COMPACT)) == NULL ||
-	    (esc = curl_easy_escape(d->curl, fj, 0)) == NULL) {
-		fail(st, DOCKER_ERR_INVALID, "out of memory");
-		goto out;
-	}
-	if (snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s",
-	    esc) >= (int)sizeof(path)) {
-		fail(st, DOCKER_ERR_INVALID, "selector too long");
-		goto out;
-	}
-	if ((j = call_json(d, "GET /containers/json", path, NULL, 200, JSON_ARRAY,
-	    st)) == NULL)
-		goto out;
+	if ((j = parse_json(body, len, JSON_ARRAY, st)) == NULL)
+		return -1;
 	if ((list = calloc(json_array_size(j) + 1, sizeof(*list))) == NULL) {
 		fail(st, DOCKER_ERR_INVALID, "out of memory");
 		goto out;
@@ -739,9 +737,63 @@ find_label(struct docker *d, const char *kv, const char *project,
 	rc = 0;
 out:
 	free(list);
+	json_decref(j);
+	return rc;
+}
+
+static int
+find_label(struct docker *d, const char *kv, const char *project,
+    struct docker_container **out, size_t *n, struct docker_status *st)
+{
+	struct sink s = { 0 };
+	json_t *filter = NULL, *arr;
+	char *fj = NULL, *esc = NULL, path[2048], pkv[300];
+	const char *eq = strchr(kv, '=');
+	int rc = -1;
+
+	if (eq == NULL || eq == kv || (size_t)(eq - kv) >= LABEL_KEY_MAX ||
+	    !printable(kv, 512) || (project != NULL && !printable(project, 128))) {
+		fail(st, DOCKER_ERR_INVALID, "selector is not label:KEY=VALUE");
+		goto out;
+	}
+	snprintf(pkv, sizeof(pkv), LABEL_PROJECT "=%s", project ? project : "");
+	/* Docker ANDs the values of one "label" filter. */
+	if ((arr = json_array()) == NULL ||
+	    (filter = json_pack("{s:o}", "label", arr)) == NULL ||
+	    json_array_append_new(arr, json_string(kv)) != 0 ||
+	    (project != NULL && json_array_append_new(arr, json_string(pkv)) != 0) ||
+	    (fj = json_dumps(filter, JSON_COMPACT)) == NULL ||
+	    (esc = curl_easy_escape(d->curl, fj, 0)) == NULL) {
+		fail(st, DOCKER_ERR_INVALID, "out of memory");
+		goto out;
+	}
+	if (snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s",
+	    esc) >= (int)sizeof(path)) {
+		fail(st, DOCKER_ERR_INVALID, "selector too long");
+		goto out;
+	}
+	if (call(d, "GET /containers/json", path, NULL, d->timeout_ms, 200, &s,
+	    st) != 0 || docker_parse_list(s.buf, s.len, kv, project, out, n, st) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(s.buf);
 	free(fj);
 	curl_free(esc);
 	json_decref(filter);
+	return rc;
+}
+
+int
+docker_parse_inspect(const char *body, size_t len, struct docker_container *c,
+    char *hostname, size_t hlen, struct docker_status *st)
+{
+	json_t *j;
+	int rc;
+
+	if ((j = parse_json(body, len, JSON_OBJECT, st)) == NULL)
+		return -1;
+	rc = fill_inspect(j, c, hostname, hlen, st);
 	json_decref(j);
 	return rc;
 }
@@ -751,17 +803,16 @@ static int
 inspect(struct docker *d, const char *ref, struct docker_container *c,
     char *hostname, size_t hlen, struct docker_status *st)
 {
+	struct sink s = { 0 };
 	char path[512];
-	json_t *j;
 	int rc;
 
 	ref += *ref == '/';
-	if (ref_path(d, "/containers/", ref, "/json", path, sizeof(path), st) != 0 ||
-	    (j = call_json(d, "GET /containers/{id}/json", path, NULL, 200,
-	    JSON_OBJECT, st)) == NULL)
+	if (ref_path(d, "/containers/", ref, "/json", path, sizeof(path), st) != 0)
 		return -1;
-	rc = fill_inspect(j, c, hostname, hlen, st);
-	json_decref(j);
+	rc = call(d, "GET /containers/{id}/json", path, NULL, d->timeout_ms, 200,
+	    &s, st) == 0 ? docker_parse_inspect(s.buf, s.len, c, hostname, hlen, st) : -1;
+	free(s.buf);
 	return rc;
 }
 
@@ -835,12 +886,28 @@ exec_frame(void *arg, int stream, const unsigned char *p, size_t n)
 	o->have[i] += take;
 }
 
+int
+docker_parse_exec_create(const char *body, size_t len, char eid[65],
+    struct docker_status *st)
+{
+	json_t *j, *v;
+	int rc = -1;
+
+	if ((j = parse_json(body, len, JSON_OBJECT, st)) != NULL &&
+	    field(j, "Id", JSON_STRING, true, &v, st) == 0 &&
+	    copy_field(eid, 65, v, HEX, 64, "Id", st) == 0)
+		rc = 0;
+	json_decref(j);
+	return rc;
+}
+
 /* POST /containers/{id}/exec: the new exec's id into eid. */
 static int
 exec_create(struct docker *d, const char *id, char *const argv[],
     char eid[65], struct docker_status *st)
 {
-	json_t *req = NULL, *cmd, *j = NULL, *v;
+	struct sink s = { 0 };
+	json_t *req = NULL, *cmd;
 	char path[512], *body = NULL;
 	int rc = -1;
 
@@ -862,31 +929,25 @@ exec_create(struct docker *d, const char *id, char *const argv[],
 		fail(st, DOCKER_ERR_INVALID, "out of memory");
 		goto out;
 	}
-	if ((j = call_json(d, "POST /containers/{id}/exec", path, body, 201,
-	    JSON_OBJECT, st)) == NULL ||
-	    field(j, "Id", JSON_STRING, true, &v, st) != 0 ||
-	    copy_field(eid, 65, v, HEX, 64, "Id", st) != 0)
+	if (call(d, "POST /containers/{id}/exec", path, body, d->timeout_ms, 201,
+	    &s, st) != 0 || docker_parse_exec_create(s.buf, s.len, eid, st) != 0)
 		goto out;
 	rc = 0;
 out:
+	free(s.buf);
 	free(body);
 	json_decref(req);
-	json_decref(j);
 	return rc;
 }
 
-/* GET /exec/{id}/json: 1 still running, 0 finished (*exit_code), -1 error. */
-static int
-exec_inspect(struct docker *d, const char *eid, int *exit_code,
+int
+docker_parse_exec_inspect(const char *body, size_t len, int *exit_code,
     struct docker_status *st)
 {
 	json_t *j, *running, *code;
-	char path[128];
 	int rc = -1;
 
-	snprintf(path, sizeof(path), "/exec/%s/json", eid);
-	if ((j = call_json(d, "GET /exec/{id}/json", path, NULL, 200, JSON_OBJECT,
-	    st)) == NULL ||
+	if ((j = parse_json(body, len, JSON_OBJECT, st)) == NULL ||
 	    field(j, "Running", JSON_TRUE, true, &running, st) != 0 ||
 	    field(j, "ExitCode", JSON_INTEGER, false, &code, st) != 0)
 		goto out;
@@ -901,6 +962,22 @@ exec_inspect(struct docker *d, const char *eid, int *exit_code,
 	}
 out:
 	json_decref(j);
+	return rc;
+}
+
+/* GET /exec/{id}/json: 1 still running, 0 finished (*exit_code), -1 error. */
+static int
+exec_inspect(struct docker *d, const char *eid, int *exit_code,
+    struct docker_status *st)
+{
+	struct sink s = { 0 };
+	char path[128];
+	int rc;
+
+	snprintf(path, sizeof(path), "/exec/%s/json", eid);
+	rc = call(d, "GET /exec/{id}/json", path, NULL, d->timeout_ms, 200, &s,
+	    st) == 0 ? docker_parse_exec_inspect(s.buf, s.len, exit_code, st) : -1;
+	free(s.buf);
 	return rc;
 }
 

@@ -122,6 +122,40 @@ int docker_logs_since(struct docker *d, const char *id, time_t since,
     void *arg, struct docker_status *st);
 
 /*
+ * The engine's answers, parsed from their body bytes (len bytes, need not
+ * be NUL-terminated): pure functions, no I/O, what the calls above use,
+ * exposed for tests and fuzzing. Each returns 0 (docker_parse_exec_inspect:
+ * see there), or -1 with st->error (DOCKER_ERR_BAD_ANSWER for a body of
+ * the wrong shape) and st->detail.
+ */
+/* GET /version: the API version to use, min(engine, 1.41) or MinAPIVersion. */
+int docker_parse_version(const char *body, size_t len, char version[12],
+    struct docker_status *st);
+/*
+ * GET /containers/json: the entries whose label KEY is VALUE (label_kv is
+ * "KEY=VALUE") and, if project is non-NULL, of that compose project,
+ * ordered by name. *out is malloc'd (*n may be 0).
+ */
+int docker_parse_list(const char *body, size_t len, const char *label_kv,
+    const char *project, struct docker_container **out, size_t *n,
+    struct docker_status *st);
+/* GET /containers/{id}/json; hostname gets Config.Hostname. */
+int docker_parse_inspect(const char *body, size_t len, struct docker_container *c,
+    char *hostname, size_t hlen, struct docker_status *st);
+/* POST /containers/{id}/exec: the new exec's id. */
+int docker_parse_exec_create(const char *body, size_t len, char eid[65],
+    struct docker_status *st);
+/* GET /exec/{id}/json: 1 still running, 0 finished (*exit_code 0..255), -1. */
+int docker_parse_exec_inspect(const char *body, size_t len, int *exit_code,
+    struct docker_status *st);
+/*
+ * An answer with an unexpected status code: st->error from the code, the
+ * detail from the body's {"message"}, else its first bytes (body may be NULL).
+ */
+void docker_parse_error(const char *body, size_t len, long code,
+    struct docker_status *st);
+
+/*
  * Demultiplexer for Docker's raw stream (8-byte header: stream 1/2/(0
  * stdin), 3 zero bytes, big-endian u32 length; then the payload). Fed
  * arbitrary chunks; calls fn for each payload piece. Exposed for tests

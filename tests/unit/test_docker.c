@@ -376,6 +376,110 @@ TEST(invalid_requests)
 	docker_close(&d);
 }
 
+#define ID64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* The answer parsers, from bytes: what every call runs on the engine's body. */
+TEST(parse_version)
+{
+	struct docker_status st = { 0 };
+	char v[12] = "";
+	static const char old[] = "{\"ApiVersion\":\"1.20\"}";
+
+	CHECK_INT(docker_parse_version("{\"ApiVersion\":\"1.43\"}", 21, v, &st), 0);
+	CHECK_STR(v, "1.41");
+	CHECK_INT(docker_parse_version("{\"ApiVersion\":\"1.52\",\"MinAPIVersion\":\"1.44\"}",
+	    44, v, &st), 0);
+	CHECK_STR(v, "1.44");
+	CHECK_INT(docker_parse_version("{\"ApiVersion\":\"1.30\"}", 21, v, &st), 0);
+	CHECK_STR(v, "1.30");
+	strcpy(v, "x");
+	CHECK_INT(docker_parse_version(old, sizeof(old) - 1, v, &st), -1);
+	CHECK_INT(st.error, DOCKER_ERR_VERSION);
+	CHECK_STR(v, "x");
+	CHECK_INT(docker_parse_version("{\"ApiVersion\":\"one\"}", 20, v, &st), -1);
+	CHECK_INT(st.error, DOCKER_ERR_BAD_ANSWER);
+	CHECK_INT(docker_parse_version("[]", 2, v, &st), -1);
+	CHECK_INT(st.error, DOCKER_ERR_BAD_ANSWER);
+	CHECK_INT(docker_parse_version("", 0, v, &st), -1);
+	CHECK_STR(st.detail, "not JSON: empty");
+	/* the length counts, not a NUL */
+	CHECK_INT(docker_parse_version("{\"ApiVersion\":\"1.41\"}garbage", 21, v, &st), 0);
+}
+
+TEST(parse_list_and_inspect)
+{
+	static const char list[] = "[{\"Id\":\"" ID64 "\",\"Names\":[\"/b\"],"
+	    "\"State\":\"running\",\"Labels\":{\"k\":\"v\",\"com.docker.compose.project\":\"p\"},"
+	    "\"HostConfig\":{\"NetworkMode\":\"host\"}},"
+	    "{\"Id\":\"" ID64 "\",\"Names\":[\"/a\"],\"State\":\"exited\","
+	    "\"Labels\":{\"k\":\"v\"},\"NetworkSettings\":{\"Networks\":{\"n\":"
+	    "{\"IPAddress\":\"172.18.0.2\"}}}},"
+	    "{\"Id\":\"" ID64 "\",\"Names\":[\"/c\"],\"State\":\"running\",\"Labels\":{\"k\":\"w\"}}]";
+	static const char insp[] = "{\"Id\":\"" ID64 "\",\"Name\":\"/front\","
+	    "\"State\":{\"Running\":true,\"Paused\":false},\"Config\":{\"Hostname\":\"h1\"}}";
+	struct docker_container *c = NULL, one;
+	struct docker_status st = { 0 };
+	char host[64];
+	size_t n = 0;
+
+	CHECK_INT(docker_parse_list(list, sizeof(list) - 1, "k=v", NULL, &c, &n, &st), 0);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_STR(c[0].name, "a");
+		CHECK(!c[0].running);
+		CHECK_STR(c[0].address, "172.18.0.2");
+		CHECK_STR(c[1].name, "b");
+		CHECK(c[1].running);
+		CHECK_STR(c[1].address, "127.0.0.1");
+		CHECK_STR(c[1].project, "p");
+	}
+	free(c);
+	CHECK_INT(docker_parse_list(list, sizeof(list) - 1, "k=v", "p", &c, &n, &st), 0);
+	CHECK_INT(n, 1);
+	free(c);
+	CHECK_INT(docker_parse_list("{}", 2, "k=v", NULL, &c, &n, &st), -1);
+	CHECK(c == NULL);
+	CHECK_INT(docker_parse_list("[1]", 3, "k=v", NULL, &c, &n, &st), -1);
+	CHECK_INT(st.error, DOCKER_ERR_BAD_ANSWER);
+	CHECK(c == NULL);
+	CHECK_INT(docker_parse_inspect(insp, sizeof(insp) - 1, &one, host, sizeof(host),
+	    &st), 0);
+	CHECK_STR(one.name, "front");
+	CHECK(one.running);
+	CHECK_STR(host, "h1");
+	CHECK_INT(docker_parse_inspect("{\"Id\":\"xyz\"}", 12, &one, host, sizeof(host),
+	    &st), -1);
+	CHECK_STR(st.detail, "field Id not acceptable");
+}
+
+TEST(parse_exec_and_errors)
+{
+	static const char created[] = "{\"Id\":\"" ID64 "\"}";
+	struct docker_status st = { 0 };
+	char eid[65];
+	int code = -1;
+
+	CHECK_INT(docker_parse_exec_create(created, sizeof(created) - 1, eid, &st), 0);
+	CHECK_STR(eid, ID64);
+	CHECK_INT(docker_parse_exec_create("{\"Id\":7}", 8, eid, &st), -1);
+	CHECK_INT(docker_parse_exec_inspect("{\"Running\":true}", 16, &code, &st), 1);
+	CHECK_INT(docker_parse_exec_inspect("{\"Running\":false,\"ExitCode\":3}", 30,
+	    &code, &st), 0);
+	CHECK_INT(code, 3);
+	CHECK_INT(docker_parse_exec_inspect("{\"Running\":false,\"ExitCode\":300}", 32,
+	    &code, &st), -1);
+	CHECK_INT(docker_parse_exec_inspect("{\"Running\":false}", 17, &code, &st), -1);
+	docker_parse_error("{\"message\":\"No such container: x\"}", 34, 404, &st);
+	CHECK_INT(st.error, DOCKER_ERR_NOT_FOUND);
+	CHECK_STR(st.detail, "No such container: x");
+	docker_parse_error("<html>Forbidden", 15, 403, &st);
+	CHECK_INT(st.error, DOCKER_ERR_DENIED);
+	CHECK_STR(st.detail, "<html>Forbidden");
+	docker_parse_error(NULL, 0, 500, &st);
+	CHECK_INT(st.error, DOCKER_ERR_HTTP);
+	CHECK_STR(st.detail, "HTTP 500");
+}
+
 HARNESS_MAIN("docker",
     RUN(demux_whole),
     RUN(demux_byte_by_byte),
@@ -389,4 +493,7 @@ HARNESS_MAIN("docker",
     RUN(open_host_strings),
     RUN(error_names),
     RUN(missing_socket_is_connect),
-    RUN(invalid_requests))
+    RUN(invalid_requests),
+    RUN(parse_version),
+    RUN(parse_list_and_inspect),
+    RUN(parse_exec_and_errors))
