@@ -32,7 +32,7 @@
 #define MAX_CLIENTS	16
 #define MAX_ENDPOINTS	256
 #define MAX_SERIES	64
-#define REQ_MAX		4096
+#define REQ_MAX		METRICS_REQ_MAX
 #define RESP_MAX	(512 * 1024)
 #define DEADLINE_MS	5000
 #define BACKLOG		16
@@ -288,30 +288,50 @@ is(const char *s, size_t n, const char *lit)
 	return n == strlen(lit) && memcmp(s, lit, n) == 0;
 }
 
-/* A whole request head is in c->req: route it. */
-static void
-route(struct client *c)
+int
+metrics_parse_request(const char *req, size_t len, enum metrics_page *page)
 {
-	char *line = c->req, *eol = memchr(line, '\n', c->reqlen);
-	char *sp1 = memchr(line, ' ', (size_t)(eol - line)), *sp2, *q;
+	const char *eol, *sp1, *sp2, *q;
+
+	*page = METRICS_PAGE_NONE;
+	if (memmem(req, len, "\r\n\r\n", 4) == NULL &&
+	    memmem(req, len, "\n\n", 2) == NULL)
+		return len >= REQ_MAX ? 431 : 0;
+	eol = memchr(req, '\n', len);
+	sp1 = memchr(req, ' ', (size_t)(eol - req));
+	sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
+	if (sp2 == NULL || sp1 == req || sp2 == sp1 + 1 || eol - sp2 < 8 ||
+	    memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
+		return 400;
+	if (!is(req, (size_t)(sp1 - req), "GET"))
+		return 405;
+	q = memchr(sp1 + 1, '?', (size_t)(sp2 - sp1 - 1));
+	if (q == NULL)
+		q = sp2;
+	if (is(sp1 + 1, (size_t)(q - sp1 - 1), "/metrics"))
+		*page = METRICS_PAGE_METRICS;
+	else if (is(sp1 + 1, (size_t)(q - sp1 - 1), "/healthz"))
+		*page = METRICS_PAGE_HEALTHZ;
+	else
+		return 404;
+	return 200;
+}
+
+/* A whole request head is in c->req, parsed to code and page: answer it. */
+static void
+route(struct client *c, int code, enum metrics_page page)
+{
 	struct buf b = { 0 };
 	char msg[REASON_MAX + 2];
 	bool ok;
 
-	sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
-	if (sp2 == NULL || sp1 == line || sp2 == sp1 + 1 || eol - sp2 < 8 ||
-	    memcmp(sp2 + 1, "HTTP/1.", 7) != 0) {
+	if (code == 400) {
 		respond(c, 400, NULL, "bad request\n", 12);
-		return;
-	}
-	if (!is(line, (size_t)(sp1 - line), "GET")) {
+	} else if (code == 405) {
 		respond(c, 405, NULL, "method not allowed\n", 19);
-		return;
-	}
-	q = memchr(sp1 + 1, '?', (size_t)(sp2 - sp1 - 1));
-	if (q == NULL)
-		q = sp2;
-	if (is(sp1 + 1, (size_t)(q - sp1 - 1), "/metrics")) {
+	} else if (code == 431) {
+		respond(c, 431, NULL, "request head too large\n", 23);
+	} else if (page == METRICS_PAGE_METRICS) {
 		pthread_mutex_lock(&st.mu);
 		render(&b);
 		pthread_mutex_unlock(&st.mu);
@@ -320,7 +340,7 @@ route(struct client *c)
 		else
 			respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
 		free(b.p);
-	} else if (is(sp1 + 1, (size_t)(q - sp1 - 1), "/healthz")) {
+	} else if (page == METRICS_PAGE_HEALTHZ) {
 		pthread_mutex_lock(&st.mu);
 		ok = st.healthy;
 		snprintf(msg, sizeof(msg), "%s\n", ok ? "ok" :
@@ -335,8 +355,10 @@ route(struct client *c)
 static void
 on_event(struct client *c)
 {
+	enum metrics_page page;
 	char junk[512];
 	ssize_t n;
+	int code;
 
 	switch (c->state) {
 	case C_READ:
@@ -348,11 +370,8 @@ on_event(struct client *c)
 			return;
 		}
 		c->reqlen += (size_t)n;
-		if (memmem(c->req, c->reqlen, "\r\n\r\n", 4) != NULL ||
-		    memmem(c->req, c->reqlen, "\n\n", 2) != NULL)
-			route(c);
-		else if (c->reqlen == REQ_MAX)
-			respond(c, 431, NULL, "request head too large\n", 23);
+		if ((code = metrics_parse_request(c->req, c->reqlen, &page)) != 0)
+			route(c, code, page);
 		return;
 	case C_WRITE:
 		n = send(c->fd, c->resp + c->sent, c->resplen - c->sent,

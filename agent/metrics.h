@@ -26,6 +26,24 @@ void metrics_count_reload_exec(const char *container, const char *command,
     const char *result);
 void metrics_set_health(bool healthy, const char *reason);
 
+/* A request head must fit in this many bytes. */
+#define METRICS_REQ_MAX 4096
+
+enum metrics_page {
+	METRICS_PAGE_NONE,
+	METRICS_PAGE_METRICS,	/* GET /metrics */
+	METRICS_PAGE_HEALTHZ,	/* GET /healthz */
+};
+
+/*
+ * The server's request parser, pure (no I/O, no lock) for tests and
+ * fuzzing: given the len bytes read so far on a connection, returns 0
+ * while the request head is incomplete, else the status to answer: 200
+ * with *page (any query string is ignored), 400 (not a request line), 405
+ * (not GET), 404, or 431 (METRICS_REQ_MAX bytes and no complete head).
+ */
+int metrics_parse_request(const char *req, size_t len, enum metrics_page *page);
+
 #ifdef MCA_TEST_HOOKS
 /* Per-connection deadline for the unit tests (default 5000 ms). */
 void metrics_test_set_deadline_ms(int ms);

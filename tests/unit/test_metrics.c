@@ -372,6 +372,43 @@ TEST(lifecycle)
 		metrics_stop();
 }
 
+/* The request parser alone, as the server thread runs it on each read. */
+TEST(parse_request)
+{
+	static const struct {
+		const char *req;
+		int code;
+		enum metrics_page page;
+	} cases[] = {
+		{ "GET /metrics HTTP/1.1\r\n\r\n", 200, METRICS_PAGE_METRICS },
+		{ "GET /healthz?x=1 HTTP/1.0\n\n", 200, METRICS_PAGE_HEALTHZ },
+		{ "GET /metrics HTTP/1.1\r\nHost: x\r\n", 0, METRICS_PAGE_NONE },
+		{ "GET /metrics HTTP/1.1", 0, METRICS_PAGE_NONE },
+		{ "", 0, METRICS_PAGE_NONE },
+		{ "POST /metrics HTTP/1.1\r\n\r\n", 405, METRICS_PAGE_NONE },
+		{ "GET /nope HTTP/1.1\r\n\r\n", 404, METRICS_PAGE_NONE },
+		{ "GET /metricsx HTTP/1.1\r\n\r\n", 404, METRICS_PAGE_NONE },
+		{ "hello\r\n\r\n", 400, METRICS_PAGE_NONE },
+		{ "GET  HTTP/1.1\r\n\r\n", 400, METRICS_PAGE_NONE },
+		{ " /metrics HTTP/1.1\r\n\r\n", 400, METRICS_PAGE_NONE },
+		{ "GET /metrics HTTP/1\r\n\r\n", 400, METRICS_PAGE_NONE },
+		{ "GET /metrics SPDY/1.1\r\n\r\n", 400, METRICS_PAGE_NONE },
+	};
+	enum metrics_page page;
+	char *big = malloc(METRICS_REQ_MAX);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		page = (enum metrics_page)99;
+		CHECK_INT(metrics_parse_request(cases[i].req, strlen(cases[i].req),
+		    &page), cases[i].code);
+		CHECK_INT(page, cases[i].page);
+	}
+	memset(big, 'a', METRICS_REQ_MAX);
+	CHECK_INT(metrics_parse_request(big, METRICS_REQ_MAX - 1, &page), 0);
+	CHECK_INT(metrics_parse_request(big, METRICS_REQ_MAX, &page), 431);
+	free(big);
+}
+
 HARNESS_MAIN("metrics",
 	RUN(exposition),
 	RUN(counters_and_bounds),
@@ -379,4 +416,5 @@ HARNESS_MAIN("metrics",
 	RUN(healthz),
 	RUN(http_edges),
 	RUN(idle_clients),
-	RUN(lifecycle))
+	RUN(lifecycle),
+	RUN(parse_request))
