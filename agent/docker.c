@@ -407,6 +407,8 @@ void
 docker_parse_error(const char *body, size_t len, long code,
     struct docker_status *st)
 {
+	char msg[sizeof(st->detail)] = "";
+	size_t mlen = 0;
 	json_t *j, *m;
 
 	fail(st, code == 404 ? DOCKER_ERR_NOT_FOUND :
@@ -417,11 +419,15 @@ docker_parse_error(const char *body, size_t len, long code,
 		j = json_loadb(body, len, 0, NULL);
 		m = json_object_get(j, "message");
 		if (json_is_string(m))
-			set_detail(st, json_string_value(m), json_string_length(m));
+			log_clean(msg, sizeof(msg), &mlen, json_string_value(m),
+			    json_string_length(m), false);
 		else	/* a proxy's HTML page: its first bytes still help */
-			set_detail(st, body, len);
+			log_clean(msg, sizeof(msg), &mlen, body, len, false);
 		json_decref(j);
 	}
+	/* An empty message (or one of CRs only) keeps "HTTP <code>". */
+	if (mlen > 0)
+		memcpy(st->detail, msg, mlen + 1);
 }
 
 /* Status code check; any other answer's {"message"} becomes the detail. */

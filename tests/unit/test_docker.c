@@ -478,6 +478,12 @@ TEST(parse_exec_and_errors)
 	docker_parse_error(NULL, 0, 500, &st);
 	CHECK_INT(st.error, DOCKER_ERR_HTTP);
 	CHECK_STR(st.detail, "HTTP 500");
+	/* found by fuzz_docker_json: an empty message wiped the status */
+	docker_parse_error("{\"message\":\"\"}", 14, 500, &st);
+	CHECK_STR(st.detail, "HTTP 500");
+	docker_parse_error("\r\r", 2, 403, &st);
+	CHECK_INT(st.error, DOCKER_ERR_DENIED);
+	CHECK_STR(st.detail, "HTTP 403");
 }
 
 HARNESS_MAIN("docker",
