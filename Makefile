@@ -24,7 +24,7 @@ ASAN_CFLAGS := $(WARN) $(DEFS) -DMCA_TEST_HOOKS -O1 -g -fno-omit-frame-pointer \
 STATIC := build/static
 
 .SECONDARY:
-.PHONY: all static image test unit integration bench demo deps clean install
+.PHONY: all static image test unit integration bench demo deps clean install fuzz fuzz-smoke
 all: $(DEV)/mailu-cert-agent
 
 $(DEV)/%.o: agent/%.c | $(DEV)
@@ -74,6 +74,7 @@ integration: $(ASAN)/mailu-cert-agent $(ASAN)/docker-driver
 test:
 	scripts/install-deps.sh
 	$(MAKE) unit
+	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 
 demo:
@@ -86,5 +87,38 @@ deps:
 
 clean:
 	rm -rf build
+
+# ---------------------------------------------------------------------------
+# Fuzzing: libFuzzer targets tests/fuzz/fuzz_NAME.c over the parsers of
+# outside input, linked with the agent objects built for fuzzing (clang-14,
+# ASan + UBSan + LeakSanitizer) in build/fuzz. `make fuzz` runs each target
+# for FUZZ_SECONDS over build/fuzz/corpus-NAME (a copy of the committed
+# seeds in tests/fuzz/corpus/NAME, which it never writes to); `make
+# fuzz-smoke` (part of `make test`) runs each for FUZZ_SMOKE_SECONDS and
+# fails on any crash, leak or timeout. See tests/fuzz/run.sh.
+FUZZ := build/fuzz
+FUZZ_CC := clang-14
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := $(WARN) $(DEFS) -O1 -g -fno-omit-frame-pointer -MMD -MP
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ):
+	mkdir -p $@
+$(FUZZ)/%.o: agent/%.c | $(FUZZ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c $< -o $@
+$(FUZZ)/fuzz_%.o: tests/fuzz/fuzz_%.c | $(FUZZ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) -Iagent -c $< -o $@
+$(FUZZ)/fuzz_%: $(FUZZ)/fuzz_%.o $(LIB_SRCS:agent/%.c=$(FUZZ)/%.o)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(LIBS)
+
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+fuzz-smoke: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_BINS)
+
+-include $(wildcard $(FUZZ)/*.d)
+# ---------------------------------------------------------------------------
 
 -include $(wildcard $(DEV)/*.d $(ASAN)/*.d)
