@@ -549,6 +549,12 @@ docker_parse_version(const char *body, size_t len, char version[12],
 		fail(st, DOCKER_ERR_BAD_ANSWER, "unreadable API version");
 		goto out;
 	}
+	/* An engine that refuses its own version is not one to talk to. */
+	if (lowest > engine) {
+		fail(st, DOCKER_ERR_BAD_ANSWER, "MinAPIVersion %s above ApiVersion %s",
+		    json_string_value(min), json_string_value(api));
+		goto out;
+	}
 	use = engine < API_NEWEST ? engine : API_NEWEST;
 	use = lowest > use ? lowest : use;
 	if (use < API_OLDEST) {

@@ -402,6 +402,16 @@ TEST(parse_version)
 	CHECK_INT(st.error, DOCKER_ERR_BAD_ANSWER);
 	CHECK_INT(docker_parse_version("", 0, v, &st), -1);
 	CHECK_STR(st.detail, "not JSON: empty");
+	/* found by fuzz_docker_json: a minimum above the maximum was used */
+	strcpy(v, "x");
+	CHECK_INT(docker_parse_version("{\"ApiVersion\":\"1.52\",\"MinAPIVersion\":\"2.44\"}",
+	    44, v, &st), -1);
+	CHECK_INT(st.error, DOCKER_ERR_BAD_ANSWER);
+	CHECK_STR(st.detail, "MinAPIVersion 2.44 above ApiVersion 1.52");
+	CHECK_STR(v, "x");
+	CHECK_INT(docker_parse_version("{\"ApiVersion\":\"1.44\",\"MinAPIVersion\":\"1.44\"}",
+	    44, v, &st), 0);
+	CHECK_STR(v, "1.44");
 	/* the length counts, not a NUL */
 	CHECK_INT(docker_parse_version("{\"ApiVersion\":\"1.41\"}garbage", 21, v, &st), 0);
 }
