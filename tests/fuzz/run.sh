@@ -21,7 +21,7 @@ max_len() {
 	case $1 in
 	acme_json) echo 262144 ;;
 	metrics) echo 8192 ;;
-	endpoint | proxyproto) echo 4096 ;;
+	endpoint | proxyproto | sigreload) echo 4096 ;;
 	*) echo 65536 ;;
 	esac
 }
