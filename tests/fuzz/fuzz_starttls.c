@@ -5,8 +5,10 @@
  * machines (SMTP, IMAP, POP3, ManageSieve) side by side, each until it
  * says handshake or fail; the implicit-TLS kind must refuse at once.
  * Checks: every SEND is one command ending in CRLF, every FAIL names a
- * reason, phases and line counts stay in their bounds, and an SMTP line
- * the reply parser accepts has a 3-digit code.
+ * reason, phases and line counts stay in their bounds, an SMTP line the
+ * reply parser accepts has a 3-digit code, and above all TLS starts only
+ * right after our STARTTLS (STLS) command was answered, and for SMTP and
+ * ManageSieve only when the server offered it.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct starttls_state st[STARTTLS__MAX];
 	int done[STARTTLS__MAX] = { 0 }, sends[STARTTLS__MAX] = { 0 };
+	const char *sent[STARTTLS__MAX] = { NULL };
 	const char *text = (const char *)data, *end = text + size;
 
 	for (int k = 0; k < STARTTLS__MAX; k++)
@@ -55,8 +58,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (olen < 3 || strcmp(out + olen - 2, "\r\n") != 0 ||
 				    memchr(out, '\n', olen - 1) != NULL || ++sends[k] > 2)
 					abort();
+				sent[k] = out;
 				break;
 			case STARTTLS_HANDSHAKE:
+				if (sent[k] == NULL || (strcmp(sent[k], "STARTTLS\r\n") != 0 &&
+				    strcmp(sent[k], "a1 STARTTLS\r\n") != 0 &&
+				    strcmp(sent[k], "STLS\r\n") != 0))
+					abort();
+				if ((k == STARTTLS_SMTP || k == STARTTLS_SIEVE) &&
+				    !st[k].offered)
+					abort();
 				done[k] = 1;
 				break;
 			case STARTTLS_FAIL:
