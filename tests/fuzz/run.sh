@@ -5,9 +5,10 @@
 # seeds of tests/fuzz/corpus/NAME and keeps what earlier runs found (the
 # committed seeds are never written). Uses tests/fuzz/NAME.dict when there
 # is one. Prints per target: executions, executions per second, corpus
-# size and the result; then a summary line. Exits non-zero if any target
-# found a crash, a leak, a timeout or ran out of memory; the input that
-# did it is kept in build/fuzz/artifacts/.
+# size (files), inputs added, peak RSS, the slowest input's time and the
+# result; then a summary line. Exits non-zero if any target found a
+# crash, a leak, a timeout or ran out of memory; the input that did it is
+# kept in build/fuzz/artifacts/ (replay: build/fuzz/fuzz_NAME FILE).
 set -uo pipefail
 secs=${1:?usage: run.sh SECONDS BINARY...}
 shift
@@ -27,7 +28,7 @@ max_len() {
 }
 
 failed=0 total_execs=0 n=0 t0=$(date +%s)
-printf '%-12s %10s %8s %7s %9s  %s\n' target execs exec/s corpus new result
+printf '%-12s %10s %8s %7s %6s %7s %8s  %s\n' target execs exec/s corpus new rss_mb slowest result
 for bin in "$@"; do
 	name=$(basename "$bin")
 	name=${name#fuzz_}
@@ -47,6 +48,8 @@ for bin in "$@"; do
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
 	new=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -n 1)
+	rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -n 1)
+	slow=$(sed -n 's/^stat::slowest_unit_time_sec: *//p' "$log" | tail -n 1)
 	size=$(find "$corpus" -type f | wc -l)
 	if [ $rc -eq 0 ] && [ -n "$execs" ]; then
 		result=ok
@@ -59,8 +62,8 @@ for bin in "$@"; do
 	fi
 	total_execs=$((total_execs + ${execs:-0}))
 	n=$((n + 1))
-	printf '%-12s %10s %8s %7s %9s  %s\n' "$name" "${execs:--}" "${rate:--}" "$size" \
-	    "${new:--}" "$result"
+	printf '%-12s %10s %8s %7s %6s %7s %7ss  %s\n' "$name" "${execs:--}" "${rate:--}" \
+	    "$size" "${new:--}" "${rss:--}" "${slow:--}" "$result"
 done
 echo "fuzz: $n targets, $((n - failed)) ok, $failed failed; $total_execs executions in $(($(date +%s) - t0)) s ($secs s each)"
 [ $failed -eq 0 ]
