@@ -19,7 +19,7 @@ mkdir -p "$S" "$T/state"
 kubelet_write "$S" a cert.pem key.pem
 
 # the front reads the Secret as its /certs, read-only
-PORT_BASE=41000
+PORT_BASE=${PORT_BASE:-41000}
 FRONT=mca-it-$TEST_NAME
 HOSTNAME_SNI=$N
 front_start "$FRONT" "$S" "$PORT_BASE" >/dev/null
@@ -27,8 +27,10 @@ at_exit front_stop "$FRONT" "$T/front.docker.log"
 front_wait "$FRONT" "$PORT_BASE" 60
 ENDPOINTS=$(front_endpoints "$PORT_BASE")
 
+# uid 0, not the image's 10001: an added capability takes effect only for
+# uid 0 (no ambient capabilities), and the masters are root's
 docker run -d --name "$FRONT-agent" --pid "container:$FRONT" --network host \
-	--cap-drop ALL --cap-add KILL --read-only --security-opt no-new-privileges:true \
+	--user 0:0 --cap-drop ALL --cap-add KILL --read-only --security-opt no-new-privileges:true \
 	-v "$S:/certs:ro" -v "$T/state:/state" \
 	-e AGENT_SOURCE=k8s-secret:/certs -e AGENT_RELOAD=signal -e AGENT_STATE_DIR=/state \
 	-e HOSTNAMES="$N" -e AGENT_ENDPOINTS="$ENDPOINTS" -e AGENT_POLL_INTERVAL=1s \
