@@ -6,6 +6,7 @@
 #   rollback (bundle C, whose reload hook fails once: C is rolled back to B,
 #   verified) -> SIGTERM.
 # Metrics are scraped and webhooks delivered meanwhile, so both threads run.
+# First, `check` natively and under valgrind: the slowdown, and a clean check.
 # valgrind must exit 0 with "ERROR SUMMARY: 0 errors" and nothing lost
 # (definite, indirect and possible leaks count as errors). Suppressions, if
 # any, are in tests/valgrind.supp, each with its reason.
@@ -40,17 +41,27 @@ if [ -e /tmp/mca-fail-once ]; then
 fi
 EOF
 
+SUPP=()
+[ -s "$MCA_ROOT/tests/valgrind.supp" ] && SUPP=("--suppressions=$MCA_ROOT/tests/valgrind.supp")
+VG=(valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible
+	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1
+	--track-fds=no --num-callers=30 "${SUPP[@]}")
+
+# the slowdown, measured on `check` (nine probes): natively, then under valgrind
+CHECK=(check "--certs-dir=$T/certs" "--hostnames=$N" "--endpoints=$ENDPOINTS" --probe-timeout=30s)
+"$BIN" "${CHECK[@]}" >"$T/check-native.log" 2>&1 || fail "check (native) exit $?"
+"${VG[@]}" --log-file="$T/valgrind-check.log" "$BIN" "${CHECK[@]}" >"$T/check-vg.log" 2>/dev/null ||
+	fail "check under valgrind exit $? (see valgrind-check.log)"
+assert_file_contains "$T/valgrind-check.log" "ERROR SUMMARY: 0 errors from 0 contexts" "valgrind summary of check"
+log "check: $(jq -r 'select(.event=="check.done") | .ms' "$T/check-native.log") ms natively, $(jq -r 'select(.event=="check.done") | .ms' "$T/check-vg.log") ms under valgrind"
+
 python3 "$MCA_TESTLIB/webhook-receiver.py" "$WPORT" "$T/hooks.jsonl" &
 recv=$!
 at_exit "kill $recv 2>/dev/null"
 : >"$T/hooks.jsonl"
 
-SUPP=()
-[ -s "$MCA_ROOT/tests/valgrind.supp" ] && SUPP=("--suppressions=$MCA_ROOT/tests/valgrind.supp")
 t_start=$(date +%s)
-valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
-	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 \
-	--track-fds=no --num-callers=30 "${SUPP[@]}" --log-file="$T/valgrind.log" \
+"${VG[@]}" --log-file="$T/valgrind.log" \
 	"$BIN" run "--certs-dir=$T/certs" "--hostnames=$N" "--endpoints=$ENDPOINTS" \
 	"--front=$FRONT" "--state-dir=$T/state" "--source=pair:$T/src/cert.pem,$T/src/key.pem" \
 	"--reload-commands=nginx -t; nginx -s reload; dovecot reload; mca-hook" \
