@@ -141,7 +141,7 @@ docker rm -f "$FRONT-agent" >/dev/null
 mkdir -p "$T/src"
 install -o "$uid" -m 0644 "$T/c.cert.pem" "$T/src/cert.pem"
 install -o "$uid" -m 0600 "$T/c.key.pem" "$T/src/key.pem"
-SRC=(-v "$T/src:/src:ro" -e AGENT_SOURCE=pair:/src/cert.pem,/src/key.pem)
+SRC=(-v "$T/src:/src:ro" -e "AGENT_SOURCE=pair:/src/cert.pem,/src/key.pem")
 
 # --- 3. without the socket's group: a clear connect error, nothing served
 img nogroup "${SRC[@]}" -- once

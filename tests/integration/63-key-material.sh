@@ -175,5 +175,5 @@ if ! python3 "$SCAN" scan "$T/needles.tsv" "${channels[@]}" >"$T/leaks.out"; the
 	cat "$T/leaks.out" >&2
 	fail "key material found in an output channel"
 fi
-log "scanned ${#channels[@]} files ($(cat "${channels[@]}" | wc -c) bytes; $(wc -l <"$T/hooks.jsonl") webhook bodies, $(ls "$T"/scrape.* | wc -l) scrapes): no key bytes"
+log "scanned ${#channels[@]} files ($(cat "${channels[@]}" | wc -c) bytes; $(wc -l <"$T/hooks.jsonl") webhook bodies, $(find "$T" -maxdepth 1 -name "scrape.*" | wc -l) scrapes): no key bytes"
 pass

@@ -43,8 +43,8 @@ EOF
 
 SUPP=()
 [ -s "$MCA_ROOT/tests/valgrind.supp" ] && SUPP=("--suppressions=$MCA_ROOT/tests/valgrind.supp")
-VG=(valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible
-	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1
+VG=(valgrind --leak-check=full "--show-leak-kinds=definite,indirect,possible"
+	"--errors-for-leak-kinds=definite,indirect,possible" --error-exitcode=1
 	--track-fds=no --num-callers=30 "${SUPP[@]}")
 
 # the slowdown, measured on `check` (nine probes): natively, then under valgrind
