@@ -67,7 +67,8 @@ image: static
 unit: $(UNIT_BINS)
 	tests/run-unit.sh $(UNIT_BINS)
 
-integration: $(ASAN)/mailu-cert-agent $(ASAN)/docker-driver
+# the dev build too: tests/integration/64-valgrind.sh runs it under valgrind
+integration: $(ASAN)/mailu-cert-agent $(ASAN)/docker-driver $(DEV)/mailu-cert-agent
 	tests/run-integration.sh
 
 # test and demo install what they need first (fast when already there)

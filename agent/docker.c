@@ -5,6 +5,9 @@
  * mapped to a stable code, and its JSON checked field by field before
  * anything is copied out of it.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,6 +301,26 @@ sink_write(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* Why a unix socket refuses us (EACCES, ENOENT...): 0 if it connects now. */
+static int
+unix_connect_errno(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd, e = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		e = errno;
+	close(fd);
+	return e;
+}
+
 /* Maps a failed transfer to a code: never connected, too slow, or a bad answer. */
 static int
 transfer_failed(struct docker *d, CURLcode rc, struct sink *s,
@@ -319,6 +342,16 @@ transfer_failed(struct docker *d, CURLcode rc, struct sink *s,
 	if (rc == CURLE_OPERATION_TIMEDOUT)
 		return fail(st, pre > 0 ? DOCKER_ERR_TIMEOUT : DOCKER_ERR_CONNECT,
 		    "%s", msg);
+	if (rc == CURLE_COULDNT_CONNECT && d->socket_path != NULL) {
+		int e = unix_connect_errno(d->socket_path);
+
+		/* libcurl names neither the socket nor the cause */
+		if (e != 0)
+			return fail(st, DOCKER_ERR_CONNECT, "connect %s: %s%s",
+			    d->socket_path, strerror(e), e == EACCES ?
+			    " (the agent's uid needs the socket's group: "
+			    "--group-add or compose user: UID:GID)" : "");
+	}
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
 	    rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR)
 		return fail(st, DOCKER_ERR_CONNECT, "%s", msg);

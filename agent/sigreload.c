@@ -117,7 +117,7 @@ signal_reload(char *err, size_t errlen)
 	if (signal_find_masters("/proc", pids, err, errlen) != 0)
 		return -1;
 	for (int i = 0; i < SIGNAL__MAX; i++) {
-		int rc = kill(pids[i], SIGHUP);
+		int rc = kill(pids[i], SIGHUP), e = errno;	/* before logging */
 
 		log_event(rc == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR, "reload.signal",
 		    json_pack("{s:s, s:i, s:s, s:b}", "service", signal_target_names[i],
@@ -125,8 +125,11 @@ signal_reload(char *err, size_t errlen)
 		    rc == 0 ? "SIGHUP to %s master %d" : "SIGHUP to %s master %d failed",
 		    signal_target_names[i], (int)pids[i]);
 		if (rc != 0) {
-			snprintf(err, errlen, "kill %d: %s (CAP_KILL needed?)",
-			    (int)pids[i], strerror(errno));
+			/* an added CAP_KILL is inert for another uid: say so */
+			snprintf(err, errlen, "kill %d: %s%s", (int)pids[i], strerror(e),
+			    e != EPERM ? "" : geteuid() != 0 ? " (not uid 0: the "
+			    "signal backend runs as user 0 with only CAP_KILL)" :
+			    " (CAP_KILL needed)");
 			return -1;
 		}
 	}

@@ -13,6 +13,9 @@ log "static binary: $(stat -c %s "$bin") bytes stripped; $(grep '^image ' "$T/ma
 certs_leaf "$T" a ec256 90 mail.example.test
 certs_leaf "$T" b ec256 90 mail.example.test
 bed_start a
+# the image runs as uid 10001 (README, "Least privilege"): it owns the certs
+AGENT_UID=10001
+chown -R "$AGENT_UID" "$T/certs"
 
 run_image() { # LOGNAME
 	set +e
@@ -28,6 +31,7 @@ assert_eq 0 "$AGENT_RC" "image check exit code"
 assert_eq 9 "$(events ok 'select(.event=="check.done") | .matched')" "matched"
 
 bed_install b
+chown -R "$AGENT_UID" "$T/certs"
 docker exec "$FRONT" nginx -s reload
 wait_served "$(certs_fp "$T/b.cert.pem")" https smtp
 run_image stale
@@ -39,13 +43,15 @@ assert_eq '["dovecot"]' "$(events stale 'select(.event=="check.done") | .service
 docker exec "$FRONT" dovecot reload
 certs_leaf "$T" c ec256 120 mail.example.test
 src_write c
+chown -R "$AGENT_UID" "$T/src"
 sock=${DOCKER_HOST#unix://}
 img() { # LOGNAME ARGS...
 	local n=$1
 	shift
 	set +e
 	docker run --rm --network host -v "$T/certs:/certs" -v "$T/src:/src:ro" \
-		-v "$sock:/var/run/docker.sock" -e HOSTNAMES="$HOSTNAME_SNI" \
+		-v "$sock:/var/run/docker.sock" --group-add "$(stat -c %g "$sock")" \
+		-e HOSTNAMES="$HOSTNAME_SNI" \
 		-e AGENT_ENDPOINTS="$ENDPOINTS" -e AGENT_FRONT="$FRONT" \
 		-e AGENT_SOURCE=pair:/src/cert.pem,/src/key.pem \
 		mailu-cert-agent:latest "$@" >"$T/$n.log" 2>"$T/$n.err.log"

@@ -63,7 +63,7 @@ mkdir -p "$T/certs"
 bed_install a
 chown -R "$uid" "$T/certs"
 
-PORT_BASE=41000
+PORT_BASE=${PORT_BASE:-41000}
 front_ports "$PORT_BASE"
 ENDPOINTS=$(front_endpoints "$PORT_BASE")
 cat >"$T/docker-compose.yml" <<EOF
@@ -75,6 +75,7 @@ services:
     network_mode: host
     labels:
       mca.test: "1"
+      mca.test.front: "$PROJECT-$$"
     environment:
       BIND_ADDRESS: 127.0.0.1
       PORT_HTTPS: "$FRONT_PORT_HTTPS"
@@ -100,6 +101,10 @@ services:
     environment:
       AGENT_ENDPOINTS: "$ENDPOINTS"
       AGENT_POLL_INTERVAL: 1s
+      # with the host network the agent cannot find its own container (its
+      # hostname is the host's), so the default label would also match the
+      # fronts of tests running beside this one
+      AGENT_FRONT: "label:mca.test.front=$PROJECT-$$"
     volumes:
       - "$T/certs:/certs"
       - "$sock:/var/run/docker.sock"
@@ -115,7 +120,7 @@ t_agent=$(dc config | yaml2json | jq -c '.services["cert-agent"]')
 proj='{image, user, read_only, cap_drop, security_opt, healthcheck, restart}'
 assert_eq "$(jq -cS "$proj" <<<"$ex_agent")" "$(jq -cS "$proj" <<<"$t_agent")" "cert-agent settings"
 assert_eq "$(jq -cS '.environment' <<<"$ex_agent")" \
-	"$(jq -cS '.environment | del(.AGENT_ENDPOINTS, .AGENT_POLL_INTERVAL)' <<<"$t_agent")" \
+	"$(jq -cS '.environment | del(.AGENT_ENDPOINTS, .AGENT_POLL_INTERVAL, .AGENT_FRONT)' <<<"$t_agent")" \
 	"cert-agent environment (mailu.env)"
 assert_eq "$(jq -c '[.volumes[] | sub("^[^:]*:"; "")] | sort' <<<"$ex_agent")" \
 	"$(jq -c '[.volumes[] | sub("^[^:]*:"; "")] | sort' <<<"$t_agent")" "cert-agent mounts"

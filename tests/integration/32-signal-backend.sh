@@ -19,7 +19,7 @@ mkdir -p "$S" "$T/state"
 kubelet_write "$S" a cert.pem key.pem
 
 # the front reads the Secret as its /certs, read-only
-PORT_BASE=41000
+PORT_BASE=${PORT_BASE:-41000}
 FRONT=mca-it-$TEST_NAME
 HOSTNAME_SNI=$N
 front_start "$FRONT" "$S" "$PORT_BASE" >/dev/null
@@ -27,8 +27,28 @@ at_exit front_stop "$FRONT" "$T/front.docker.log"
 front_wait "$FRONT" "$PORT_BASE" 60
 ENDPOINTS=$(front_endpoints "$PORT_BASE")
 
-docker run -d --name "$FRONT-agent" --pid "container:$FRONT" --network host \
+# As the image's default user (10001), CAP_KILL is granted but inert: no
+# ambient capabilities, and the masters are root's. The SIGHUP is refused,
+# and the event says why.
+mkdir -p "$T/state-nonroot"
+chown 10001 "$T/state-nonroot"
+set +e
+docker run --rm --pid "container:$FRONT" --network host \
 	--cap-drop ALL --cap-add KILL --read-only --security-opt no-new-privileges:true \
+	-v "$S:/certs:ro" -v "$T/state-nonroot:/state" \
+	-e AGENT_SOURCE=k8s-secret:/certs -e AGENT_RELOAD=signal -e AGENT_STATE_DIR=/state \
+	-e HOSTNAMES="$N" -e AGENT_ENDPOINTS="$ENDPOINTS" \
+	mailu-cert-agent:latest once >"$T/nonroot.log" 2>&1
+rc=$?
+set -e
+assert_eq 2 "$rc" "once as uid 10001 with CAP_KILL: exit code"
+assert_eq false "$(jq -c 'select(.event=="reload.signal") | .sent' "$T/nonroot.log" | head -1)" "SIGHUP sent as uid 10001"
+assert_file_contains "$T/nonroot.log" "Operation not permitted (not uid 0: the signal backend runs as user 0 with only CAP_KILL)" "once as uid 10001"
+
+# uid 0, not the image's 10001: an added capability takes effect only for
+# uid 0 (no ambient capabilities), and the masters are root's
+docker run -d --name "$FRONT-agent" --pid "container:$FRONT" --network host \
+	--user 0:0 --cap-drop ALL --cap-add KILL --read-only --security-opt no-new-privileges:true \
 	-v "$S:/certs:ro" -v "$T/state:/state" \
 	-e AGENT_SOURCE=k8s-secret:/certs -e AGENT_RELOAD=signal -e AGENT_STATE_DIR=/state \
 	-e HOSTNAMES="$N" -e AGENT_ENDPOINTS="$ENDPOINTS" -e AGENT_POLL_INTERVAL=1s \

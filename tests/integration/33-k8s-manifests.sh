@@ -62,6 +62,10 @@ broken patch-typo 'unknown field /spec/template/spec/shareProcessNamespce' \
 	patch-share-process-namespace.yaml 's/shareProcessNamespace:/shareProcessNamespce:/'
 broken escalation 'allowPrivilegeEscalation must be false' \
 	values-cert-agent.yaml 's/allowPrivilegeEscalation: false/allowPrivilegeEscalation: true/'
+broken image-user 'securityContext.runAsUser must be 0 (CAP_KILL is inert for another uid), is null' \
+	plain/front-with-agent.yaml '/runAsUser: 0/d'
+broken non-root 'runAsNonRoot must not be true' \
+	values-cert-agent.yaml 's/runAsUser: 0/runAsUser: 0\n        runAsNonRoot: true/'
 broken unknown-kind 'unknown kind Certificat in cert-manager.io/v1' \
 	certificate.yaml 's/^kind: Certificate$/kind: Certificat/'
 broken chart-value-typo '/front/extraContainer is not a value of Mailu' \

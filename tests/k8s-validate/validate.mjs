@@ -13,7 +13,8 @@
 //    patch selects the front and sets shareProcessNamespace) and Helm 4's
 //    plugin.yaml;
 //  - the cert-agent container: readOnlyRootFilesystem, no privilege
-//    escalation, capabilities drop ALL and add exactly [KILL], the pod's
+//    escalation, capabilities drop ALL and add exactly [KILL], runAsUser 0
+//    (the image's default is 10001, where KILL would be inert), the pod's
 //    shareProcessNamespace, the agent's settings (names checked against
 //    agent/config.c), its volumes and its healthcheck probes.
 // An unknown apiVersion/kind, or a document that is none of the above, is an
@@ -230,6 +231,11 @@ function checkAgentContainer(c, where) {
   if (add.length !== 1 || add[0] !== "KILL") {
     error(w, `securityContext.capabilities.add must be exactly [KILL], is ${JSON.stringify(caps.add ?? [])}`);
   }
+  // The image runs as uid 10001 by default. Kubernetes grants no ambient
+  // capabilities, so KILL takes effect only for uid 0: the signal backend
+  // must say runAsUser: 0 (and not runAsNonRoot), or SIGHUP fails with EPERM.
+  if (sc.runAsUser !== 0) error(w, `securityContext.runAsUser must be 0 (CAP_KILL is inert for another uid), is ${JSON.stringify(sc.runAsUser ?? null)}`);
+  if (sc.runAsNonRoot === true) error(w, "securityContext.runAsNonRoot must not be true: the signal backend needs uid 0 with CAP_KILL");
 
   const env = new Map();
   for (const e of c.env ?? []) {

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Key material scanner for tests/integration/63-key-material.sh.
+
+  key-needles.py make KEY.pem...        > needles.tsv
+      every form in which a private key's bytes could leak, one
+      "label<TAB>needle" per line: the PEM base64 body lines, the DER
+      (PKCS#8 and traditional) as hex (lower, upper) and base64, and the raw
+      private scalar (EC "priv", RSA d/p/q) as hex and base64. Long forms are
+      cut into overlapping windows, so a partial leak is found too.
+  key-needles.py scan needles.tsv FILE...
+      prints "FILE: label" for every needle found in a FILE (also after
+      undoing JSON escapes), exit 1 if any, 0 if none.
+
+Uses the openssl CLI (3.x) for the DER and the private numbers.
+"""
+import base64
+import re
+import subprocess
+import sys
+
+WIN_HEX, STEP_HEX = 32, 16      # 16-byte windows every 8 bytes
+WIN_B64, STEP_B64 = 32, 16      # 24-byte windows every 12 bytes
+
+
+def openssl(*args, data=None):
+    return subprocess.run(["openssl", *args], input=data, capture_output=True,
+                          check=True).stdout
+
+
+def windows(s, win, step):
+    if len(s) <= win:
+        return [s]
+    out = [s[i:i + win] for i in range(0, len(s) - win + 1, step)]
+    out.append(s[-win:])
+    return out
+
+
+def needles_of(path):
+    pem = open(path, "rb").read()
+    out = []
+    body = [ln.strip() for ln in pem.decode().splitlines()
+            if ln.strip() and not ln.startswith("-----")]
+    out += [("pem line", ln) for ln in body if len(ln) >= 16]
+    ders = {"pkcs8 der": openssl("pkey", "-in", path, "-outform", "DER")}
+    trad = openssl("pkey", "-in", path, "-traditional")
+    tbody = "".join(ln for ln in trad.decode().splitlines() if not ln.startswith("-----"))
+    ders["traditional der"] = base64.b64decode(tbody)
+    out += [("traditional pem line", ln) for ln in
+            trad.decode().splitlines() if not ln.startswith("-----") and len(ln) >= 16]
+    text = openssl("pkey", "-in", path, "-text", "-noout").decode()
+    # the private numbers: "priv:" (EC), "privateExponent:", "prime1:", "prime2:" (RSA)
+    for name in ("priv", "privateExponent", "prime1", "prime2"):
+        m = re.search(r"^%s:\s*\n((?:\s+[0-9a-f:]+\n)+)" % name, text, re.M)
+        if m:
+            h = re.sub(r"[\s:]", "", m.group(1)).lstrip("0")
+            h = h if len(h) % 2 == 0 else "0" + h
+            ders["raw " + name] = bytes.fromhex(h)
+    for label, raw in ders.items():
+        h = raw.hex()
+        out += [(label + " hex", w) for w in windows(h, WIN_HEX, STEP_HEX)]
+        out += [(label + " HEX", w.upper()) for w in windows(h, WIN_HEX, STEP_HEX)]
+        for kind, enc in (("base64", base64.b64encode), ("base64url", base64.urlsafe_b64encode)):
+            b = enc(raw).decode().rstrip("=")
+            out += [("%s %s" % (label, kind), w) for w in windows(b, WIN_B64, STEP_B64)]
+    if not any(k.startswith("raw ") for k in ders):
+        sys.exit("%s: no private number found in openssl's -text output" % path)
+    return out
+
+
+def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "make":
+        for path in sys.argv[2:]:
+            for label, n in needles_of(path):
+                print("%s: %s\t%s" % (path.rsplit("/", 1)[-1], label, n))
+        return 0
+    if len(sys.argv) >= 4 and sys.argv[1] == "scan":
+        needles = [ln.rstrip("\n").split("\t", 1) for ln in open(sys.argv[2])]
+        found = 0
+        for f in sys.argv[3:]:
+            raw = open(f, "rb").read().decode("utf-8", "replace")
+            variants = {raw, raw.replace("\\/", "/").replace("\\n", "\n").replace("\\r", "")}
+            seen = set()
+            for label, n in needles:
+                if label not in seen and any(n in v for v in variants):
+                    seen.add(label)
+                    print("%s: %s" % (f, label))
+                    found += 1
+        return 1 if found else 0
+    sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
