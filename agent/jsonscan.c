@@ -14,14 +14,11 @@
 
 #include "jsonscan.h"
 
-/* Bytes that stand for themselves inside a string. */
-static unsigned char plain[256];
-
-static void
-init_plain(void)
+/* A byte that stands for itself inside a string. */
+static bool
+plain(unsigned char c)
 {
-	for (int c = 0x20; c < 0x80; c++)
-		plain[c] = c != '"' && c != '\\';
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
 void
@@ -148,12 +145,6 @@ nomem(struct jsonscan *s)
 static void
 init_common(struct jsonscan *s)
 {
-	static bool once;
-
-	if (!once) {		/* idempotent: a race only writes the same bytes */
-		init_plain();
-		once = true;
-	}
 	s->line = 1;
 	s->stack_cap = 16;
 	s->stack = calloc(s->stack_cap, sizeof(*s->stack));
@@ -165,6 +156,12 @@ init_common(struct jsonscan *s)
 void
 jsonscan_init_mem(struct jsonscan *s, const unsigned char *buf, size_t len)
 {
+	static const unsigned char none[1];
+
+	if (buf == NULL) {
+		buf = none;
+		len = 0;
+	}
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 	s->p = s->base = buf;
@@ -415,7 +412,7 @@ string(struct jsonscan *s, struct jsonscan_buf *out)
 				break;
 			q += 8;
 		}
-		while (q < s->end && plain[*q])
+		while (q < s->end && plain(*q))
 			q++;
 		if (out != NULL && buf_put(out, s->p, (size_t)(q - s->p)) != 0)
 			return nomem(s);

@@ -861,6 +861,8 @@ TEST(hostile_stores)
 			fprintf(stderr, "  doc %zu: %s: %s\n", i, bad[i], r.detail);
 		check_fails(&r, CERT_BAD_ACME_JSON);
 	}
+	select_bytes(NULL, 0, "r", mail_only, 1, &r);
+	check_fails(&r, CERT_BAD_ACME_JSON);
 	/* members of the wrong type: skipped entries, "(no domain)", a missing key */
 	e = entry(0, &mail_new, NULL, NULL);
 	json_object_set_new(e, "domain", json_pack("{s:i, s:[]}", "main", 5, "sans"));
