@@ -198,28 +198,32 @@ b64_char(unsigned char c)
 	    (unsigned char)(c - '0') < 10 || c == '+' || c == '/';
 }
 
-#define ONES UINT64_C(0x0101010101010101)
+/* Sixteen bytes, as GCC and clang vectorise them (SSE2, NEON, or plain code). */
+typedef unsigned char v16 __attribute__((vector_size(16)));
 
-/* 0x80 in each byte of v (all below 0x80) that is within [lo, hi]. */
-static uint64_t
-in_range(uint64_t v, unsigned lo, unsigned hi)
-{
-	return (v + ONES * (0x80 - lo)) & ~(v + ONES * (0x7f - hi)) & ONES * 0x80;
-}
-
-/* Eight base64 digits? */
+/* Sixteen base64 digits? */
 static bool
-b64_word(uint64_t v)
+b64_vec(const unsigned char *in)
 {
-	if ((v & ONES * 0x80) != 0)
-		return false;
-	return (in_range(v, 'A', 'Z') | in_range(v, 'a', 'z') | in_range(v, '0', '9') |
-	    in_range(v, '+', '+') | in_range(v, '/', '/')) == ONES * 0x80;
+	v16 v, ok;
+
+	memcpy(&v, in, sizeof(v));
+	/* unsigned wrap-around: c - lo < n tests lo <= c < lo + n */
+	ok = ((v16)(v - 'A') < 26) | ((v16)(v - 'a') < 26) | ((v16)(v - '0') < 10) |
+	    (v == '+') | (v == '/');
+	for (size_t i = 0; i < sizeof(ok); i += 8) {
+		uint64_t w;
+
+		memcpy(&w, (const unsigned char *)&ok + i, 8);
+		if (w != UINT64_MAX)
+			return false;
+	}
+	return true;
 }
 
 /*
  * Standard base64 with padding, as Go's encoding/json writes []byte:
- * the padding it has (0, 1 or 2), or -1. Eight bytes at a time: the
+ * the padding it has (0, 1 or 2), or -1. Sixteen bytes at a time: the
  * certificate value of every entry passes here.
  */
 static int
@@ -230,13 +234,9 @@ b64_check(const unsigned char *in, size_t len)
 	if (len == 0 || len % 4 != 0 || len > INT_MAX)
 		return -1;
 	pad = in[len - 1] != '=' ? 0 : in[len - 2] != '=' ? 1 : 2;
-	for (; i + 8 <= len - pad; i += 8) {
-		uint64_t v;
-
-		memcpy(&v, in + i, 8);
-		if (!b64_word(v))
+	for (; i + 16 <= len - pad; i += 16)
+		if (!b64_vec(in + i))
 			return -1;
-	}
 	for (; i < len - pad; i++)
 		if (!b64_char(in[i]))
 			return -1;
