@@ -49,6 +49,16 @@ $(ASAN)/test_%: $(ASAN)/test_%.o $(LIB_SRCS:agent/%.c=$(ASAN)/%.o)
 $(ASAN)/docker-driver: tests/tools/docker-driver.c $(LIB_SRCS:agent/%.c=$(ASAN)/%.o) | $(ASAN)
 	$(CC) $(ASAN_CFLAGS) -Iagent -o $@ $< $(LIB_SRCS:agent/%.c=$(ASAN)/%.o) $(LIBS)
 
+# acme-select: the Traefik source's pick, timed (tests/tools/acme-select.c);
+# dev flags, and a static musl one that behaves as the release binary does.
+$(DEV)/acme-select: tests/tools/acme-select.c $(LIB_SRCS:agent/%.c=$(DEV)/%.o) | $(DEV)
+	$(CC) $(DEV_CFLAGS) -Iagent $(HARDEN_LD) -o $@ $< $(LIB_SRCS:agent/%.c=$(DEV)/%.o) $(LIBS)
+$(STATIC)/acme-select: tests/tools/acme-select.c $(LIB_SRCS) $(wildcard agent/*.h) | $(STATIC)
+	P=$$(scripts/static-deps.sh) && musl-gcc -static $(WARN) $(DEFS) -O2 \
+		-fstack-protector-strong -D_FORTIFY_SOURCE=2 -ffunction-sections -fdata-sections -Wl,--gc-sections \
+		-idirafter $$P/kernel-include -I$$P/include -Iagent -o $@ $< $(LIB_SRCS) \
+		-L$$P/lib $(LIBS)
+
 $(DEV) $(ASAN) $(STATIC):
 	mkdir -p $@
 

@@ -46,18 +46,15 @@ inside(const char *path, const char *dir)
 }
 
 int
-cert_read_file(const char *path, const char *allowed_dir, size_t max,
-    unsigned char **buf, size_t *len, enum cert_reason *why)
+cert_open_file(const char *path, const char *allowed_dir, size_t max, int *fdp,
+    size_t *size, enum cert_reason *why)
 {
 	char real[PATH_MAX], realdir[PATH_MAX];
-	unsigned char *data = NULL;
 	struct stat st;
-	size_t used = 0, cap;
-	ssize_t got;
 	int fd;
 
-	*buf = NULL;
-	*len = 0;
+	*fdp = -1;
+	*size = 0;
 	if (realpath(allowed_dir, realdir) == NULL)
 		return reason(why, CERT_UNREADABLE);
 	if (realpath(path, real) == NULL)
@@ -76,8 +73,27 @@ cert_read_file(const char *path, const char *allowed_dir, size_t max,
 		close(fd);
 		return reason(why, CERT_TOO_LARGE);
 	}
+	*fdp = fd;
+	*size = (size_t)st.st_size;
+	*why = CERT_OK;
+	return 0;
+}
+
+int
+cert_read_file(const char *path, const char *allowed_dir, size_t max,
+    unsigned char **buf, size_t *len, enum cert_reason *why)
+{
+	unsigned char *data = NULL;
+	size_t used = 0, cap, size;
+	ssize_t got;
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	if (cert_open_file(path, allowed_dir, max, &fd, &size, why) != 0)
+		return -1;
 	/* Sized from fstat (a 64 MiB bound need not mean 64 MiB allocated). */
-	cap = (size_t)st.st_size + 1;
+	cap = size + 1;
 	if ((data = malloc(cap + 1)) == NULL) {
 		close(fd);
 		return reason(why, CERT_UNREADABLE);

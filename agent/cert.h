@@ -60,6 +60,12 @@ struct cert_pair {
  */
 int cert_read_file(const char *path, const char *allowed_dir, size_t max,
     unsigned char **buf, size_t *len, enum cert_reason *why);
+/*
+ * The same checks, then the file left open: *fd (O_CLOEXEC, the caller
+ * closes it) and its size at open time, for a reader that streams it.
+ */
+int cert_open_file(const char *path, const char *allowed_dir, size_t max, int *fd,
+    size_t *size, enum cert_reason *why);
 void cert_buf_free(unsigned char **buf, size_t len);
 
 /* Parses a PEM certificate chain into p (leaf first). */

@@ -347,21 +347,24 @@ source_sig_equal(const struct source_sig *a, const struct source_sig *b)
 	    a->key_mtime_ns == b->key_mtime_ns;
 }
 
-/* Traefik: the pair comes out of the JSON store, not out of two files. */
+/*
+ * Traefik: the pair comes out of the JSON store, not out of two files.
+ * The store is streamed, never held whole: it can be megabytes, and it
+ * holds every key Traefik has.
+ */
 static int
 read_traefik(struct source *s, struct install_pair *raw, enum cert_reason *why)
 {
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	int rc;
+	size_t size = 0;
+	int fd, rc;
 
-	if (cert_read_file(s->cert_path, s->cert_dir, ACME_JSON_MAX, &buf, &len,
+	if (cert_open_file(s->cert_path, s->cert_dir, ACME_JSON_MAX, &fd, &size,
 	    why) != 0)
 		return -1;
-	rc = acme_json_select(buf, len, s->resolver[0] != '\0' ? s->resolver : NULL,
+	rc = acme_json_select_fd(fd, size, s->resolver[0] != '\0' ? s->resolver : NULL,
 	    s->hostnames, s->n_hostnames, time(NULL), raw, why, s->detail,
 	    sizeof(s->detail));
-	cert_buf_free(&buf, len);	/* it held every key of the store */
+	close(fd);
 	return rc;
 }
 

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -79,16 +80,14 @@ make_cert(EVP_PKEY *key, long from, long to, const char *san)
 	return x;
 }
 
-/* extra: a second certificate after the leaf (a chain) */
+/* The PEM, base64 and fingerprint of f's key and certificate. */
 static void
-make_fx(struct fx *f, long from, long to, const char *san, X509 *extra)
+finish_fx(struct fx *f, X509 *extra)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	unsigned char md[32];
 	unsigned int mdlen;
 
-	f->key = EVP_EC_gen("P-256");
-	f->cert = make_cert(f->key, from, to, san);
 	PEM_write_bio_X509(b, f->cert);
 	if (extra != NULL)
 		PEM_write_bio_X509(b, extra);
@@ -102,6 +101,15 @@ make_fx(struct fx *f, long from, long to, const char *san, X509 *extra)
 	X509_digest(f->cert, EVP_sha256(), md, &mdlen);
 	for (unsigned int i = 0; i < mdlen; i++)
 		snprintf(f->fp + 2 * i, 3, "%02x", md[i]);
+}
+
+/* extra: a second certificate after the leaf (a chain) */
+static void
+make_fx(struct fx *f, long from, long to, const char *san, X509 *extra)
+{
+	f->key = EVP_EC_gen("P-256");
+	f->cert = make_cert(f->key, from, to, san);
+	finish_fx(f, extra);
 }
 
 static void
@@ -625,6 +633,351 @@ TEST(many_entries)
 	free(hosts);
 }
 
+/* A file holding exactly len bytes of s, open for reading. */
+static int
+file_of(const char *s, size_t len)
+{
+	FILE *f = tmpfile();
+	int fd;
+
+	fwrite(s, 1, len, f);
+	fflush(f);
+	fd = dup(fileno(f));
+	fclose(f);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+/* As select_bytes, through acme_json_select_fd (size: what the open saw). */
+static void
+select_file(const char *s, size_t len, size_t size, const char *resolver,
+    char *const *names, size_t n, struct res *r)
+{
+	int fd = file_of(s, len);
+
+	memset(r, 0, sizeof(*r));
+	r->rc = acme_json_select_fd(fd, size, resolver, names, n, now, &r->out, &r->why,
+	    r->detail, sizeof(r->detail));
+	CHECK((r->rc == 0) == (r->why == CERT_OK));
+	CHECK(r->rc == 0 || r->out.cert_pem == NULL);
+	check_detail_clean(r->detail);
+	close(fd);
+}
+
+/* Through a file: the same choices, and a file that grew is unreadable. */
+TEST(from_a_file)
+{
+	json_t *d = add_resolver(NULL, "le", json_pack("[o, o, o]",
+	    entry(0, &other, "other.example.test", NULL),
+	    entry(0, &mail_newer, "mail.example.test", NULL),
+	    entry(0, &mail_new, "mail.example.test", NULL)));
+	char *s = json_dumps(d, JSON_INDENT(2));
+	size_t len = strlen(s);
+	struct res r;
+
+	select_file(s, len, len, "le", mail_only, 1, &r);
+	check_chose(&r, &mail_newer);
+	select_file(s, len, len - 1, "le", mail_only, 1, &r);
+	check_fails(&r, CERT_UNREADABLE);
+	select_file(s, len - 1, len - 1, "le", mail_only, 1, &r);
+	check_fails(&r, CERT_BAD_ACME_JSON);
+	select_file(s, len, (size_t)ACME_JSON_MAX + 1, "le", mail_only, 1, &r);
+	check_fails(&r, CERT_TOO_LARGE);
+	select_file(s, len, len, "missing", mail_only, 1, &r);
+	check_fails(&r, CERT_BAD_ACME_JSON);
+	free(s);
+	json_decref(d);
+}
+
+/* A v2 entry with a certificate value of its own. */
+static json_t *
+entry_text(const struct fx *f, const char *cert_text)
+{
+	json_t *e = entry(0, f, "mail.example.test", NULL);
+
+	json_object_set_new(e, "certificate", json_string(cert_text));
+	return e;
+}
+
+static char *
+b64_str(const char *s)
+{
+	return b64(s, strlen(s));
+}
+
+/* A certificate for mail.example.test named only by its subject's CN. */
+static void
+make_cn_fx(struct fx *f, int type, const char *cn, size_t cnlen)
+{
+	X509_NAME *n = X509_NAME_new();
+	X509_NAME_ENTRY *ne = X509_NAME_ENTRY_create_by_NID(NULL, NID_commonName, type,
+	    (const unsigned char *)cn, (int)cnlen);
+
+	f->key = EVP_EC_gen("P-256");
+	f->cert = make_cert(f->key, -DAY, 60 * DAY, NULL);
+	X509_NAME_add_entry(n, ne, -1, 0);
+	X509_NAME_ENTRY_free(ne);
+	X509_set_subject_name(f->cert, n);
+	X509_NAME_free(n);
+	X509_sign(f->cert, f->key, EVP_sha256());
+	finish_fx(f, NULL);
+}
+
+/*
+ * The leaf look never rules out a leaf that covers: names in the CN only
+ * (plain and BMPString), in capitals, past the first 3 KB of the value,
+ * in CRLF PEM, after text, with a wildcard; and it does rule out: an
+ * entry for another host with a broken chain tail is not even parsed.
+ */
+TEST(leaf_look)
+{
+	static const char bmp[] = "\0m\0a\0i\0l\0.\0e\0x\0a\0m\0p\0l\0e\0.\0t\0e\0s\0t";
+	static const char bad_tail[] = "-----BEGIN CERTIFICATE-----\nAAAA\n"
+	    "-----END CERTIFICATE-----\n";
+	char *upper[] = { "MAIL.Example.Test" }, *none[] = { NULL };
+	struct fx cn, cn_bmp, caps, many, tail_other, far;
+	char san[6000], *pem, *t;
+	size_t used = 0;
+	struct res r;
+
+	make_cn_fx(&cn, MBSTRING_ASC, "mail.example.test", 17);
+	make_cn_fx(&cn_bmp, V_ASN1_BMPSTRING, bmp, sizeof(bmp) - 1);
+	make_fx(&caps, -DAY, 60 * DAY, "DNS:MAIL.EXAMPLE.test", NULL);
+	for (int i = 0; i < 150; i++)
+		used += (size_t)snprintf(san + used, sizeof(san) - used,
+		    "DNS:host%d.example.test,", i);
+	snprintf(san + used, sizeof(san) - used, "DNS:mail.example.test");
+	make_fx(&many, -DAY, 60 * DAY, san, NULL);
+	CHECK(strlen(many.cert_b64) > 2 * 3072);
+	make_fx(&tail_other, -DAY, 80 * DAY, "DNS:other.example.test", NULL);
+	make_fx(&far, -DAY, 200 * DAY, "DNS:far.example.test", NULL);
+
+	select_doc(add_resolver(NULL, "r", json_pack("[o, o]",
+	    entry(0, &other, "other.example.test", NULL),
+	    entry(0, &cn, "mail.example.test", NULL))), "r", &r);
+	check_chose(&r, &cn);
+	select_doc(add_resolver(NULL, "r", json_pack("[o]",
+	    entry(0, &cn_bmp, "mail.example.test", NULL))), "r", &r);
+	check_chose(&r, &cn_bmp);
+	select_doc(add_resolver(NULL, "r", json_pack("[o]",
+	    entry(0, &caps, "mail.example.test", NULL))), "r", &r);
+	check_chose(&r, &caps);
+	select_doc(add_resolver(NULL, "r", json_pack("[o]",
+	    entry(0, &many, "mail.example.test", NULL))), "r", &r);
+	check_chose(&r, &many);
+	/* a capitalised host name, and no host name at all (every entry covers) */
+	{
+		json_t *d = add_resolver(NULL, "r", json_pack("[o, o]",
+		    entry(0, &mail_new, "mail.example.test", NULL),
+		    entry(0, &far, "far.example.test", NULL)));
+		char *s = json_dumps(d, JSON_COMPACT);
+
+		select_bytes(s, strlen(s), "r", upper, 1, &r);
+		check_chose(&r, &mail_new);
+		select_bytes(s, strlen(s), "r", none, 0, &r);
+		check_chose(&r, &far);
+		free(s);
+		json_decref(d);
+	}
+	/* CRLF lines, and text before the block: PEM_read_bio reads both */
+	pem = malloc(2 * strlen(mail_new.cert_pem) + 64);
+	used = 0;
+	for (const char *c = mail_new.cert_pem; *c != '\0'; c++) {
+		if (*c == '\n')
+			pem[used++] = '\r';
+		pem[used++] = *c;
+	}
+	pem[used] = '\0';
+	t = b64_str(pem);
+	select_doc(add_resolver(NULL, "r", json_pack("[o]", entry_text(&mail_new, t))),
+	    "r", &r);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.out.fingerprint, mail_new.fp);
+	install_pair_free(&r.out);
+	free(t);
+	snprintf(pem, 2 * strlen(mail_new.cert_pem) + 64, "Subject: mail\n%s",
+	    mail_new.cert_pem);
+	t = b64_str(pem);
+	select_doc(add_resolver(NULL, "r", json_pack("[o]", entry_text(&mail_new, t))),
+	    "r", &r);
+	CHECK_INT(r.rc, 0);
+	CHECK_STR(r.out.fingerprint, mail_new.fp);
+	install_pair_free(&r.out);
+	free(t);
+	free(pem);
+	/* a broken tail: another host's entry is ruled out unparsed... */
+	pem = malloc(strlen(tail_other.cert_pem) + sizeof(bad_tail));
+	sprintf(pem, "%s%s", tail_other.cert_pem, bad_tail);
+	t = b64_str(pem);
+	select_doc(add_resolver(NULL, "r", json_pack("[o, o]", entry_text(&tail_other, t),
+	    entry(0, &mail_new, "mail.example.test", NULL))), "r", &r);
+	CHECK(strstr(r.detail, "2 scanned, 0 unparsable") != NULL);
+	check_chose(&r, &mail_new);
+	free(t);
+	free(pem);
+	/* ...but a covering one is parsed whole, and skipped as before */
+	pem = malloc(strlen(mail_newer.cert_pem) + sizeof(bad_tail));
+	sprintf(pem, "%s%s", mail_newer.cert_pem, bad_tail);
+	t = b64_str(pem);
+	select_doc(add_resolver(NULL, "r", json_pack("[o, o]", entry_text(&mail_newer, t),
+	    entry(0, &mail_new, "mail.example.test", NULL))), "r", &r);
+	CHECK(strstr(r.detail, "2 scanned, 1 unparsable") != NULL);
+	check_chose(&r, &mail_new);
+	free(t);
+	free(pem);
+	free_fx(&cn);
+	free_fx(&cn_bmp);
+	free_fx(&caps);
+	free_fx(&many);
+	free_fx(&tail_other);
+	free_fx(&far);
+}
+
+/* Hostile and odd stores: wrong types, duplicates, depth, sizes, escapes. */
+TEST(hostile_stores)
+{
+	static const char *const bad[] = {
+		/* duplicates, also after unescaping and inside an entry */
+		"{\"r\":{\"Certificates\":[{\"certificate\":\"QQ==\",\"certificate\":\"QQ==\"}]}}",
+		"{\"r\":{\"Certificates\":[{\"key\":\"QQ==\",\"k\\u0065y\":\"QQ==\"}]}}",
+		"{\"r\":{\"Certificates\":[],\"Certific\\u0061tes\":[]}}",
+		/* shapes */
+		"{\"r\":{\"Certificates\":{\"0\":{}}}}", "{\"r\":{\"Certificates\":\"x\"}}",
+		"{\"r\":{\"Certificates\":7}}", "{\"r\":[]}", "{\"r\":\"x\"}",
+		"{\"Certificates\":{}}", "{\"Certificates\":true}",
+		/* not JSON */
+		"{\"r\":{\"Certificates\":[]}}\x00", "{\"r\":{\"Certificates\":[\"\\u0000\"]}}",
+		"{\"r\":{\"Certificates\":[\"\xff\"]}}", "{\"r\":{\"Certificates\":[1e999]}}",
+		"{\"r\":{\"Certificates\":[],}}",
+	};
+	struct res r;
+	json_t *e, *d;
+	char *s, *big;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		select_bytes(bad[i], strlen(bad[i]) + (i == 10), "r", mail_only, 1, &r);
+		if (r.why != CERT_BAD_ACME_JSON)
+			fprintf(stderr, "  doc %zu: %s: %s\n", i, bad[i], r.detail);
+		check_fails(&r, CERT_BAD_ACME_JSON);
+	}
+	select_bytes(NULL, 0, "r", mail_only, 1, &r);
+	check_fails(&r, CERT_BAD_ACME_JSON);
+	/* members of the wrong type: skipped entries, "(no domain)", a missing key */
+	e = entry(0, &mail_new, NULL, NULL);
+	json_object_set_new(e, "domain", json_pack("{s:i, s:[]}", "main", 5, "sans"));
+	d = add_resolver(NULL, "r", json_pack("[{s:{}}, {s:[]}, {s:n}, {s:b}, o]",
+	    "certificate", "certificate", "certificate", "certificate", 1, e));
+	select_doc(d, "r", &r);
+	CHECK(strstr(r.detail, "(no domain)") != NULL);
+	CHECK(strstr(r.detail, "5 scanned, 4 unparsable") != NULL);
+	check_chose(&r, &mail_new);
+	e = entry(0, &mail_new, "mail.example.test", NULL);
+	json_object_set_new(e, "key", json_pack("[s]", mail_new.key_b64));
+	select_doc(add_resolver(NULL, "r", json_pack("[o]", e)), "r", &r);
+	check_fails(&r, CERT_BAD_ACME_JSON);
+	CHECK(strstr(r.detail, "missing") != NULL);
+	/* both spellings in one entry: the layout's own wins */
+	e = entry(0, &mail_new, "mail.example.test", NULL);
+	json_object_set_new(e, "Certificate", json_string(other.cert_b64));
+	json_object_set_new(e, "Key", json_string(other.key_b64));
+	select_doc(add_resolver(NULL, "r", json_pack("[o]", e)), "r", &r);
+	check_chose(&r, &mail_new);
+	e = entry(1, &mail_new, "mail.example.test", NULL);
+	json_object_set_new(e, "certificate", json_string(other.cert_b64));
+	select_doc(doc_v1(json_pack("[o]", e)), NULL, &r);
+	check_chose(&r, &mail_new);
+	/* escapes in base64 are read as jansson reads them */
+	n = strlen(mail_new.cert_b64);
+	big = malloc(6 * n + 1);
+	s = big;
+	for (size_t i = 0; i < n; i++)
+		s += sprintf(s, i % 7 == 0 ? "\\u%04x" : i % 7 == 3 && mail_new.cert_b64[i] == '/' ?
+		    "\\/" : "%c", mail_new.cert_b64[i]);
+	s = malloc(strlen(big) + strlen(mail_new.key_b64) + 256);
+	sprintf(s, "{\"r\":{\"Certificates\":[{\"certificate\":\"%s\",\"key\":\"%s\"}]}}",
+	    big, mail_new.key_b64);
+	select_bytes(s, strlen(s), "r", mail_only, 1, &r);
+	check_chose(&r, &mail_new);
+	free(s);
+	free(big);
+	/* 2,048 levels beside the entries are fine; 2,049 are not */
+	for (int depth = 2048; depth <= 2049; depth++) {
+		size_t k = 0;
+
+		big = malloc(2 * (size_t)depth + 4096);
+		k += (size_t)sprintf(big, "{\"r\":{\"x\":");
+		for (int i = 0; i < depth - 2; i++)
+			big[k++] = '[';
+		for (int i = 0; i < depth - 2; i++)
+			big[k++] = ']';
+		sprintf(big + k, ",\"Certificates\":[{\"certificate\":\"%s\",\"key\":\"%s\"}]}}",
+		    mail_new.cert_b64, mail_new.key_b64);
+		select_bytes(big, strlen(big), "r", mail_only, 1, &r);
+		if (depth == 2048)
+			check_chose(&r, &mail_new);
+		else
+			check_fails(&r, CERT_BAD_ACME_JSON);
+		free(big);
+	}
+	/* huge strings: a 20 MB member is read past; a certificate or a key
+	 * beyond base64 of CERT_FILE_MAX is not kept */
+	n = 20 * 1024 * 1024;
+	big = malloc(n + 4096);
+	memset(big, 'A', n + 4096);
+	memcpy(big, "{\"r\":{\"junk\":\"", 14);
+	sprintf(big + 14 + n, "\",\"Certificates\":[{\"certificate\":\"%s\",\"key\":\"%s\"}]}}",
+	    mail_new.cert_b64, mail_new.key_b64);
+	select_bytes(big, strlen(big), "r", mail_only, 1, &r);
+	check_chose(&r, &mail_new);
+	n = (CERT_FILE_MAX + 2) / 3 * 4 + 4;
+	memset(big, 'A', n + 4096);
+	memcpy(big, "{\"r\":{\"Certificates\":[{\"certificate\":\"", 38);
+	sprintf(big + 38 + n, "\"},{\"certificate\":\"%s\",\"key\":\"%s\"}]}}",
+	    mail_new.cert_b64, mail_new.key_b64);
+	select_bytes(big, strlen(big), "r", mail_only, 1, &r);
+	CHECK(strstr(r.detail, "1 unparsable") != NULL);
+	check_chose(&r, &mail_new);
+	{
+		size_t k = (size_t)sprintf(big, "{\"r\":{\"Certificates\":[{\"certificate\":"
+		    "\"%s\",\"key\":\"", mail_new.cert_b64);
+
+		memset(big + k, 'A', n);
+		strcpy(big + k + n, "\"}]}}");
+	}
+	select_file(big, strlen(big), strlen(big), "r", mail_only, 1, &r);
+	check_fails(&r, CERT_BAD_ACME_JSON);
+	CHECK(strstr(r.detail, "too large") != NULL);
+	free(big);
+}
+
+/* 300 entries through a file: chunks cut strings, the one in the middle is found. */
+TEST(many_entries_from_a_file)
+{
+	char *sub[] = { "host150.example.test" };
+	struct fx *hosts = calloc(300, sizeof(*hosts));
+	json_t *arr = json_array(), *d;
+	char san[64], *s;
+	struct res r;
+
+	for (int i = 0; i < 300; i++) {
+		snprintf(san, sizeof(san), "DNS:host%d.example.test", i);
+		make_fx(&hosts[i], -DAY, 60 * DAY, san, NULL);
+		json_array_append_new(arr, entry(0, &hosts[i], san + 4, NULL));
+	}
+	d = add_resolver(add_resolver(NULL, "a", json_null()), "b", arr);
+	s = json_dumps(d, JSON_INDENT(2));
+	CHECK(strlen(s) > 4 * 64 * 1024);
+	select_file(s, strlen(s), strlen(s), NULL, sub, 1, &r);
+	CHECK(strstr(r.detail, "300 scanned, 0 unparsable") != NULL);
+	check_chose(&r, &hosts[150]);
+	free(s);
+	json_decref(d);
+	for (int i = 0; i < 300; i++)
+		free_fx(&hosts[i]);
+	free(hosts);
+}
+
 static void
 setup(void)
 {
@@ -658,4 +1011,5 @@ HARNESS_MAIN("acme_json", RUN(setup), RUN(v1_layout), RUN(v2_resolvers),
     RUN(wildcard_and_no_domain), RUN(other_hosts_only), RUN(no_certificate_yet),
     RUN(truncated), RUN(wrong_types), RUN(bad_base64), RUN(padding),
     RUN(chain_and_fingerprint), RUN(too_large), RUN(no_key_bytes_in_detail),
-    RUN(wiping_free_installed), RUN(many_entries), RUN(teardown))
+    RUN(wiping_free_installed), RUN(many_entries), RUN(from_a_file), RUN(leaf_look),
+    RUN(hostile_stores), RUN(many_entries_from_a_file), RUN(teardown))
