@@ -59,6 +59,13 @@ $(STATIC)/acme-select: tests/tools/acme-select.c $(LIB_SRCS) $(wildcard agent/*.
 		-idirafter $$P/kernel-include -I$$P/include -Iagent -o $@ $< $(LIB_SRCS) \
 		-L$$P/lib $(LIBS)
 
+# The TLS load generator of tests/integration/61-zero-downtime.sh: optimised
+# (it shares 2 cores with the front), and an ASan build to check the tool.
+$(DEV)/tls-load: tests/tools/tls-load.c | $(DEV)
+	$(CC) $(DEV_CFLAGS) $(HARDEN_LD) -o $@ $< -lssl -lcrypto -lpthread
+$(ASAN)/tls-load: tests/tools/tls-load.c | $(ASAN)
+	$(CC) $(ASAN_CFLAGS) -o $@ $< -lssl -lcrypto -lpthread
+
 $(DEV) $(ASAN) $(STATIC):
 	mkdir -p $@
 
@@ -77,8 +84,10 @@ image: static
 unit: $(UNIT_BINS)
 	tests/run-unit.sh $(UNIT_BINS)
 
-# the dev build too: tests/integration/64-valgrind.sh runs it under valgrind
-integration: $(ASAN)/mailu-cert-agent $(ASAN)/docker-driver $(DEV)/mailu-cert-agent
+# the dev build too: tests/integration/64-valgrind.sh runs it under valgrind;
+# tls-load is the load generator of tests/integration/61-zero-downtime.sh
+integration: $(ASAN)/mailu-cert-agent $(ASAN)/docker-driver $(DEV)/mailu-cert-agent \
+	$(DEV)/tls-load
 	tests/run-integration.sh
 
 # test and demo install what they need first (fast when already there)

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""handshake-check: judges tls-load's records against the rotations that ran.
+
+  handshake-check.py RECORDS FPS MARKS AGENT_LOG   (one JSON object on stdout)
+
+RECORDS    tls-load's output (START_US END_US PROTO PORT THREAD ok|fail FP|REASON)
+FPS        the installed leaves' fingerprints, one a line: leaf 0 (served
+           at the start), then leaf k, installed by rotation k
+MARKS      "k US": when the test wrote pair k (CLOCK_REALTIME microseconds)
+AGENT_LOG  the daemon's JSON events
+
+Leaf k's lifetime runs from W[k] (its pair written: it cannot be served
+before) to D[k+1], the cycle.done of rotation k+1, which comes only after
+every endpoint was verified to serve leaf k+1. A handshake with leaf k is
+inside its lifetime when it ended at or after W[k] and started at or before
+D[k+1]: a handshake that begins after the next rotation is verified must
+get the next leaf. Leaf 0 starts at -inf, the last leaf never ends.
+
+Output fields: handshakes, ok, failed, unknown (a leaf not in FPS),
+outside_lifetime, rotations (cycle.done rotated to leaf k, in order),
+during_rotation {old, new} (handshakes overlapping [W[k], D[k]] with leaf
+k-1 / leaf k), during_reload (handshakes overlapping a reload: first exec's
+start to last exec's end of a cycle), older_after_newer (a load thread got
+an older leaf after a newer one: both served at once, inside a rotation),
+old_leaf_margin_ms (the smallest D[k+1] - start of a handshake with leaf k:
+how close an old leaf came to the end of its lifetime), seconds,
+per_second, per_endpoint, reasons (failure reasons, most common first),
+bad (the first offending records).
+"""
+import collections
+import datetime
+import json
+import sys
+
+
+def us(t):
+    """An event's RFC 3339 time (UTC, ms) in microseconds."""
+    d = datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return int(d.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000000)
+
+
+def main(recs_f, fps_f, marks_f, log_f):
+    fps = [l.strip() for l in open(fps_f) if l.strip()]
+    gen = {fp: i for i, fp in enumerate(fps)}
+    n = len(fps) - 1
+    inf = float("inf")
+
+    W = {0: -inf}
+    for l in open(marks_f):
+        k, t = l.split()
+        W[int(k)] = int(t)
+    ev = [json.loads(l) for l in open(log_f) if l.strip()]
+    done = [e for e in ev if e["event"] == "cycle.done"]
+    # event times are truncated to the ms: the real time is up to 1 ms later
+    D = {k: us(e["time"]) + 1000 for k, e in enumerate(done, 1)}
+    rotated = 0
+    for k, e in enumerate(done, 1):
+        if k > n or e.get("outcome") != "rotated" or e.get("fingerprint") != fps[k]:
+            break
+        rotated += 1
+    for k in range(1, n + 2):
+        W.setdefault(k, inf)    # never written: leaf k never lives
+        D.setdefault(k, inf)    # never done: leaf k-1 lives on
+    spans = collections.defaultdict(list)
+    for e in ev:
+        if e["event"] == "reload.exec":
+            spans[e["cycle"]] += [us(e["time"]) - e["ms"] * 1000, us(e["time"]) + 1000]
+    reloads = [(min(v), max(v)) for v in spans.values()]
+
+    total = ok = failed = unknown = outside = flaps = during_reload = 0
+    margin = inf
+    first = last = None
+    per = {}
+    reasons = collections.Counter()
+    in_rotation = {"old": 0, "new": 0}
+    prev = {}
+    bad = []
+    for l in open(recs_f):
+        f = l.rstrip("\n").split("\t")
+        if len(f) != 7:
+            continue
+        s, e, proto, port, thr, res, what = int(f[0]), int(f[1]), f[2], f[3], f[4], f[5], f[6]
+        total += 1
+        first = s if first is None else min(first, s)
+        last = e if last is None else max(last, e)
+        p = per.setdefault(proto, {"port": int(port), "ok": 0, "failed": 0,
+                                   "unknown": 0, "outside": 0})
+        if any(s <= b and e >= a for a, b in reloads):
+            during_reload += 1
+        if res != "ok":
+            failed += 1
+            p["failed"] += 1
+            reasons[what] += 1
+            bad.append(l.rstrip("\n"))
+            continue
+        ok += 1
+        p["ok"] += 1
+        k = gen.get(what)
+        if k is None:
+            unknown += 1
+            p["unknown"] += 1
+            bad.append(l.rstrip("\n") + "\tunknown leaf")
+            continue
+        if e < W[k] or s > D[k + 1]:
+            outside += 1
+            p["outside"] += 1
+            bad.append(l.rstrip("\n") + "\tleaf %d lives %s..%s" % (k, W[k], D[k + 1]))
+        if D[k + 1] != inf:
+            margin = min(margin, D[k + 1] - 1000 - s)
+        if k >= 1 and s <= D[k] and e >= W[k]:
+            in_rotation["new"] += 1
+        if k < n and s <= D[k + 1] and e >= W[k + 1]:
+            in_rotation["old"] += 1
+        # a thread's handshakes are sequential, and recorded in order
+        if prev.get(thr, -1) > k:
+            flaps += 1
+        prev[thr] = k
+    secs = (last - first) / 1e6 if total else 0.0
+    return {
+        "handshakes": total, "ok": ok, "failed": failed, "unknown": unknown,
+        "outside_lifetime": outside, "rotations": rotated, "cycles": len(done),
+        "during_rotation": in_rotation, "during_reload": during_reload,
+        "older_after_newer": flaps,
+        "old_leaf_margin_ms": None if margin == inf else round(margin / 1000, 1),
+        "seconds": round(secs, 1),
+        "per_second": round(total / secs, 1) if secs else 0.0,
+        "per_endpoint": per, "reasons": reasons.most_common(10), "bad": bad[:20],
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 5:
+        sys.exit(__doc__)
+    print(json.dumps(main(*sys.argv[1:])))
