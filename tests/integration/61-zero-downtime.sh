@@ -87,7 +87,8 @@ S=$T/summary.json
 python3 "$MCA_ROOT/tests/tools/handshake-check.py" "$T/load.tsv" "$T/fps" "$T/marks" \
 	"$T/run.log" >"$S" || fail "handshake-check failed"
 log "handshakes: $(jq -c 'del(.per_endpoint, .reasons, .bad)' "$S")"
-log "per endpoint: $(jq -r '.per_endpoint | to_entries | map("\(.key) \(.value.ok + .value.failed)") | join(", ")' "$S")"
+log "per endpoint: $(jq -r '.per_endpoint | to_entries | map("\(.key) \(.value.ok + .value.failed)" +
+	" (\(.value.failed) failed, \(.value.older_after_newer) older after newer)") | join(", ")' "$S")"
 if [ "$(jq '.failed + .unknown + .outside_lifetime' "$S")" != 0 ]; then
 	jq -r '.reasons[] | "  \(.[1]) x \(.[0])"' "$S" >&2
 	jq -r '.bad[]' "$S" >&2

@@ -22,6 +22,8 @@ during_rotation {old, new} (handshakes overlapping [W[k], D[k]] with leaf
 k-1 / leaf k), during_reload (handshakes overlapping a reload: first exec's
 start to last exec's end of a cycle), older_after_newer (a load thread got
 an older leaf after a newer one: both served at once, inside a rotation),
+first_second_after_reload {nginx, dovecot: {old, new, failed}} (handshakes
+on that daemon's ports that started within 1 s after its reload command),
 old_leaf_margin_ms (the smallest D[k+1] - start of a handshake with leaf k:
 how close an old leaf came to the end of its lifetime), seconds,
 per_second, per_endpoint, reasons (failure reasons, most common first),
@@ -37,6 +39,10 @@ def us(t):
     """An event's RFC 3339 time (UTC, ms) in microseconds."""
     d = datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ")
     return int(d.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000000)
+
+
+SERVICE = {"https": "nginx", "smtp": "nginx"}   # every other port: dovecot
+RELOAD_COMMANDS = {"nginx -s reload": "nginx", "dovecot reload": "dovecot"}
 
 
 def main(recs_f, fps_f, marks_f, log_f):
@@ -66,6 +72,14 @@ def main(recs_f, fps_f, marks_f, log_f):
         if e["event"] == "reload.exec":
             spans[e["cycle"]] += [us(e["time"]) - e["ms"] * 1000, us(e["time"]) + 1000]
     reloads = [(min(v), max(v)) for v in spans.values()]
+    # when each daemon was told to reload: its command's exec ended (the
+    # command returns once the signal is sent; the exec's own overhead
+    # makes this up to some tens of ms late)
+    signals = {"nginx": [], "dovecot": []}
+    for e in ev:
+        if e["event"] == "reload.exec" and e.get("command") in RELOAD_COMMANDS:
+            signals[RELOAD_COMMANDS[e["command"]]].append(us(e["time"]))
+    after = {d: {"old": 0, "new": 0, "failed": 0} for d in signals}
 
     total = ok = failed = unknown = outside = flaps = during_reload = 0
     margin = inf
@@ -84,10 +98,14 @@ def main(recs_f, fps_f, marks_f, log_f):
         first = s if first is None else min(first, s)
         last = e if last is None else max(last, e)
         p = per.setdefault(proto, {"port": int(port), "ok": 0, "failed": 0,
-                                   "unknown": 0, "outside": 0})
+                                   "unknown": 0, "outside": 0, "older_after_newer": 0})
         if any(s <= b and e >= a for a, b in reloads):
             during_reload += 1
+        daemon = SERVICE.get(proto, "dovecot")
+        sig = [t for t in signals[daemon] if t <= s < t + 1000000]
         if res != "ok":
+            if sig:
+                after[daemon]["failed"] += 1
             failed += 1
             p["failed"] += 1
             reasons[what] += 1
@@ -107,6 +125,9 @@ def main(recs_f, fps_f, marks_f, log_f):
             bad.append(l.rstrip("\n") + "\tleaf %d lives %s..%s" % (k, W[k], D[k + 1]))
         if D[k + 1] != inf:
             margin = min(margin, D[k + 1] - 1000 - s)
+        if sig:
+            # leaf k is old if the next rotation's signal is this one
+            after[daemon]["old" if k < n and W[k + 1] <= sig[0] else "new"] += 1
         if k >= 1 and s <= D[k] and e >= W[k]:
             in_rotation["new"] += 1
         if k < n and s <= D[k + 1] and e >= W[k + 1]:
@@ -114,13 +135,14 @@ def main(recs_f, fps_f, marks_f, log_f):
         # a thread's handshakes are sequential, and recorded in order
         if prev.get(thr, -1) > k:
             flaps += 1
+            p["older_after_newer"] += 1
         prev[thr] = k
     secs = (last - first) / 1e6 if total else 0.0
     return {
         "handshakes": total, "ok": ok, "failed": failed, "unknown": unknown,
         "outside_lifetime": outside, "rotations": rotated, "cycles": len(done),
         "during_rotation": in_rotation, "during_reload": during_reload,
-        "older_after_newer": flaps,
+        "older_after_newer": flaps, "first_second_after_reload": after,
         "old_leaf_margin_ms": None if margin == inf else round(margin / 1000, 1),
         "seconds": round(secs, 1),
         "per_second": round(total / secs, 1) if secs else 0.0,
