@@ -24,7 +24,9 @@ start to last exec's end of a cycle), older_after_newer (a load thread got
 an older leaf after a newer one: both served at once, inside a rotation),
 first_second_after_reload {nginx, dovecot: {old, new, failed}} (handshakes
 on that daemon's ports that started within 1 s after its reload command),
-old_leaf_margin_ms (the smallest D[k+1] - start of a handshake with leaf k:
+both_leaves_ms {nginx, dovecot} (per port and rotation, how long after the
+first handshake with the new leaf one still began with the old leaf: the
+longest), old_leaf_margin_ms (the smallest D[k+1] - start of a handshake with leaf k:
 how close an old leaf came to the end of its lifetime), seconds,
 per_second, per_endpoint, reasons (failure reasons, most common first),
 bad (the first offending records).
@@ -89,6 +91,8 @@ def main(recs_f, fps_f, marks_f, log_f):
     in_rotation = {"old": 0, "new": 0}
     prev = {}
     bad = []
+    first_of = {}   # (leaf, proto): earliest start of a handshake with that leaf
+    last_of = {}    # (leaf, proto): latest start
     for l in open(recs_f):
         f = l.rstrip("\n").split("\t")
         if len(f) != 7:
@@ -125,6 +129,8 @@ def main(recs_f, fps_f, marks_f, log_f):
             bad.append(l.rstrip("\n") + "\tleaf %d lives %s..%s" % (k, W[k], D[k + 1]))
         if D[k + 1] != inf:
             margin = min(margin, D[k + 1] - 1000 - s)
+        first_of[(k, proto)] = min(first_of.get((k, proto), s), s)
+        last_of[(k, proto)] = max(last_of.get((k, proto), s), s)
         if sig:
             # leaf k is old if the next rotation's signal is this one
             after[daemon]["old" if k < n and W[k + 1] <= sig[0] else "new"] += 1
@@ -137,12 +143,21 @@ def main(recs_f, fps_f, marks_f, log_f):
             flaps += 1
             p["older_after_newer"] += 1
         prev[thr] = k
+    # both leaves served: the last old-leaf handshake began after the first
+    # new-leaf one (an old nginx worker or dovecot login process still
+    # accepting beside the new one)
+    overlap = {"nginx": 0.0, "dovecot": 0.0}
+    for (k, proto), t in first_of.items():
+        if k >= 1 and (k - 1, proto) in last_of:
+            d = SERVICE.get(proto, "dovecot")
+            overlap[d] = max(overlap[d], round((last_of[(k - 1, proto)] - t) / 1000, 1))
     secs = (last - first) / 1e6 if total else 0.0
     return {
         "handshakes": total, "ok": ok, "failed": failed, "unknown": unknown,
         "outside_lifetime": outside, "rotations": rotated, "cycles": len(done),
         "during_rotation": in_rotation, "during_reload": during_reload,
         "older_after_newer": flaps, "first_second_after_reload": after,
+        "both_leaves_ms": overlap,
         "old_leaf_margin_ms": None if margin == inf else round(margin / 1000, 1),
         "seconds": round(secs, 1),
         "per_second": round(total / secs, 1) if secs else 0.0,
