@@ -35,7 +35,7 @@ done
 wait
 declare -a FP
 for ((i = 0; i <= ROTATIONS; i++)); do
-	FP[i]=$(certs_fp "$T/l$i.cert.pem")
+	FP[i]=$(certs_fp "$T/l$i.cert.pem") || fail "issuing leaf $i failed"
 	printf '%s\n' "${FP[i]}" >>"$T/fps"
 done
 assert_eq $((ROTATIONS + 1)) "$(sort -u "$T/fps" | wc -l)" "distinct leaves"
