@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """handshake-check: judges tls-load's records against the rotations that ran.
 
-  handshake-check.py RECORDS FPS MARKS AGENT_LOG   (one JSON object on stdout)
+  handshake-check.py RECORDS FPS MARKS AGENT_LOG [HOLD]   (one JSON object on stdout)
 
 RECORDS    tls-load's output (START_US END_US PROTO PORT THREAD ok|fail FP|REASON)
 FPS        the installed leaves' fingerprints, one a line: leaf 0 (served
            at the start), then leaf k, installed by rotation k
 MARKS      "k US": when the test wrote pair k (CLOCK_REALTIME microseconds)
 AGENT_LOG  the daemon's JSON events
+HOLD       session-hold.py's result: each drop gets the time since the last
+           two reload commands of its daemon ("sessions")
 
 Leaf k's lifetime runs from W[k] (its pair written: it cannot be served
 before) to D[k+1], the cycle.done of rotation k+1, which comes only after
@@ -47,7 +49,7 @@ SERVICE = {"https": "nginx", "smtp": "nginx"}   # every other port: dovecot
 RELOAD_COMMANDS = {"nginx -s reload": "nginx", "dovecot reload": "dovecot"}
 
 
-def main(recs_f, fps_f, marks_f, log_f):
+def main(recs_f, fps_f, marks_f, log_f, hold_f=None):
     fps = [l.strip() for l in open(fps_f) if l.strip()]
     gen = {fp: i for i, fp in enumerate(fps)}
     n = len(fps) - 1
@@ -152,6 +154,24 @@ def main(recs_f, fps_f, marks_f, log_f):
             d = SERVICE.get(proto, "dovecot")
             overlap[d] = max(overlap[d], round((last_of[(k - 1, proto)] - t) / 1000, 1))
     secs = (last - first) / 1e6 if total else 0.0
+    sessions = {}
+    if hold_f is not None:
+        # held sessions (session-hold.py): each drop with the time since the
+        # last reload command of the daemon serving that port
+        for proto, st in json.load(open(hold_f)).items():
+            daemon = SERVICE.get(proto, "dovecot")
+            drops = []
+            for d in st["drops"]:
+                before = [t for t in signals[daemon] if t <= d["time_us"]]
+                drops.append({"reason": d["reason"], "after_reload_ms":
+                              [round((d["time_us"] - t) / 1000) for t in before[-2:]]})
+            sessions[proto] = {"opened": st["opened"], "answered": st["answered"],
+                               "drops": len(drops),
+                               "announced": sum("Shutting down" in d["reason"] for d in drops),
+                               # since the last and the one before (dovecot's
+                               # shutdown_clients kill comes 6 s after a reload)
+                               "after_reload_ms": [d["after_reload_ms"] for d in drops],
+                               "reasons": collections.Counter(d["reason"] for d in drops).most_common(3)}
     return {
         "handshakes": total, "ok": ok, "failed": failed, "unknown": unknown,
         "outside_lifetime": outside, "rotations": rotated, "cycles": len(done),
@@ -161,11 +181,11 @@ def main(recs_f, fps_f, marks_f, log_f):
         "old_leaf_margin_ms": None if margin == inf else round(margin / 1000, 1),
         "seconds": round(secs, 1),
         "per_second": round(total / secs, 1) if secs else 0.0,
-        "per_endpoint": per, "reasons": reasons.most_common(10), "bad": bad[:20],
+        "per_endpoint": per, "sessions": sessions, "reasons": reasons.most_common(10), "bad": bad[:20],
     }
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 5:
+    if len(sys.argv) not in (5, 6):
         sys.exit(__doc__)
     print(json.dumps(main(*sys.argv[1:])))
