@@ -123,7 +123,7 @@ fi
 # the client reconnects): only announced drops pass, and with
 # SHUTDOWN_CLIENTS=no none at all. nginx closes idle HTTP keep-alive
 # connections at every reload (clients retry): counted, not asserted.
-log "established sessions: $(jq -c '.sessions | map_values({opened, answered, drops, announced, after_reload_ms: (.after_reload_ms | map(max) | if length > 0 then [min, max] else [] end)})' "$S")"
+log "established sessions: $(jq -c '.sessions | map_values({opened, answered, drops, announced, after_reload_ms: (.after_reload_ms | if length > 0 then [min, max] else [] end)})' "$S")"
 jq -r '.sessions | to_entries[] | .key as $p | .value.reasons[] | "  \($p): \(.[1]) x \(.[0])"' "$S" >&2
 assert_eq 0 "$(jq .sessions.smtp.drops "$S")" "nginx mail (smtp) sessions dropped"
 for p in smtps submission imaps; do

@@ -8,8 +8,10 @@ FPS        the installed leaves' fingerprints, one a line: leaf 0 (served
            at the start), then leaf k, installed by rotation k
 MARKS      "k US": when the test wrote pair k (CLOCK_REALTIME microseconds)
 AGENT_LOG  the daemon's JSON events
-HOLD       session-hold.py's result: each drop gets the time since the last
-           two reload commands of its daemon ("sessions")
+HOLD       session-hold.py's result: each drop gets the time since the
+           latest reload command of its daemon at least 5 s before it (or
+           the last one): dovecot's shutdown_clients ends the old processes'
+           sessions 6 s after a reload ("sessions")
 
 Leaf k's lifetime runs from W[k] (its pair written: it cannot be served
 before) to D[k+1], the cycle.done of rotation k+1, which comes only after
@@ -163,14 +165,15 @@ def main(recs_f, fps_f, marks_f, log_f, hold_f=None):
             drops = []
             for d in st["drops"]:
                 before = [t for t in signals[daemon] if t <= d["time_us"]]
+                # the latest reload at least 5 s before (dovecot ends the old
+                # processes' sessions 6 s after a reload with shutdown_clients)
+                old = [t for t in before if d["time_us"] - t >= 5000000]
                 drops.append({"reason": d["reason"], "after_reload_ms":
-                              [round((d["time_us"] - t) / 1000) for t in before[-2:]]})
+                              round((d["time_us"] - (old or before or [d["time_us"]])[-1]) / 1000)})
             sessions[proto] = {"opened": st["opened"], "answered": st["answered"],
                                "drops": len(drops),
                                "announced": sum("Shutting down" in d["reason"] for d in drops),
-                               # since the last and the one before (dovecot's
-                               # shutdown_clients kill comes 6 s after a reload)
-                               "after_reload_ms": [d["after_reload_ms"] for d in drops],
+                               "after_reload_ms": sorted(d["after_reload_ms"] for d in drops),
                                "reasons": collections.Counter(d["reason"] for d in drops).most_common(3)}
     return {
         "handshakes": total, "ok": ok, "failed": failed, "unknown": unknown,
