@@ -70,7 +70,7 @@ LOAD_PID=$!
 at_exit "kill -TERM $LOAD_PID 2>/dev/null"
 log "load generator pid $LOAD_PID, $LOAD_THREADS threads per endpoint"
 # and established sessions: a command inside TLS every second, across reloads
-python3 "$MCA_ROOT/tests/tools/session-hold.py" -n 2 -i 1 -l 60 -C "$T/ca.cert.pem" -s "$HOSTNAME_SNI" \
+python3 "$MCA_ROOT/tests/tools/session-hold.py" -n 2 -i 1 -l 45 -C "$T/ca.cert.pem" -s "$HOSTNAME_SNI" \
 	"https=127.0.0.1:$(front_port https "$PORT_BASE")" \
 	"smtp=127.0.0.1:$(front_port smtp "$PORT_BASE")" \
 	"smtps=127.0.0.1:$(front_port smtps "$PORT_BASE")" \

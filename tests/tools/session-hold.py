@@ -10,8 +10,10 @@ INTERVAL sends one command inside TLS and checks the answer: IMAP
 "x NOOP" -> "x OK", SMTP "NOOP" -> 250, HTTPS a keep-alive "GET /" -> 200.
 A session that fails (EOF, reset, timeout, wrong answer) is a drop: recorded
 with its time and reason, then the session reconnects. After LIFETIME a
-session logs out cleanly and starts again (dovecot ends pre-login clients
-after 3 minutes whatever they do). Runs until SIGTERM/SIGINT, then prints one
+session logs out cleanly and starts again: keep it under the servers' own
+limits on a session that never logs in, whatever it sends (nginx's mail
+`timeout`, 60 s, is not reset by NOOP; dovecot ends pre-login clients after
+3 minutes). Runs until SIGTERM/SIGINT, then prints one
 JSON object: per endpoint sessions opened, commands answered, drops (and
 the drops themselves, with CLOCK_REALTIME microseconds).
 """
@@ -166,7 +168,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=2)
     ap.add_argument("-i", type=float, default=1.0)
-    ap.add_argument("-l", type=float, default=60.0)
+    ap.add_argument("-l", type=float, default=45.0)
     ap.add_argument("-C")
     ap.add_argument("-s")
     ap.add_argument("endpoints", nargs="+")
