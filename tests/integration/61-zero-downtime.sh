@@ -116,6 +116,20 @@ if [ "$(jq '.failed + .unknown + .outside_lifetime' "$S")" != 0 ]; then
 	jq -r '.reasons[] | "  \(.[1]) x \(.[0])"' "$S" >&2
 	jq -r '.bad[]' "$S" >&2
 fi
+assert_eq 0 "$(jq .failed "$S")" "failed handshakes"
+assert_eq 0 "$(jq .unknown "$S")" "handshakes with an unknown certificate"
+assert_eq 0 "$(jq .outside_lifetime "$S")" "handshakes with a leaf outside its lifetime"
+assert_eq "$ROTATIONS" "$(jq .rotations "$S")" "rotations"
+assert_eq "$ROTATIONS" "$(jq .cycles "$S")" "cycles"
+assert_eq 0 "$(events run 'select(.event=="rollback.start" or .event=="verify.failed")' | wc -l)" "rollbacks"
+for p in https smtp smtps submission imaps; do
+	[ "$(jq --arg p "$p" '.per_endpoint[$p].ok // 0' "$S")" -ge "$ROTATIONS" ] ||
+		fail "too few handshakes on $p: $(jq -c --arg p "$p" '.per_endpoint[$p]' "$S")"
+done
+# the load really overlapped the rotations and the reloads themselves
+[ "$(jq .during_rotation.old "$S")" -gt 0 ] || fail "no handshake with the old leaf during a rotation"
+[ "$(jq .during_rotation.new "$S")" -gt 0 ] || fail "no handshake with the new leaf during a rotation"
+[ "$(jq .during_reload "$S")" -ge "$ROTATIONS" ] || fail "too few handshakes while the front reloaded"
 # Sessions established before a reload. nginx keeps its mail sessions (the
 # old worker serves them until they end). dovecot, with its default
 # shutdown_clients = yes, ends every session of the old processes 6 s after
@@ -138,20 +152,6 @@ for p in smtp smtps submission imaps; do
 	[ "$(jq --arg p "$p" '.sessions[$p].answered' "$S")" -ge "$ROTATIONS" ] ||
 		fail "too few commands answered in held $p sessions"
 done
-assert_eq 0 "$(jq .failed "$S")" "failed handshakes"
-assert_eq 0 "$(jq .unknown "$S")" "handshakes with an unknown certificate"
-assert_eq 0 "$(jq .outside_lifetime "$S")" "handshakes with a leaf outside its lifetime"
-assert_eq "$ROTATIONS" "$(jq .rotations "$S")" "rotations"
-assert_eq "$ROTATIONS" "$(jq .cycles "$S")" "cycles"
-assert_eq 0 "$(events run 'select(.event=="rollback.start" or .event=="verify.failed")' | wc -l)" "rollbacks"
-for p in https smtp smtps submission imaps; do
-	[ "$(jq --arg p "$p" '.per_endpoint[$p].ok // 0' "$S")" -ge "$ROTATIONS" ] ||
-		fail "too few handshakes on $p: $(jq -c --arg p "$p" '.per_endpoint[$p]' "$S")"
-done
-# the load really overlapped the rotations and the reloads themselves
-[ "$(jq .during_rotation.old "$S")" -gt 0 ] || fail "no handshake with the old leaf during a rotation"
-[ "$(jq .during_rotation.new "$S")" -gt 0 ] || fail "no handshake with the new leaf during a rotation"
-[ "$(jq .during_reload "$S")" -ge "$ROTATIONS" ] || fail "too few handshakes while the front reloaded"
 assert_all_serve "${FP[ROTATIONS]}"
 agent_stop "$AGENT_PID" run
 pass "$(jq -r '"\(.handshakes) handshakes (\(.per_second)/s over \(.seconds) s), 0 failed, 0 unknown"' "$S"), $ROTATIONS rotations in ${t_rot}s"
