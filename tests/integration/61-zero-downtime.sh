@@ -150,7 +150,7 @@ for p in smtps submission imaps; do
 done
 for p in smtp smtps submission imaps; do
 	[ "$(jq --arg p "$p" '.sessions[$p].answered' "$S")" -ge "$ROTATIONS" ] ||
-		fail "too few commands answered in held $p sessions"
+		{ cat "$T/hold.err.log" >&2; fail "too few commands answered in held $p sessions"; }
 done
 assert_all_serve "${FP[ROTATIONS]}"
 agent_stop "$AGENT_PID" run

@@ -15,17 +15,33 @@ limits on a session that never logs in, whatever it sends (nginx's mail
 `timeout`, 60 s, is not reset by NOOP; dovecot ends pre-login clients after
 3 minutes). Runs until SIGTERM/SIGINT, then prints one
 JSON object: per endpoint sessions opened, commands answered, drops (and
-the drops themselves, with CLOCK_REALTIME microseconds).
+the drops themselves, with CLOCK_REALTIME microseconds). SIGUSR1 prints
+every thread's stack on stderr; a session stuck for long is shown at exit.
 """
 import argparse
 import json
 import signal
 import socket
 import ssl
+import sys
 import threading
 import time
+import traceback
 
 stop = threading.Event()
+progress = {}   # thread ident: monotonic time of its last open or answer
+
+
+def nap(secs):
+    """Sleeps secs or until stop; True when stopping. Plain relative sleeps,
+    no timed lock waits."""
+    end = time.monotonic() + secs
+    while not stop.is_set():
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(left, 0.1))
+    return True
 
 
 class Drop(Exception):
@@ -143,25 +159,36 @@ class Session:
 
 def run(ep, stats, lock, args, ctx):
     proto, host, port = ep
+    me = threading.get_ident()
+    progress[me] = time.monotonic()
     while not stop.is_set():
         s = Session(proto, host, port, ctx, args.s)
         born = time.monotonic()
         try:
             s.open()
+            progress[me] = time.monotonic()
             with lock:
                 stats["opened"] += 1
             while not stop.is_set() and time.monotonic() - born < args.l:
-                if stop.wait(args.i):
+                if nap(args.i):
                     break
                 s.command()
+                progress[me] = time.monotonic()
                 with lock:
                     stats["answered"] += 1
         except Drop as d:
             with lock:
                 stats["drops"].append({"time_us": now_us(), "reason": str(d)})
-            stop.wait(0.1)
+            nap(0.1)
         finally:
             s.close()
+
+
+def dump_stacks(*_):
+    """SIGUSR1: every thread's stack on stderr (debugging a stuck session)."""
+    for ident, frame in sys._current_frames().items():
+        print("session-hold: thread %s at:\n%s" % (ident, "".join(traceback.format_stack(frame))),
+              file=sys.stderr)
 
 
 def main():
@@ -182,6 +209,7 @@ def main():
         ctx.verify_mode = ssl.CERT_NONE
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGUSR1, dump_stacks)
     lock = threading.Lock()
     result, threads = {}, []
     for e in args.endpoints:
@@ -192,8 +220,17 @@ def main():
             t = threading.Thread(target=run, args=((proto, host, int(port)), stats, lock, args, ctx))
             t.start()
             threads.append(t)
-    while not stop.is_set():
-        stop.wait(0.5)
+    while not nap(0.5):
+        pass
+    # a session that made no progress for long is a bug here, not a drop:
+    # show where it is stuck
+    frames = sys._current_frames()
+    for t in threads:
+        idle = time.monotonic() - progress.get(t.ident, 0)
+        if idle > 2 * args.i + 15 and t.ident in frames:
+            print("session-hold: thread %s idle for %.0f s at:\n%s" % (
+                t.name, idle, "".join(traceback.format_stack(frames[t.ident]))),
+                file=sys.stderr)
     for t in threads:
         t.join()
     print(json.dumps(result))
