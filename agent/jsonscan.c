@@ -735,6 +735,9 @@ jsonscan_next(struct jsonscan *s)
 		if (member_name(s) != 0)
 			return -1;
 	}
+	/* as jansson, a value inside JSONSCAN_MAX_DEPTH containers is too deep, a scalar too */
+	if (s->depth == JSONSCAN_MAX_DEPTH)
+		return bad(s, "nested too deep");
 	f->count++;
 	f->pending = true;
 	return 1;

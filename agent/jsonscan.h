@@ -3,8 +3,8 @@
  * jansson's json_loadb(JSON_REJECT_DUPLICATES) reads, and rejects what
  * it rejects (bad syntax, invalid UTF-8, \u0000, lone surrogates,
  * duplicate member names after unescaping, integers beyond 64 bits,
- * reals that overflow, nesting deeper than 2048, anything after the
- * value), without building a tree: the caller walks the document and
+ * reals that overflow, values nested deeper than 2048 (any value inside
+ * 2048 open containers, a scalar too), anything after the value), without building a tree: the caller walks the document and
  * keeps only what it needs. Input comes from one buffer or from a file
  * descriptor, read in chunks, so a large file is never held whole.
  *

@@ -243,6 +243,18 @@ TEST(depth)
 		CHECK_INT(scan_mem(s, strlen(s)), n <= JSONSCAN_MAX_DEPTH ? 0 : -1);
 		free(s);
 	}
+	/* a scalar counts as a level, as in jansson: 2048 arrays may not hold one */
+	for (size_t n = 2046; n <= 2049; n++) {
+		s = malloc(2 * n + 2);
+		memset(s, '[', n);
+		s[n] = '1';
+		memset(s + n + 1, ']', n);
+		s[2 * n + 1] = '\0';
+		same(s);
+		CHECK_INT(scan_mem(s, strlen(s)), n < JSONSCAN_MAX_DEPTH ? 0 : -1);
+		CHECK_INT(scan_fd(s, strlen(s)), n < JSONSCAN_MAX_DEPTH ? 0 : -1);
+		free(s);
+	}
 	/* a million deep: rejected at 2049, no recursion */
 	s = nested(1000000, '[', ']');
 	CHECK_INT(scan_mem(s, strlen(s)), -1);
