@@ -750,6 +750,12 @@ jsonscan_string(struct jsonscan *s, struct jsonscan_buf *out)
 
 	if (t != JSONSCAN_STRING)
 		return t < 0 ? -1 : bad(s, "not a string");
+	/* a NUL follows the len bytes, also when the first string read is empty */
+	if (out != NULL && out->p == NULL) {
+		if (grow(out, 0) != 0)
+			return nomem(s);
+		out->p[0] = '\0';
+	}
 	taken(s);
 	s->p++;
 	return string(s, out);

@@ -448,6 +448,16 @@ TEST(walking)
 	CHECK_INT(jsonscan_type(&s), -1);
 	jsonscan_buf_free(&b);
 	jsonscan_free(&s);
+	/* an empty string into a fresh buffer: still a C string */
+	jsonscan_init_mem(&s, (const unsigned char *)"\"\"", 2);
+	jsonscan_buf_init(&b, 100);
+	CHECK_INT(jsonscan_next(&s), 1);
+	CHECK_INT(jsonscan_string(&s, &b), 0);
+	CHECK(b.p != NULL && b.len == 0);
+	CHECK_STR((char *)b.p, "");
+	CHECK_INT(jsonscan_next(&s), 0);
+	jsonscan_buf_free(&b);
+	jsonscan_free(&s);
 	/* the error's position: line and column */
 	{
 		static const char bad[] = "{\n  \"a\": [1,\n  ]}";
