@@ -134,9 +134,10 @@ out:
 size_t
 verify_until(const struct endpoint *eps, size_t n, const char *sni,
     const char *fp, long timeout_ms, long probe_timeout_ms,
-    struct probe_result *results)
+    struct probe_result *results, struct verify_stats *stats)
 {
-	long deadline = probe_now_ms() + timeout_ms, backoff = 100;
+	long deadline = probe_now_ms() + timeout_ms, backoff = VERIFY_BACKOFF_FIRST_MS, t0;
+	struct verify_stats st = { 0 };
 	struct endpoint *todo = calloc(n > 0 ? n : 1, sizeof(*todo));
 	struct probe_result *res = calloc(n > 0 ? n : 1, sizeof(*res));
 	size_t *idx = calloc(n > 0 ? n : 1, sizeof(*idx));
@@ -160,8 +161,11 @@ verify_until(const struct endpoint *eps, size_t n, const char *sni,
 		matched = n - k;
 		if (k == 0 || left <= 0)
 			break;
+		t0 = probe_now_ms();
 		verify_probe_all(todo, k, sni, left < probe_timeout_ms ? left :
 		    probe_timeout_ms, res);
+		st.rounds++;
+		st.probe_ms += probe_now_ms() - t0;
 		for (size_t j = 0; j < k; j++)
 			results[idx[j]] = res[j];
 		left = deadline - probe_now_ms();
@@ -172,12 +176,17 @@ verify_until(const struct endpoint *eps, size_t n, const char *sni,
 				/* someone is still stale: wait before asking again */
 				struct timespec ts = { 0, (backoff < left ? backoff : left) * 1000000L };
 
+				t0 = probe_now_ms();
 				nanosleep(&ts, NULL);
-				backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
+				st.wait_ms += probe_now_ms() - t0;
+				backoff = backoff * 2 > VERIFY_BACKOFF_MAX_MS ?
+				    VERIFY_BACKOFF_MAX_MS : backoff * 2;
 				break;
 			}
 	}
 out:
+	if (stats != NULL)
+		*stats = st;
 	free(todo);
 	free(res);
 	free(idx);

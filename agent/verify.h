@@ -19,6 +19,10 @@
  */
 #define VERIFY_PER_SERVICE 3
 
+/* Re-probe backoff of verify_until: first wait, doubling up to the max. */
+#define VERIFY_BACKOFF_FIRST_MS 100
+#define VERIFY_BACKOFF_MAX_MS 1000
+
 /*
  * Probes every endpoint (results[i] for eps[i]). Returns 0, or -1 if
  * the probes could not be started at all (results then say why).
@@ -32,9 +36,16 @@ int verify_probe_all(const struct endpoint *eps, size_t n, const char *sni,
  * doubling to 1 s). results[i] holds the last probe of eps[i].
  * Returns the number of endpoints that serve fp.
  */
+struct verify_stats {
+	long rounds;			/* probe rounds */
+	long probe_ms;			/* wall time inside the rounds */
+	long wait_ms;			/* backoff between rounds */
+};
+
+/* stats (may be NULL) says where the time went, for cycle.done's timings. */
 size_t verify_until(const struct endpoint *eps, size_t n, const char *sni,
     const char *fp, long timeout_ms, long probe_timeout_ms,
-    struct probe_result *results);
+    struct probe_result *results, struct verify_stats *stats);
 
 /* What a set of results says, for events and exit codes. */
 struct verify_summary {
