@@ -13,11 +13,15 @@
 #include "probe.h"
 
 /*
- * At most this many probes at once against one service of one host:
- * dovecot's login processes stalled when 143 and 993 were hammered
- * together, and a check must never look like an attack.
+ * At most this many probes at once against one host (a front has at
+ * most nine TLS endpoints, so they all go at once: the verify takes as
+ * long as its slowest endpoint, not three rounds of dovecot's seven),
+ * and at most VERIFY_MAX_PARALLEL in all, so a check of many replicas
+ * never looks like an attack and never needs more than that many threads
+ * running.
  */
-#define VERIFY_PER_SERVICE 3
+#define VERIFY_PER_HOST 9
+#define VERIFY_MAX_PARALLEL 16
 
 /* Re-probe backoff of verify_until: first wait, doubling up to the max. */
 #define VERIFY_BACKOFF_FIRST_MS 100
