@@ -30,9 +30,13 @@
 /*
  * A changed pair must sit unchanged this long before it is read: ACME
  * clients write several files in a row, and a write in progress changes
- * size or mtime within milliseconds.
+ * size or mtime within milliseconds. The bound is the longest pause
+ * inside one writer's update that must still count as one write: 100 ms
+ * (tests/integration/14-settle.sh appends every 100 ms), doubled for
+ * scheduling jitter. A cert/key pair caught between its two files does
+ * not depend on it: a key that does not match waits (settle_check).
  */
-#define SETTLE_WINDOW_MS 250
+#define SETTLE_WINDOW_MS 200
 /* How often a settling pair (mismatched, or a file missing) is re-read. */
 #define SETTLE_RECHECK_MS 200
 /*

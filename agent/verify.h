@@ -23,8 +23,15 @@
 #define VERIFY_PER_HOST 9
 #define VERIFY_MAX_PARALLEL 16
 
-/* Re-probe backoff of verify_until: first wait, doubling up to the max. */
-#define VERIFY_BACKOFF_FIRST_MS 100
+/*
+ * Re-probe backoff of verify_until: first wait, doubling up to the max.
+ * After `dovecot reload` the master restarts its login processes; a
+ * probe in that gap still sees the old certificate. The first wait is
+ * short because a re-probe round costs the front one handshake per
+ * stale endpoint, nothing more; the doubling keeps a front that never
+ * catches up from being probed more than about once a second.
+ */
+#define VERIFY_BACKOFF_FIRST_MS 25
 #define VERIFY_BACKOFF_MAX_MS 1000
 
 /*
@@ -36,7 +43,7 @@ int verify_probe_all(const struct endpoint *eps, size_t n, const char *sni,
 
 /*
  * Probes until every endpoint serves fp or timeout_ms has passed,
- * re-probing only the ones not yet matching, with backoff (100 ms
+ * re-probing only the ones not yet matching, with backoff (25 ms
  * doubling to 1 s). results[i] holds the last probe of eps[i].
  * Returns the number of endpoints that serve fp.
  */
