@@ -45,6 +45,7 @@ enum kind {
 	K_URLS,
 	K_WEBHOOK_FORMAT,
 	K_LOGFORMAT,
+	K_WATCH,
 };
 
 struct setting {
@@ -92,6 +93,8 @@ static const struct setting settings[] = {
 	  "one probe: connect, STARTTLS and handshake" },
 	{ "AGENT_POLL_INTERVAL", "poll-interval", "10s", K_DURATION,
 	  "poll period beside inotify" },
+	{ "AGENT_WATCH", "watch", "inotify", K_WATCH,
+	  "inotify (plus the poll) or poll (poll only, e.g. NFS)" },
 	{ "AGENT_SETTLE_TIMEOUT", "settle-timeout", "30s", K_DURATION,
 	  "how long a changed pair may stay unstable" },
 	{ "AGENT_DRIFT_INTERVAL", "drift-interval", "10m", K_DURATION,
@@ -637,6 +640,11 @@ apply(struct config *cfg, const struct setting *s, const char *v,
 		if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
 			return set_err(err, s->env, "%s", "json or text");
 		cfg->log_text = strcmp(v, "text") == 0;
+		return 0;
+	case K_WATCH:
+		if (strcmp(v, "inotify") != 0 && strcmp(v, "poll") != 0)
+			return set_err(err, s->env, "%s", "inotify or poll");
+		cfg->watch_poll = strcmp(v, "poll") == 0;
 		return 0;
 	case K_WEBHOOK_FORMAT:
 		if (strcmp(v, "json") != 0 && strcmp(v, "ntfy") != 0 &&

@@ -52,6 +52,7 @@ struct config {
 	long verify_timeout_ms;
 	long probe_timeout_ms;		/* one endpoint's connect..handshake */
 	long poll_interval_ms;
+	bool watch_poll;		/* AGENT_WATCH=poll: no inotify */
 	long settle_timeout_ms;
 	long drift_interval_ms;
 	long expiry_warn_s[CONFIG_MAX_WARN];	/* descending */

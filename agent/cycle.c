@@ -183,6 +183,7 @@ deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
 	struct targets t = { 0 };
 	struct probe_result *res = NULL;
 	struct verify_summary sum = { 0 };
+	struct verify_stats vst = { 0 };
 	char key[32];
 	time_t started = time(NULL);
 	long t0 = probe_now_ms();
@@ -223,10 +224,17 @@ deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
 	if ((res = calloc(t.n_eps > 0 ? t.n_eps : 1, sizeof(*res))) == NULL)
 		goto out;
 	verify_until(t.eps, t.n_eps, cfg->n_hostnames > 0 ? cfg->hostnames[0] : NULL,
-	    fp, cfg->verify_timeout_ms, cfg->probe_timeout_ms, res);
+	    fp, cfg->verify_timeout_ms, cfg->probe_timeout_ms, res, &vst);
 	verify_report(t.eps, t.n_eps, res, fp, &sum);
 	snprintf(key, sizeof(key), "%sverify_ms", prefix);
 	json_object_set_new(timings, key, json_integer(probe_now_ms() - t0));
+	/* where verify's time went: probe rounds, and backoff between them */
+	snprintf(key, sizeof(key), "%sverify_rounds", prefix);
+	json_object_set_new(timings, key, json_integer(vst.rounds));
+	snprintf(key, sizeof(key), "%sverify_probe_ms", prefix);
+	json_object_set_new(timings, key, json_integer(vst.probe_ms));
+	snprintf(key, sizeof(key), "%sverify_wait_ms", prefix);
+	json_object_set_new(timings, key, json_integer(vst.wait_ms));
 	metrics_set_verify_duration((double)(probe_now_ms() - t0) / 1000.0);
 	a->last_verified = t.n_eps > 0 && sum.matched == t.n_eps;
 	{
@@ -343,6 +351,9 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	begin(a);
 	a->landed_ms = landed_ms;
 	json_object_set_new(timings, "detect_ms", json_integer(start - landed_ms));
+	if (a->settle_ms > 0)	/* detect_ms - settle_ms: noticing, not waiting */
+		json_object_set_new(timings, "settle_ms", json_integer(a->settle_ms));
+	a->settle_ms = 0;
 	source_describe(&a->src, desc, sizeof(desc));
 
 	/* validate: nothing is touched before the new pair passes every check */
@@ -529,7 +540,7 @@ cycle_reconcile(struct agent *a, bool may_heal)
 		/* a front still starting: give it AGENT_VERIFY_TIMEOUT to answer */
 		verify_until(t.eps, t.n_eps, a->cfg->n_hostnames > 0 ?
 		    a->cfg->hostnames[0] : NULL, a->good_fp, a->cfg->verify_timeout_ms,
-		    a->cfg->probe_timeout_ms, res);
+		    a->cfg->probe_timeout_ms, res, NULL);
 		break;
 	}
 	verify_report(t.eps, t.n_eps, res, a->good_fp, &sum);

@@ -39,6 +39,7 @@ struct agent {
 	enum outcome last_outcome;
 	bool last_verified;		/* every endpoint matched at the last verify */
 	long landed_ms;			/* when this cycle's change was first seen, 0: n/a */
+	long settle_ms;			/* the quiet window detect_ms includes, 0: n/a */
 	char warned_fp[CERT_FP_HEX + 1];	/* expiry warnings given for this pair */
 	int warned;			/* thresholds warned so far (0..n), n+1: expired */
 };

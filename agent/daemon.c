@@ -30,9 +30,13 @@
 /*
  * A changed pair must sit unchanged this long before it is read: ACME
  * clients write several files in a row, and a write in progress changes
- * size or mtime within milliseconds.
+ * size or mtime within milliseconds. The bound is the longest pause
+ * inside one writer's update that must still count as one write: 100 ms
+ * (tests/integration/14-settle.sh appends every 100 ms), doubled for
+ * scheduling jitter. A cert/key pair caught between its two files does
+ * not depend on it: a key that does not match waits (settle_check).
  */
-#define SETTLE_WINDOW_MS 250
+#define SETTLE_WINDOW_MS 200
 /* How often a settling pair (mismatched, or a file missing) is re-read. */
 #define SETTLE_RECHECK_MS 200
 /*
@@ -209,6 +213,22 @@ poll_age_ms(const struct source_sig *sig, long period_ms)
 	return age < 0 || age > period_ms ? 0 : age;
 }
 
+/* inotify unless AGENT_WATCH=poll; -1 (poll only) otherwise or on failure */
+static int
+open_watch(struct watch *w, const struct agent *a, bool quiet)
+{
+	if (a->cfg->watch_poll) {
+		w->fd = -1;
+		if (!quiet)
+			log_event(LOG_LEVEL_INFO, "watch.poll_only",
+			    json_pack("{s:s}", "reason", "AGENT_WATCH=poll"),
+			    "AGENT_WATCH=poll: polling every %ld ms, no inotify",
+			    a->cfg->poll_interval_ms);
+		return -1;
+	}
+	return watch_open(w, &a->src, quiet);
+}
+
 static int
 signals_fd(void)
 {
@@ -260,7 +280,7 @@ reload_settings(struct agent *a, struct config **cfg, struct watch *w,
 		log_set_text(fresh->log_text);
 		log_event(LOG_LEVEL_INFO, "config.reloaded", NULL, "settings re-read");
 	}
-	watch_open(w, &a->src, false);
+	open_watch(w, a, false);
 }
 
 int
@@ -310,7 +330,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			    json_pack("{s:s}", "reason", err), "webhooks: %s", err);
 	}
 	/* watch first: a change during the start-up verify must not be missed */
-	watch_open(&w, &a.src, false);
+	open_watch(&w, &a, false);
 	source_stat(&a.src, &last);
 	cycle_reconcile(&a, true);
 	cycle_expiry(&a);
@@ -364,7 +384,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 		if (now >= next_poll) {
 			next_poll = now + cfg->poll_interval_ms;
 			/* a directory made after we started: watch it once it exists */
-			if (w.fd < 0 && watch_open(&w, &a.src, true) == 0)
+			if (w.fd < 0 && open_watch(&w, &a, true) == 0)
 				log_event(LOG_LEVEL_INFO, "watch.inotify", NULL,
 				    "inotify watches %s now", a.src.watch_dirs[0]);
 			if (!source_sig_equal(&sig, &last) && !dirty) {
@@ -453,6 +473,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			bool rejected = false;
 
 			absent_said = false;
+			a.settle_ms = window;
 			cycle_run(&a, landed, raw.cert_pem != NULL ? &raw : NULL,
 			    parsed.leaf != NULL ? &parsed : NULL, &rejected);
 			cycle_expiry(&a);

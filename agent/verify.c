@@ -1,7 +1,7 @@
 /*
  * verify: one thread per endpoint, gated by a counting semaphore per
- * (host, service), so the nine probes overlap without piling onto one
- * daemon. Threads only fill their own result slot; events are emitted
+ * host and one for all, so the probes overlap without piling onto one
+ * front. Threads only fill their own result slot; events are emitted
  * by the caller in endpoint order, which keeps the log deterministic.
  */
 #include <pthread.h>
@@ -26,7 +26,8 @@ struct job {
 	const char *sni;
 	long timeout_ms;
 	struct probe_result *res;
-	struct gate *gate;
+	struct gate *gate;		/* this endpoint's host */
+	struct gate *all;		/* every endpoint */
 };
 
 static void
@@ -53,21 +54,22 @@ run_job(void *arg)
 {
 	struct job *j = arg;
 
+	/* always host first, then all: one order, no deadlock */
 	gate_enter(j->gate);
+	gate_enter(j->all);
 	probe_endpoint(j->ctx, j->ep, j->sni, j->timeout_ms, j->res);
+	gate_leave(j->all);
 	gate_leave(j->gate);
 	return NULL;
 }
 
-/* Index of the gate shared by endpoints of the same host and service. */
+/* Index of the gate shared by endpoints of the same host. */
 static size_t
 gate_index(const struct endpoint *eps, size_t i)
 {
 	for (size_t k = 0; k < i; k++)
-		if (strcmp(eps[k].host, eps[i].host) == 0 &&
-		    proto_table[eps[k].proto].service ==
-		    proto_table[eps[i].proto].service)
-			return gate_index(eps, k);
+		if (strcmp(eps[k].host, eps[i].host) == 0)
+			return k;	/* the first of that host: its own index */
 	return i;
 }
 
@@ -75,7 +77,7 @@ int
 verify_probe_all(const struct endpoint *eps, size_t n, const char *sni,
     long timeout_ms, struct probe_result *results)
 {
-	struct gate *gates = NULL;
+	struct gate *gates = NULL, all;
 	struct job *jobs = NULL;
 	pthread_t *threads = NULL;
 	bool *started = NULL;
@@ -100,14 +102,17 @@ verify_probe_all(const struct endpoint *eps, size_t n, const char *sni,
 	for (size_t i = 0; i < n; i++) {
 		pthread_mutex_init(&gates[i].lock, NULL);
 		pthread_cond_init(&gates[i].cond, NULL);
-		gates[i].free_slots = VERIFY_PER_SERVICE;
+		gates[i].free_slots = VERIFY_PER_HOST;
 	}
+	pthread_mutex_init(&all.lock, NULL);
+	pthread_cond_init(&all.cond, NULL);
+	all.free_slots = VERIFY_MAX_PARALLEL;
 	pthread_attr_init(&attr);
 	/* a handshake needs far less than the 8 MiB default */
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	for (size_t i = 0; i < n; i++) {
 		jobs[i] = (struct job){ ctx, &eps[i], sni, timeout_ms, &results[i],
-		    &gates[gate_index(eps, i)] };
+		    &gates[gate_index(eps, i)], &all };
 		if (pthread_create(&threads[i], &attr, run_job, &jobs[i]) == 0)
 			started[i] = true;
 		else	/* no thread: probe inline rather than not at all */
@@ -121,6 +126,8 @@ verify_probe_all(const struct endpoint *eps, size_t n, const char *sni,
 		pthread_mutex_destroy(&gates[i].lock);
 		pthread_cond_destroy(&gates[i].cond);
 	}
+	pthread_mutex_destroy(&all.lock);
+	pthread_cond_destroy(&all.cond);
 	rc = 0;
 out:
 	free(gates);
@@ -134,9 +141,10 @@ out:
 size_t
 verify_until(const struct endpoint *eps, size_t n, const char *sni,
     const char *fp, long timeout_ms, long probe_timeout_ms,
-    struct probe_result *results)
+    struct probe_result *results, struct verify_stats *stats)
 {
-	long deadline = probe_now_ms() + timeout_ms, backoff = 100;
+	long deadline = probe_now_ms() + timeout_ms, backoff = VERIFY_BACKOFF_FIRST_MS, t0;
+	struct verify_stats st = { 0 };
 	struct endpoint *todo = calloc(n > 0 ? n : 1, sizeof(*todo));
 	struct probe_result *res = calloc(n > 0 ? n : 1, sizeof(*res));
 	size_t *idx = calloc(n > 0 ? n : 1, sizeof(*idx));
@@ -160,8 +168,11 @@ verify_until(const struct endpoint *eps, size_t n, const char *sni,
 		matched = n - k;
 		if (k == 0 || left <= 0)
 			break;
+		t0 = probe_now_ms();
 		verify_probe_all(todo, k, sni, left < probe_timeout_ms ? left :
 		    probe_timeout_ms, res);
+		st.rounds++;
+		st.probe_ms += probe_now_ms() - t0;
 		for (size_t j = 0; j < k; j++)
 			results[idx[j]] = res[j];
 		left = deadline - probe_now_ms();
@@ -172,12 +183,17 @@ verify_until(const struct endpoint *eps, size_t n, const char *sni,
 				/* someone is still stale: wait before asking again */
 				struct timespec ts = { 0, (backoff < left ? backoff : left) * 1000000L };
 
+				t0 = probe_now_ms();
 				nanosleep(&ts, NULL);
-				backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
+				st.wait_ms += probe_now_ms() - t0;
+				backoff = backoff * 2 > VERIFY_BACKOFF_MAX_MS ?
+				    VERIFY_BACKOFF_MAX_MS : backoff * 2;
 				break;
 			}
 	}
 out:
+	if (stats != NULL)
+		*stats = st;
 	free(todo);
 	free(res);
 	free(idx);

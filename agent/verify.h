@@ -13,11 +13,26 @@
 #include "probe.h"
 
 /*
- * At most this many probes at once against one service of one host:
- * dovecot's login processes stalled when 143 and 993 were hammered
- * together, and a check must never look like an attack.
+ * At most this many probes at once against one host (a front has at
+ * most nine TLS endpoints, so they all go at once: the verify takes as
+ * long as its slowest endpoint, not three rounds of dovecot's seven),
+ * and at most VERIFY_MAX_PARALLEL in all, so a check of many replicas
+ * never looks like an attack and never needs more than that many threads
+ * running.
  */
-#define VERIFY_PER_SERVICE 3
+#define VERIFY_PER_HOST 9
+#define VERIFY_MAX_PARALLEL 16
+
+/*
+ * Re-probe backoff of verify_until: first wait, doubling up to the max.
+ * After `dovecot reload` the master restarts its login processes; a
+ * probe in that gap still sees the old certificate. The first wait is
+ * short because a re-probe round costs the front one handshake per
+ * stale endpoint, nothing more; the doubling keeps a front that never
+ * catches up from being probed more than about once a second.
+ */
+#define VERIFY_BACKOFF_FIRST_MS 25
+#define VERIFY_BACKOFF_MAX_MS 1000
 
 /*
  * Probes every endpoint (results[i] for eps[i]). Returns 0, or -1 if
@@ -28,13 +43,20 @@ int verify_probe_all(const struct endpoint *eps, size_t n, const char *sni,
 
 /*
  * Probes until every endpoint serves fp or timeout_ms has passed,
- * re-probing only the ones not yet matching, with backoff (100 ms
+ * re-probing only the ones not yet matching, with backoff (25 ms
  * doubling to 1 s). results[i] holds the last probe of eps[i].
  * Returns the number of endpoints that serve fp.
  */
+struct verify_stats {
+	long rounds;			/* probe rounds */
+	long probe_ms;			/* wall time inside the rounds */
+	long wait_ms;			/* backoff between rounds */
+};
+
+/* stats (may be NULL) says where the time went, for cycle.done's timings. */
 size_t verify_until(const struct endpoint *eps, size_t n, const char *sni,
     const char *fp, long timeout_ms, long probe_timeout_ms,
-    struct probe_result *results);
+    struct probe_result *results, struct verify_stats *stats);
 
 /* What a set of results says, for events and exit codes. */
 struct verify_summary {

@@ -86,7 +86,7 @@ summary="$N renewals in $storm_ms ms -> $rotated rotations, last pair on all nin
 
 if [ "${MCA_STORM_STRADDLE:-1}" = 1 ]; then
 	# Phase 2: pair X (cert, key 50 ms later), then pair Y's cert S ms after
-	# X's key, with S crossing the 250 ms settle window in 2 ms steps; the
+	# X's key, with S crossing the 200 ms settle window in 2 ms steps; the
 	# agent must never read X's key with Y's cert and call it a mismatch.
 	mark=$(wc -l <"$T/run.log")
 	python3 - "$T" $((N + 1)) $M >"$T/straddle.log" <<-'PY'
@@ -100,7 +100,7 @@ if [ "${MCA_STORM_STRADDLE:-1}" = 1 ]; then
 		    time.sleep(0.05)
 		    put(f"{T}/s{i}.key.pem", f"{T}/src/key.pem", 0o600)
 		for k in range(M):
-		    gap = 0.248 + 0.002 * k
+		    gap = 0.198 + 0.002 * k
 		    pair(n); time.sleep(gap); pair(n + 1)
 		    print("try %d: pair %d, then pair %d's cert %.0f ms after its key" % (k, n, n + 1, gap * 1000), flush=True)
 		    n += 2

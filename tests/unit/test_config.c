@@ -113,6 +113,7 @@ TEST(bad_values_name_the_setting)
 		{ "AGENT_SOURCE=pair:relative", "AGENT_SOURCE" },
 		{ "AGENT_WEBHOOK_URL=ftp://x", "AGENT_WEBHOOK_URL" },
 		{ "AGENT_TYPO=1", "AGENT_TYPO" },
+		{ "AGENT_WATCH=fanotify", "AGENT_WATCH" },
 	};
 	char *argv[] = { "agent", "check", NULL };
 
@@ -191,6 +192,30 @@ TEST(durations)
 	CHECK_INT(config_parse_duration(" 1s", &ms), -1);
 }
 
+TEST(watch_mode)
+{
+	struct config cfg;
+	struct config_error err;
+	char *a1[] = { "agent", "check", NULL };
+	char *a2[] = { "agent", "--watch=poll", "check", NULL };
+	char *e1[] = { NULL };
+	char *e2[] = { "AGENT_WATCH=poll", NULL };
+	char *a3[] = { "agent", "--watch=inotify", "check", NULL };
+
+	CHECK_INT(load(&cfg, &err, a1, e1), 0);
+	CHECK(!cfg.watch_poll);			/* inotify by default */
+	config_free(&cfg);
+	CHECK_INT(load(&cfg, &err, a2, e1), 0);
+	CHECK(cfg.watch_poll);
+	config_free(&cfg);
+	CHECK_INT(load(&cfg, &err, a1, e2), 0);
+	CHECK(cfg.watch_poll);
+	config_free(&cfg);
+	CHECK_INT(load(&cfg, &err, a3, e2), 0);	/* the flag wins */
+	CHECK(!cfg.watch_poll);
+	config_free(&cfg);
+}
+
 HARNESS_MAIN("config", RUN(defaults), RUN(precedence_file_env_flag),
     RUN(bad_values_name_the_setting), RUN(flags), RUN(env_file_errors),
-    RUN(durations))
+    RUN(durations), RUN(watch_mode))
