@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -18,6 +20,13 @@
 #include <openssl/x509v3.h>
 
 #include "cert.h"
+
+/* openat2(2): the same number on every architecture Linux numbers anew. */
+#ifdef SYS_openat2
+#define MCA_SYS_openat2 SYS_openat2
+#else
+#define MCA_SYS_openat2 437
+#endif
 
 const char *const cert_reason_names[CERT__MAX] = {
 	"ok", "unreadable", "too_large", "not_pem", "no_certificate", "no_key",
@@ -45,26 +54,15 @@ inside(const char *path, const char *dir)
 	    (path[dlen] == '/' || path[dlen] == '\0');
 }
 
-int
-cert_open_file(const char *path, const char *allowed_dir, size_t max, int *fdp,
-    size_t *size, enum cert_reason *why)
+/*
+ * Checks fd is a regular file of at most max bytes and gives its size;
+ * closes fd on failure.
+ */
+static int
+check_fd(int fd, size_t max, size_t *size, enum cert_reason *why)
 {
-	char real[PATH_MAX], realdir[PATH_MAX];
 	struct stat st;
-	int fd;
 
-	*fdp = -1;
-	*size = 0;
-	if (realpath(allowed_dir, realdir) == NULL)
-		return reason(why, CERT_UNREADABLE);
-	if (realpath(path, real) == NULL)
-		return reason(why, CERT_UNREADABLE);
-	if (!inside(real, realdir))
-		return reason(why, CERT_SYMLINK_ESCAPE);
-	/* The resolved path has no links left; refuse one swapped in since. */
-	fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return reason(why, CERT_UNREADABLE);
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return reason(why, CERT_UNREADABLE);
@@ -73,32 +71,29 @@ cert_open_file(const char *path, const char *allowed_dir, size_t max, int *fdp,
 		close(fd);
 		return reason(why, CERT_TOO_LARGE);
 	}
-	*fdp = fd;
 	*size = (size_t)st.st_size;
 	*why = CERT_OK;
 	return 0;
 }
 
-int
-cert_read_file(const char *path, const char *allowed_dir, size_t max,
-    unsigned char **buf, size_t *len, enum cert_reason *why)
+/*
+ * Reads fd whole, size bytes as fstat saw them, and one byte past them
+ * so a file that grows under us is noticed. Closes fd.
+ */
+static int
+read_fd(int fd, size_t size, unsigned char **buf, size_t *len,
+    enum cert_reason *why)
 {
 	unsigned char *data = NULL;
-	size_t used = 0, cap, size;
+	size_t used = 0, cap;
 	ssize_t got;
-	int fd;
 
-	*buf = NULL;
-	*len = 0;
-	if (cert_open_file(path, allowed_dir, max, &fd, &size, why) != 0)
-		return -1;
 	/* Sized from fstat (a 64 MiB bound need not mean 64 MiB allocated). */
 	cap = size + 1;
 	if ((data = malloc(cap + 1)) == NULL) {
 		close(fd);
 		return reason(why, CERT_UNREADABLE);
 	}
-	/* Read one byte past the size: a file that grows is being written. */
 	while (used < cap && (got = read(fd, data + used, cap - used)) != 0) {
 		if (got < 0) {
 			if (errno == EINTR)
@@ -119,6 +114,102 @@ cert_read_file(const char *path, const char *allowed_dir, size_t max,
 	*len = used;
 	*why = CERT_OK;
 	return 0;
+}
+
+/*
+ * Opens rel below dirfd with no symlink anywhere on the way
+ * (openat2 RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH, Linux 5.6). -2 when the
+ * kernel or a seccomp profile does not offer openat2.
+ */
+static int
+open_beneath(int dirfd, const char *rel)
+{
+	struct {
+		uint64_t flags, mode, resolve;
+	} how = { O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0,
+	    0x04 /* RESOLVE_NO_SYMLINKS */ | 0x08 /* RESOLVE_BENEATH */ };
+	long fd = syscall(MCA_SYS_openat2, dirfd, rel, &how, sizeof(how));
+
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+		return -2;
+	return (int)fd;
+}
+
+int
+cert_open_file(const char *path, const char *allowed_dir, size_t max, int *fdp,
+    size_t *size, enum cert_reason *why)
+{
+	char real[PATH_MAX], realdir[PATH_MAX];
+	size_t dlen;
+	int fd, dfd;
+
+	*fdp = -1;
+	*size = 0;
+	/*
+	 * realpath only reads links and stats; a link leading out is refused
+	 * here, before anything outside allowed_dir is ever opened.
+	 */
+	if (realpath(allowed_dir, realdir) == NULL)
+		return reason(why, CERT_UNREADABLE);
+	if (realpath(path, real) == NULL)
+		return reason(why, CERT_UNREADABLE);
+	if (!inside(real, realdir))
+		return reason(why, CERT_SYMLINK_ESCAPE);
+	/*
+	 * The resolved path has no links left. Open it again from the
+	 * directory with no link allowed on the way, so a link swapped into
+	 * any component since realpath can't lead out either. Without
+	 * openat2, at least the last component must not be a link.
+	 */
+	dlen = strcmp(realdir, "/") == 0 ? 0 : strlen(realdir);
+	fd = -2;
+	if (real[dlen] == '/' && real[dlen + 1] != '\0' &&
+	    (dfd = open(realdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fd = open_beneath(dfd, real + dlen + 1);
+		close(dfd);
+	}
+	if (fd == -2)
+		fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return reason(why, CERT_UNREADABLE);
+	if (check_fd(fd, max, size, why) != 0)
+		return -1;
+	*fdp = fd;
+	return 0;
+}
+
+int
+cert_read_file(const char *path, const char *allowed_dir, size_t max,
+    unsigned char **buf, size_t *len, enum cert_reason *why)
+{
+	size_t size;
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	if (cert_open_file(path, allowed_dir, max, &fd, &size, why) != 0)
+		return -1;
+	return read_fd(fd, size, buf, len, why);
+}
+
+int
+cert_read_at(int dirfd, const char *name, size_t max, unsigned char **buf,
+    size_t *len, enum cert_reason *why)
+{
+	size_t size;
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	if (strchr(name, '/') != NULL)
+		return reason(why, CERT_UNREADABLE);
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return reason(why, errno == ELOOP ? CERT_SYMLINK_ESCAPE :
+		    CERT_UNREADABLE);
+	if (check_fd(fd, max, &size, why) != 0)
+		return -1;
+	return read_fd(fd, size, buf, len, why);
 }
 
 void
@@ -518,4 +609,13 @@ cert_validate(const struct cert_pair *p, const struct cert_policy *pol,
 	}
 	*why = CERT_OK;
 	return 0;
+}
+
+bool
+cert_retry_due(enum cert_reason why, time_t not_before, time_t not_after,
+    time_t now)
+{
+	if (why != CERT_NOT_YET_VALID && why != CERT_EXPIRED)
+		return false;
+	return now >= not_before && now < not_after;
 }

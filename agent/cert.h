@@ -66,6 +66,13 @@ int cert_read_file(const char *path, const char *allowed_dir, size_t max,
  */
 int cert_open_file(const char *path, const char *allowed_dir, size_t max, int *fd,
     size_t *size, enum cert_reason *why);
+/*
+ * Reads the plain name in directory dirfd the same way, but never through
+ * a symlink (O_NOFOLLOW: a link is CERT_SYMLINK_ESCAPE) and only a
+ * regular file: for files the agent wrote itself (state dir, temps).
+ */
+int cert_read_at(int dirfd, const char *name, size_t max, unsigned char **buf,
+    size_t *len, enum cert_reason *why);
 void cert_buf_free(unsigned char **buf, size_t len);
 
 /* Parses a PEM certificate chain into p (leaf first). */
@@ -121,5 +128,15 @@ struct cert_policy {
  */
 int cert_validate(const struct cert_pair *p, const struct cert_policy *pol,
     enum cert_reason *why, char *detail, size_t dlen);
+
+/*
+ * Invariant 4 keeps a rejected bundle out until its files change. Two
+ * reasons depend on the wall clock alone, not on the files: a bundle
+ * rejected as not_yet_valid or expired is due again as soon as now lies
+ * inside [not_before, not_after) (the clock passed notBefore, or a clock
+ * that ran ahead was set back). Every other reason: never by itself.
+ */
+bool cert_retry_due(enum cert_reason why, time_t not_before, time_t not_after,
+    time_t now);
 
 #endif

@@ -75,15 +75,47 @@ struct blist {
 static int recover_locked(const struct install_ctx *, int, bool,
     enum install_recovery *, char *, size_t, char *, size_t);
 
+/* The errno behind the last failure (install_last_errno), 0 for none. */
+static _Thread_local int last_errno;
+
 static int __attribute__((format(printf, 3, 4)))
 fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
+	last_errno = errno;
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+int
+install_last_errno(void)
+{
+	return last_errno;
+}
+
+const char *
+install_error_code(int e)
+{
+	switch (e) {
+	case 0:
+		return "invalid";
+	case ENOSPC:
+	case EDQUOT:
+		return "no_space";
+	case EROFS:
+		return "read_only";
+	case EACCES:
+	case EPERM:
+		return "permission_denied";
+	case ELOOP:
+	case ENOTDIR:
+		return "symlink_refused";
+	default:
+		return "io_error";
+	}
 }
 
 static bool
@@ -123,8 +155,10 @@ names_of(const struct install_ctx *ctx, struct names *n, char *err,
 	    snprintf(n->cert_tmp, sizeof(n->cert_tmp), ".%s" TMP_SUFFIX,
 	    ctx->cert_name) >= (int)sizeof(n->cert_tmp) ||
 	    snprintf(n->key_tmp, sizeof(n->key_tmp), ".%s" TMP_SUFFIX,
-	    ctx->key_name) >= (int)sizeof(n->key_tmp))
+	    ctx->key_name) >= (int)sizeof(n->key_tmp)) {
+		errno = 0;
 		return fail(err, errlen, "cert and key must be two plain file names");
+	}
 	return 0;
 }
 
@@ -201,6 +235,9 @@ rm_flat(int pfd, const char *name)
 	int fd, rc = 0;
 
 	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
+		/* a link (or file) in a directory's place: the entry goes, never its target */
+		return unlinkat(pfd, name, 0) == 0 || errno == ENOENT ? 0 : -1;
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 	if ((d = fdopendir(fd)) == NULL) {
@@ -274,6 +311,37 @@ pair_read_dir(const char *dir, const char *cname, const char *kname,
 	return -1;
 }
 
+/*
+ * Reads pfd/sub/{cname,kname}, a directory the agent wrote itself: the
+ * directory and both files are opened with O_NOFOLLOW, so a link planted
+ * at any of the three names is never followed (it fails as unusable).
+ */
+static int
+pair_read_sub(int pfd, const char *sub, const char *cname, const char *kname,
+    struct install_pair *out, enum cert_reason *why)
+{
+	int dfd;
+
+	memset(out, 0, sizeof(*out));
+	*why = CERT_UNREADABLE;
+	dfd = openat(pfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			*why = CERT_SYMLINK_ESCAPE;
+		return -1;
+	}
+	if (cert_read_at(dfd, cname, CERT_FILE_MAX, &out->cert_pem,
+	    &out->cert_len, why) == 0 && cert_read_at(dfd, kname, CERT_FILE_MAX,
+	    &out->key_pem, &out->key_len, why) == 0 && pair_check(out->cert_pem,
+	    out->cert_len, out->key_pem, out->key_len, out->fingerprint, why) == 0) {
+		close(dfd);
+		return 0;
+	}
+	close(dfd);
+	install_pair_free(out);
+	return -1;
+}
+
 void
 install_pair_free(struct install_pair *p)
 {
@@ -290,6 +358,40 @@ install_read_served(const struct install_ctx *ctx, struct install_pair *out,
 {
 	return pair_read_dir(ctx->certs_dir, ctx->cert_name, ctx->key_name,
 	    out, why);
+}
+
+/*
+ * The state dir's own names. Whatever sits at one of them and is not what
+ * the agent puts there (a symlink planted by someone who can write the
+ * certs volume, a file where a directory belongs) is removed: unlinkat
+ * removes the entry, never its target, and nothing is ever opened
+ * through it. The journal is left to recovery (install.journal_invalid).
+ */
+static void
+state_repair(int sfd, const char *state_dir)
+{
+	static const struct {
+		const char *name;
+		bool dir;
+	} own[] = {
+		{ BACKUPS, true }, { CURRENT, true }, { CURRENT_NEW, true },
+		{ CURRENT_OLD, true }, { INSTALL_LOCK, false },
+		{ INSTALL_STATUS, false },
+	};
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		if (fstatat(sfd, own[i].name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    (own[i].dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) ||
+		    S_ISDIR(st.st_mode) || unlinkat(sfd, own[i].name, 0) != 0)
+			continue;
+		log_event(LOG_LEVEL_WARN, "state.repaired",
+		    json_pack("{s:s, s:s, s:s}", "state_dir", state_dir, "entry",
+		    own[i].name, "found", S_ISLNK(st.st_mode) ? "symlink" : "other"),
+		    "removed a %s at %s/%s (not followed; its target is untouched)",
+		    S_ISLNK(st.st_mode) ? "symlink" : "stray entry", state_dir,
+		    own[i].name);
+	}
 }
 
 /*
@@ -320,6 +422,7 @@ state_open(const struct install_ctx *ctx, int *sfd, char *err, size_t errlen)
 		nanosleep(&nap, NULL);
 		waited += 50;
 	}
+	state_repair(fd, ctx->state_dir);
 	/* Keys are kept here: nobody else may even list it. */
 	if (fstat(fd, &st) != 0 || ((st.st_mode & 07777) != 0700 &&
 	    fchmod(fd, 0700) != 0) || (mkdirat(fd, BACKUPS, 0700) != 0 &&
@@ -404,8 +507,12 @@ journal_read(const struct install_ctx *ctx, int sfd, const struct names *n,
 
 	if (!entry_exists(sfd, JOURNAL))
 		return 0;
-	if (read_in(ctx->state_dir, JOURNAL, JOURNAL_MAX, &buf, &len, &why) != 0)
-		return fail(err, errlen, "journal: %s", cert_reason_names[why]);
+	/* never through a link planted at its name */
+	if (cert_read_at(sfd, JOURNAL, JOURNAL_MAX, &buf, &len, &why) != 0) {
+		errno = 0;
+		return fail(err, errlen, "journal: %s", why == CERT_SYMLINK_ESCAPE ?
+		    "a symlink, not ours" : cert_reason_names[why]);
+	}
 	if ((j = json_loadb((char *)buf, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		fail(err, errlen, "journal: not JSON (%s)", jerr.text);
 		goto out;
@@ -446,11 +553,12 @@ temp_matches(const struct install_ctx *ctx, int dfd, const char *name,
 	size_t len = 0;
 	bool ok = false;
 
+	(void)ctx;
 	memset(&cp, 0, sizeof(cp));
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    !S_ISREG(st.st_mode) || (is_key && (st.st_mode & 077) != 0))
 		return false;
-	if (read_in(ctx->certs_dir, name, CERT_FILE_MAX, &buf, &len, &why) != 0)
+	if (cert_read_at(dfd, name, CERT_FILE_MAX, &buf, &len, &why) != 0)
 		return false;
 	if (is_key)
 		ok = sha256_hex(buf, len, got) == 0 && strcmp(got, want) == 0;
@@ -476,6 +584,7 @@ commit_locked(const struct install_ctx *ctx, int sfd,
 	if (names_of(ctx, &n, err, errlen) != 0)
 		return -1;
 	/* Invariant 1 starts here: never write a pair that doesn't match. */
+	errno = 0;
 	if (pair_check(p->cert_pem, p->cert_len, p->key_pem, p->key_len, fp,
 	    &why) != 0)
 		return fail(err, errlen, "refusing to install: %s",
@@ -555,9 +664,10 @@ install_commit(const struct install_ctx *ctx, const struct install_pair *p,
 	if (state_open(ctx, &sfd, err, errlen) != 0)
 		return -1;
 	/* A pending journal belongs to an install only recovery may touch. */
-	if (entry_exists(sfd, JOURNAL))
+	if (entry_exists(sfd, JOURNAL)) {
+		errno = 0;
 		fail(err, errlen, "an interrupted install is pending: recover first");
-	else
+	} else
 		rc = commit_locked(ctx, sfd, p, false, err, errlen);
 	close(sfd);
 	return rc;
@@ -711,8 +821,15 @@ install_backup(const struct install_ctx *ctx, const struct install_pair *p,
 		    p->fingerprint, seq + 1);
 	/* Built aside and renamed in: a backup dir is complete or absent. */
 	(void)rm_flat(bfd, BACKUP_NEW);
-	if (dir_write(bfd, BACKUP_NEW, p, err, errlen) != 0)
+	if (dir_write(bfd, BACKUP_NEW, p, err, errlen) != 0) {
+		/* a full disk: nothing half-written stays behind */
+		int e = last_errno;
+
+		(void)rm_flat(bfd, BACKUP_NEW);
+		(void)fsync(bfd);
+		last_errno = e;
 		goto out;
+	}
 	if (renameat(bfd, BACKUP_NEW, bfd, name) != 0) {
 		fail(err, errlen, "rename backup %s: %s", name, strerror(errno));
 		(void)rm_flat(bfd, BACKUP_NEW);
@@ -751,12 +868,13 @@ install_load_backup(const struct install_ctx *ctx, const char *skip_fp,
 	struct blist bl = { NULL, 0 };
 	char dir[PATH_MAX];
 	enum cert_reason why;
-	int sfd, rc = -1;
+	int sfd, bfd = -1, rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (state_open(ctx, &sfd, err, errlen) != 0)
 		return -1;
-	if (backups_list(sfd, &bl) != 0) {
+	if (backups_list(sfd, &bl) != 0 || (bfd = openat(sfd, BACKUPS,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		fail(err, errlen, "backups dir: %s", strerror(errno));
 		goto out;
 	}
@@ -765,7 +883,8 @@ install_load_backup(const struct install_ctx *ctx, const char *skip_fp,
 	for (size_t i = bl.n; i-- > 0; ) {
 		snprintf(dir, sizeof(dir), "%s/%s/%s", ctx->state_dir, BACKUPS,
 		    bl.name[i]);
-		if (pair_read_dir(dir, SAVED_CERT, SAVED_KEY, out, &why) != 0)
+		if (pair_read_sub(bfd, bl.name[i], SAVED_CERT, SAVED_KEY, out,
+		    &why) != 0)
 			continue;
 		if (skip_fp != NULL && strcmp(out->fingerprint, skip_fp) == 0) {
 			install_pair_free(out);
@@ -779,6 +898,8 @@ install_load_backup(const struct install_ctx *ctx, const char *skip_fp,
 	}
 out:
 	free(bl.name);
+	if (bfd >= 0)
+		close(bfd);
 	close(sfd);
 	return rc;
 }
@@ -828,12 +949,11 @@ static int
 load_current_locked(const struct install_ctx *ctx, int sfd,
     struct install_pair *out, char *err, size_t errlen)
 {
-	char dir[PATH_MAX];
 	enum cert_reason why = CERT_OK;
 
+	(void)ctx;
 	current_settle(sfd);
-	snprintf(dir, sizeof(dir), "%s/%s", ctx->state_dir, CURRENT);
-	if (pair_read_dir(dir, SAVED_CERT, SAVED_KEY, out, &why) != 0)
+	if (pair_read_sub(sfd, CURRENT, SAVED_CERT, SAVED_KEY, out, &why) != 0)
 		return fail(err, errlen, "no usable last-known-good copy: %s",
 		    cert_reason_names[why]);
 	return 0;

@@ -52,6 +52,21 @@ struct install_ctx {
 	gid_t group;			/* (gid_t)-1: leave as created */
 };
 
+/* Names in the state dir that other modules own (daemon, status). */
+#define INSTALL_LOCK	"lock"
+#define INSTALL_STATUS	"status.json"
+
+/*
+ * The errno behind the last failed install_* call in this thread (0: the
+ * failure was not a system call), and the stable code events carry for
+ * it in "error": no_space (ENOSPC, EDQUOT), read_only (EROFS),
+ * permission_denied (EACCES, EPERM), symlink_refused (ELOOP, ENOTDIR: a
+ * link where the agent's own file or directory belongs), io_error
+ * (anything else), invalid (0).
+ */
+int install_last_errno(void);
+const char *install_error_code(int e);
+
 /* Creates the state dir (0700) and its subdirectories if missing. */
 int install_prepare(const struct install_ctx *ctx, char *err, size_t errlen);
 
