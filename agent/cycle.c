@@ -3,6 +3,7 @@
  * path goes through finish(), so each cycle ends in exactly one
  * cycle.done event with one outcome.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,9 +95,14 @@ cycle_write_status(struct agent *a, const char *reason)
 
 	metrics_set_health(healthy, reason);
 	metrics_set_installed(a->good_not_after);
-	if (st != NULL && status_write(a->cfg->state_dir, st) != 0)
-		log_event(LOG_LEVEL_WARN, "status.write_failed", NULL,
-		    "cannot write the status file in %s", a->cfg->state_dir);
+	if (st != NULL && status_write(a->cfg->state_dir, st) != 0) {
+		int e = errno;
+
+		log_event(LOG_LEVEL_WARN, "status.write_failed",
+		    json_pack("{s:s, s:s}", "error", install_error_code(e), "detail",
+		    strerror(e)), "cannot write the status file in %s: %s",
+		    a->cfg->state_dir, strerror(e));
+	}
 	json_decref(st);
 }
 
@@ -106,6 +112,7 @@ begin(struct agent *a)
 	char id[48];
 
 	a->seq++;
+	a->rejected_why = CERT_OK;
 	snprintf(id, sizeof(id), "%lld-%u", (long long)time(NULL), a->seq);
 	log_set_cycle(id);
 }
@@ -278,7 +285,8 @@ rollback_to(struct agent *a, const struct install_pair *old, bool have_old,
 	}
 	if (install_commit(&a->ictx, old, err, sizeof(err)) != 0) {
 		log_event(LOG_LEVEL_ERROR, "rollback.failed",
-		    json_pack("{s:s, s:s, s:s}", "reason", "install_failed", "detail",
+		    json_pack("{s:s, s:s, s:s, s:s}", "reason", "install_failed",
+		    "error", install_error_code(install_last_errno()), "detail",
 		    err, "cause", why), "cannot restore %.16s...: %s",
 		    old->fingerprint, err);
 		return OUTCOME_FAILED;
@@ -381,6 +389,10 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		goto out;
 	}
 	if (cert_validate(&parsed, &pol, &why, detail, sizeof(detail)) != 0) {
+		/* the dates, for a rejection only the clock can lift */
+		a->rejected_why = why;
+		a->rejected_not_before = parsed.not_before;
+		a->rejected_not_after = parsed.not_after;
 		reject(raw.fingerprint, why, detail);
 		*rejected_out = true;
 		o = finish(a, OUTCOME_REJECTED, start, timings, raw.fingerprint);
@@ -404,8 +416,9 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		    "backed up %.16s... to %s", old.fingerprint, bpath);
 	} else {
 		log_event(have_old ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "cert.backup",
-		    json_pack("{s:b, s:s}", "skipped", 1, "reason", have_old ? err :
-		    "no earlier pair"), have_old ? "backup failed: %s" :
+		    json_pack("{s:b, s:s, s:s}", "skipped", 1, "reason", have_old ? err :
+		    "no earlier pair", "error", have_old ?
+		    install_error_code(install_last_errno()) : "none"), have_old ? "backup failed: %s" :
 		    "nothing to back up%s", have_old ? err : "");
 		if (have_old) {
 			/* nothing was touched; a full disk may have room later */
@@ -419,7 +432,8 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	/* install (a pair source) or take the files where they are (certs-dir) */
 	if (a->src.installs && install_commit(&a->ictx, &raw, err, sizeof(err)) != 0) {
 		log_event(LOG_LEVEL_ERROR, "cert.install_failed",
-		    json_pack("{s:s, s:s}", "fingerprint", raw.fingerprint, "detail", err),
+		    json_pack("{s:s, s:s, s:s}", "fingerprint", raw.fingerprint,
+		    "error", install_error_code(install_last_errno()), "detail", err),
 		    "installing %.16s... failed, served pair untouched: %s",
 		    raw.fingerprint, err);
 		a->retry_pending = true;
@@ -436,7 +450,8 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	if (deliver(a, raw.fingerprint, true, &engine_fault, timings, "") == 0) {
 		if (install_save_current(&a->ictx, &raw, err, sizeof(err)) != 0)
 			log_event(LOG_LEVEL_WARN, "state.write_failed",
-			    json_pack("{s:s}", "detail", err),
+			    json_pack("{s:s, s:s}", "error",
+			    install_error_code(install_last_errno()), "detail", err),
 			    "cannot keep the last-known-good copy: %s", err);
 		memcpy(a->good_fp, raw.fingerprint, sizeof(a->good_fp));
 		a->good_not_after = parsed.not_after;

@@ -42,6 +42,9 @@ struct agent {
 	long settle_ms;			/* the quiet window detect_ms includes, 0: n/a */
 	char warned_fp[CERT_FP_HEX + 1];	/* expiry warnings given for this pair */
 	int warned;			/* thresholds warned so far (0..n), n+1: expired */
+	enum cert_reason rejected_why;	/* why the last cycle rejected its bundle */
+	time_t rejected_not_before;	/* and that bundle's validity, for */
+	time_t rejected_not_after;	/* not_yet_valid / expired (cert_retry_due) */
 };
 
 /* Fills a from cfg: source, install context, engine client, own project. */

@@ -10,8 +10,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,21 +54,127 @@
 #define RETRY_FIRST_MS 2000
 #define RETRY_MAX_MS (5 * 60 * 1000)
 
+/*
+ * The daemon's lock: STATE_DIR/lock, held (flock) for the life of the
+ * process and naming its pid. Opened relative to the state dir with
+ * O_NOFOLLOW, so a link planted there is never followed (state_open has
+ * removed one before; one planted since fails here, ELOOP). Returns the
+ * fd; -2 when another process holds it (*holder: its pid as it wrote
+ * it, 0 if unknown); -1 with errno otherwise.
+ */
 static int
-take_lock(const char *state_dir)
+take_lock(const char *state_dir, long *holder)
+{
+	char buf[32];
+	ssize_t n;
+	int sfd, fd, e;
+
+	*holder = 0;
+	sfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0)
+		return -1;
+	fd = openat(sfd, INSTALL_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	e = errno;
+	close(sfd);
+	if (fd < 0) {
+		errno = e;
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		e = errno;
+		if (e == EWOULDBLOCK && (n = pread(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+			buf[n] = '\0';
+			*holder = strtol(buf, NULL, 10);
+		}
+		close(fd);
+		errno = e;
+		return e == EWOULDBLOCK ? -2 : -1;
+	}
+	/* who holds it, for the agent.locked of the next one */
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		(void)0;	/* a full disk: the lock holds all the same */
+	return fd;
+}
+
+static void
+log_lock_failure(const char *state_dir, int rc, long holder, int e)
+{
+	if (rc == -2)
+		log_event(LOG_LEVEL_ERROR, "agent.locked",
+		    json_pack("{s:s, s:I}", "state_dir", state_dir, "holder_pid",
+		    (json_int_t)holder), "another agent (pid %ld) works on %s",
+		    holder, state_dir);
+	else
+		log_event(LOG_LEVEL_ERROR, "agent.failed",
+		    json_pack("{s:s, s:s, s:s}", "reason", "cannot take the lock",
+		    "state_dir", state_dir, "error", install_error_code(e)),
+		    "cannot lock %s/" INSTALL_LOCK ": %s", state_dir, strerror(e));
+}
+
+/*
+ * True when our lock file is no longer STATE_DIR/lock: the state dir (or
+ * the lock) was deleted or replaced while we run.
+ */
+static bool
+lock_lost(const char *state_dir, int lockfd)
 {
 	char path[PATH_MAX];
+	struct stat held, now;
+
+	if (lockfd < 0 || fstat(lockfd, &held) != 0)
+		return false;
+	if (held.st_nlink == 0)
+		return true;
+	snprintf(path, sizeof(path), "%s/" INSTALL_LOCK, state_dir);
+	return lstat(path, &now) != 0 || now.st_ino != held.st_ino ||
+	    now.st_dev != held.st_dev;
+}
+
+/*
+ * The state dir went away under us (rm -rf, a volume re-created): make it
+ * again (0700, as on first start), take a fresh lock in it, keep the
+ * served pair as last-known-good again if it is the one we verified,
+ * and rewrite the status file. -2: another agent took the new lock.
+ */
+static int
+state_recreate(struct agent *a, int *lockfd)
+{
+	struct install_pair served = { 0 };
+	enum cert_reason why;
+	char err[256];
+	long holder;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/lock", state_dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
+	if (install_prepare(&a->ictx, err, sizeof(err)) != 0) {
+		log_event(LOG_LEVEL_ERROR, "state.write_failed",
+		    json_pack("{s:s, s:s}", "error",
+		    install_error_code(install_last_errno()), "detail", err),
+		    "the state dir is gone and cannot be made again: %s", err);
 		return -1;
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		close(fd);
-		return -2;
 	}
-	return fd;
+	fd = take_lock(a->cfg->state_dir, &holder);
+	if (fd < 0) {
+		log_lock_failure(a->cfg->state_dir, fd, holder, errno);
+		return fd;
+	}
+	close(*lockfd);
+	*lockfd = fd;
+	if (a->good_fp[0] != '\0' && install_read_served(&a->ictx, &served, &why) == 0 &&
+	    strcmp(served.fingerprint, a->good_fp) == 0 &&
+	    install_save_current(&a->ictx, &served, err, sizeof(err)) != 0)
+		log_event(LOG_LEVEL_WARN, "state.write_failed",
+		    json_pack("{s:s, s:s}", "error",
+		    install_error_code(install_last_errno()), "detail", err),
+		    "cannot keep the last-known-good copy: %s", err);
+	install_pair_free(&served);
+	log_event(LOG_LEVEL_WARN, "state.recreated",
+	    json_pack("{s:s, s:s}", "state_dir", a->cfg->state_dir, "fingerprint",
+	    a->good_fp), "%s was gone; made it again (0700) with a new lock",
+	    a->cfg->state_dir);
+	cycle_write_status(a, a->last_verified ? "verified" : "not verified");
+	return 0;
 }
 
 /* Common start: agent, lock, journal recovery, adopt the served pair. */
@@ -75,18 +183,17 @@ start(struct agent *a, struct config *cfg, int *lockfd)
 {
 	enum install_recovery what;
 	char err[256], fp[CERT_FP_HEX + 1] = "";
+	long holder;
 
 	if (agent_init(a, cfg, err, sizeof(err)) != 0) {
 		log_event(LOG_LEVEL_ERROR, "agent.failed",
-		    json_pack("{s:s}", "reason", err), "cannot start: %s", err);
+		    json_pack("{s:s, s:s}", "reason", err, "error",
+		    install_error_code(install_last_errno())), "cannot start: %s", err);
 		return -1;
 	}
-	*lockfd = take_lock(cfg->state_dir);
+	*lockfd = take_lock(cfg->state_dir, &holder);
 	if (*lockfd < 0) {
-		log_event(LOG_LEVEL_ERROR, "agent.locked",
-		    json_pack("{s:s}", "state_dir", cfg->state_dir),
-		    *lockfd == -2 ? "another agent works on %s" :
-		    "cannot lock %s", cfg->state_dir);
+		log_lock_failure(cfg->state_dir, *lockfd, holder, errno);
 		return -1;
 	}
 	if (install_recover(&a->ictx, &what, fp, sizeof(fp), err, sizeof(err)) != 0) {
@@ -293,7 +400,9 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	struct install_pair raw = { 0 };
 	struct cert_pair parsed = { 0 };
 	bool dirty = true, have_rejected = false, running = true, absent_said = false,
-	    waiting = false;
+	    waiting = false, lost = false;
+	enum cert_reason rejected_why = CERT_OK;
+	time_t rejected_nb = 0, rejected_na = 0;
 	long landed = probe_now_ms(), stable_since = 0, next_poll, retry_at = 0,
 	    retry_ms = RETRY_FIRST_MS, window = SETTLE_WINDOW_MS;
 	unsigned polls = 0;
@@ -383,6 +492,26 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 		source_stat(&a.src, &sig);
 		if (now >= next_poll) {
 			next_poll = now + cfg->poll_interval_ms;
+			/* the state dir deleted under us: make it again */
+			if (lock_lost(cfg->state_dir, lockfd) &&
+			    state_recreate(&a, &lockfd) == -2) {
+				lost = true;
+				break;
+			}
+			/* a bundle only the clock kept out: the clock moved on */
+			if (have_rejected && cert_retry_due(rejected_why, rejected_nb,
+			    rejected_na, time(NULL))) {
+				log_event(LOG_LEVEL_INFO, "cert.retry_due",
+				    json_pack("{s:s}", "reason", cert_reason_names[rejected_why]),
+				    "the clock now lies inside the rejected certificate's "
+				    "validity; trying it again");
+				have_rejected = false;
+				rejected_why = CERT_OK;
+				if (!dirty) {
+					dirty = true;
+					landed = now;
+				}
+			}
 			/* a directory made after we started: watch it once it exists */
 			if (w.fd < 0 && open_watch(&w, &a, true) == 0)
 				log_event(LOG_LEVEL_INFO, "watch.inotify", NULL,
@@ -485,6 +614,9 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			if (rejected) {
 				rejected_sig = sig;
 				have_rejected = true;
+				rejected_why = a.rejected_why;
+				rejected_nb = a.rejected_not_before;
+				rejected_na = a.rejected_not_after;
 			}
 			if (a.retry_pending) {
 				retry_at = probe_now_ms() + retry_ms;
@@ -505,9 +637,10 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 		}
 		}
 	}
-	log_event(LOG_LEVEL_INFO, "agent.stop", json_pack("{s:s}", "reason", "signal"),
-	    "stopping on signal");
-	rc = EXIT_OK;
+	log_event(LOG_LEVEL_INFO, "agent.stop", json_pack("{s:s}", "reason",
+	    lost ? "lock_lost" : "signal"), lost ? "stopping: another agent took "
+	    "the state dir" : "stopping on signal");
+	rc = lost ? EXIT_FAILED : EXIT_OK;
 	notify_stop(5000);
 	metrics_stop();
 	watch_close(&w);
