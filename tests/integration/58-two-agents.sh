@@ -21,9 +21,15 @@ assert_eq "$first" "$(tr -d '\n' <"$T/state/lock")" "the lock names its holder"
 status_before=$(cat "$T/state/status.json")
 state_before=$(cd "$T/state" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
 
-# a second daemon on the same state dir
+# a second daemon on the same state dir (bounded: one that wrongly starts
+# is stopped after 30 s and exits 0)
+printf '#!/bin/sh\nexec timeout -s TERM 30 "%s" "$@"\n' "$MCA_AGENT" >"$T/bounded"
+chmod +x "$T/bounded"
+real_agent=$MCA_AGENT
+MCA_AGENT=$T/bounded
 # shellcheck disable=SC2046
 agent_run run2 run $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" --poll-interval=1s
+MCA_AGENT=$real_agent
 assert_eq 2 "$AGENT_RC" "second daemon's exit code"
 assert_json_lines run2
 assert_eq 1 "$(event_count run2 agent.locked)" "agent.locked events"
