@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -216,6 +217,52 @@ TEST(reason_names_cover_every_code)
 	CHECK_STR(cert_reason_names[CERT_INCOMPLETE_WRITE], "incomplete_write");
 }
 
+TEST(read_at_never_follows_a_link)
+{
+	unsigned char *buf = NULL;
+	enum cert_reason why;
+	char from[PATH_MAX];
+	size_t len = 0;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	write_text("plain.pem", "plain\n");
+	CHECK_INT(cert_read_at(dfd, "plain.pem", 100, &buf, &len, &why), 0);
+	CHECK_INT(len, 6);
+	cert_buf_free(&buf, len);
+	/* a link, even one that stays inside, is never followed */
+	path_of(from, "link.pem");
+	CHECK_INT(symlink("plain.pem", from), 0);
+	CHECK_INT(cert_read_at(dfd, "link.pem", 100, &buf, &len, &why), -1);
+	CHECK_INT(why, CERT_SYMLINK_ESCAPE);
+	CHECK(buf == NULL);
+	/* plain names only, regular files only, bounded */
+	CHECK_INT(cert_read_at(dfd, "sub/x", 100, &buf, &len, &why), -1);
+	CHECK_INT(cert_read_at(dfd, "sub", 100, &buf, &len, &why), -1);
+	CHECK_INT(why, CERT_UNREADABLE);
+	CHECK_INT(cert_read_at(dfd, "plain.pem", 5, &buf, &len, &why), -1);
+	CHECK_INT(why, CERT_TOO_LARGE);
+	close(dfd);
+}
+
+TEST(retry_due_only_for_time_reasons)
+{
+	time_t nb = 1000, na = 2000;
+
+	/* not yet valid: due once the clock passes notBefore */
+	CHECK(!cert_retry_due(CERT_NOT_YET_VALID, nb, na, 999));
+	CHECK(cert_retry_due(CERT_NOT_YET_VALID, nb, na, 1000));
+	CHECK(cert_retry_due(CERT_NOT_YET_VALID, nb, na, 1999));
+	/* ...but not if the clock jumped past notAfter as well */
+	CHECK(!cert_retry_due(CERT_NOT_YET_VALID, nb, na, 2000));
+	/* expired: only a clock set back into the window lifts it */
+	CHECK(!cert_retry_due(CERT_EXPIRED, nb, na, 2500));
+	CHECK(cert_retry_due(CERT_EXPIRED, nb, na, 1500));
+	/* every other reason waits for the files to change */
+	for (int r = 0; r < CERT__MAX; r++)
+		if (r != CERT_NOT_YET_VALID && r != CERT_EXPIRED)
+			CHECK(!cert_retry_due((enum cert_reason)r, nb, na, 1500));
+}
+
 TEST(times)
 {
 	char out[32];
@@ -248,4 +295,6 @@ teardown(void)
 }
 
 HARNESS_MAIN("cert", RUN(setup), RUN(good_pair_and_fingerprint), RUN(key_mismatch),
-    RUN(reason_codes), RUN(reason_names_cover_every_code), RUN(times), RUN(teardown))
+    RUN(reason_codes), RUN(reason_names_cover_every_code),
+    RUN(read_at_never_follows_a_link), RUN(retry_due_only_for_time_reasons),
+    RUN(times), RUN(teardown))

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -287,6 +288,72 @@ TEST(symlink_target_is_replaced_not_followed)
 	CHECK_INT(install_commit(&ctx, &B, err, sizeof(err)), 0);
 	CHECK(served_is(&B));	/* lstat: a regular 0644 file now */
 	CHECK(file_is(dir, "outside.pem", (const unsigned char *)"not ours\n", 9));
+}
+
+TEST(error_codes_are_stable)
+{
+	CHECK_STR(install_error_code(ENOSPC), "no_space");
+	CHECK_STR(install_error_code(EDQUOT), "no_space");
+	CHECK_STR(install_error_code(EROFS), "read_only");
+	CHECK_STR(install_error_code(EACCES), "permission_denied");
+	CHECK_STR(install_error_code(EPERM), "permission_denied");
+	CHECK_STR(install_error_code(ELOOP), "symlink_refused");
+	CHECK_STR(install_error_code(EIO), "io_error");
+	CHECK_STR(install_error_code(0), "invalid");
+}
+
+/* Links planted at the state dir's own names: removed, targets untouched. */
+TEST(state_links_replaced_not_followed)
+{
+	char err[256] = "", p[PATH_MAX], out[PATH_MAX], outdir[PATH_MAX];
+	struct install_pair got = { 0 };
+	struct stat st;
+	FILE *f;
+
+	fresh_with_a();
+	path_in(outdir, dir, "outdir");
+	CHECK_INT(mkdir(outdir, 0755), 0);
+	path_in(out, dir, "outfile");
+	f = fopen(out, "w");
+	fputs("outside\n", f);
+	fclose(f);
+	path_in(p, state, "backups");
+	wipe(p, false);
+	CHECK_INT(symlink(outdir, p), 0);
+	path_in(p, state, "current");
+	wipe(p, false);
+	CHECK_INT(symlink(outdir, p), 0);
+	path_in(p, state, "status.json");
+	CHECK_INT(symlink(out, p), 0);
+
+	CHECK_INT(install_backup(&ctx, &A, NULL, 0, err, sizeof(err)), 0);
+	CHECK_INT(install_save_current(&ctx, &A, err, sizeof(err)), 0);
+	path_in(p, state, "backups");
+	CHECK(lstat(p, &st) == 0 && S_ISDIR(st.st_mode));
+	path_in(p, state, "current");
+	CHECK(lstat(p, &st) == 0 && S_ISDIR(st.st_mode));
+	path_in(p, state, "status.json");
+	CHECK(lstat(p, &st) != 0);	/* the link is gone, not written */
+	CHECK(file_is(dir, "outfile", (const unsigned char *)"outside\n", 8));
+	CHECK(rmdir(outdir) == 0);	/* still empty */
+	CHECK_INT(mkdir(outdir, 0755), 0);
+
+	/* a backup entry and current/key.pem as links: never read */
+	path_in(p, state, "backups/20991231T235959Z-aaaaaaaaaaaa");
+	CHECK_INT(symlink(outdir, p), 0);
+	CHECK_INT(install_load_backup(&ctx, NULL, &got, NULL, 0, err, sizeof(err)), 0);
+	CHECK_STR(got.fingerprint, A.fingerprint);
+	install_pair_free(&got);
+	path_in(p, state, "current/key.pem");
+	CHECK_INT(unlink(p), 0);
+	CHECK_INT(symlink(out, p), 0);
+	CHECK_INT(install_load_current(&ctx, &got, err, sizeof(err)), -1);
+	install_pair_free(&got);
+	/* the next save replaces current/ whole; the link goes, its target stays */
+	CHECK_INT(install_save_current(&ctx, &A, err, sizeof(err)), 0);
+	CHECK_INT(install_load_current(&ctx, &got, err, sizeof(err)), 0);
+	install_pair_free(&got);
+	CHECK(file_is(dir, "outfile", (const unsigned char *)"outside\n", 8));
 }
 
 TEST(backups_pruned_and_loaded)
@@ -668,6 +735,7 @@ teardown(void)
 }
 
 HARNESS_MAIN("install", RUN(setup), RUN(install_a_then_b), RUN(refuses_bad_input),
-    RUN(symlink_target_is_replaced_not_followed), RUN(backups_pruned_and_loaded),
+    RUN(symlink_target_is_replaced_not_followed), RUN(error_codes_are_stable),
+    RUN(state_links_replaced_not_followed), RUN(backups_pruned_and_loaded),
     RUN(current_save_load_and_half_states), RUN(recover_without_journal),
     RUN(crash_matrix), RUN(crash_with_damaged_state), RUN(timing), RUN(teardown))
