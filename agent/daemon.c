@@ -519,7 +519,9 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			if (!source_sig_equal(&sig, &last) && !dirty) {
 				dirty = true;
 				landed = now - poll_age_ms(&sig, cfg->poll_interval_ms);
-			} else if (++polls % REHASH_EVERY_POLLS == 0 && !dirty) {
+			} else if (++polls % REHASH_EVERY_POLLS == 0 && !dirty &&
+			    !a.retry_pending) {
+				/* (a pending retry has its own timer: keep its backoff) */
 				dirty = true;
 				landed = now;
 			}
