@@ -57,15 +57,15 @@ assert_eq '"failed"' "$(events run 'select(.event=="cycle.done") | .outcome' | h
 assert_eq 0 "$(event_count run cert.installed)" "installs without a backup"
 wait_event run '.event=="cycle.retry"' 10
 assert_intact "backup failed"
-assert_eq "" "$(ls -A "$state/backups")" "backups/ after the failed backup"
+assert_eq "" "$(find "$state/backups" -mindepth 1)" "backups/ after the failed backup"
 
 # 2. room for the backup, none for the new pair
 rm "$T/certs/.fill2"
 wait_event run '.event=="cert.install_failed"' 60
 assert_eq '"no_space"' "$(events run 'select(.event=="cert.install_failed") | .error' | head -1)" "install error code"
 assert_contains "$(events run 'select(.event=="cert.install_failed") | .detail' | head -1)" "No space left" "install detail"
-assert_eq 1 "$(ls "$state/backups" | wc -l)" "one backup"
-assert_eq "$fp_a" "$(certs_fp "$state/backups/$(ls "$state/backups")/cert.pem")" "the backup holds a"
+assert_eq 1 "$(find "$state/backups" -mindepth 1 -maxdepth 1 | wc -l)" "one backup"
+assert_eq "$fp_a" "$(certs_fp "$(printf '%s\n' "$state"/backups/*/ | tail -1)/cert.pem")" "the backup holds a"
 wait_event run '.event=="cycle.retry"' 10 2
 assert_intact "install failed"
 assert_eq 0 "$(events run 'select(.event=="cycle.done" and .outcome=="rotated")' | wc -l)" "rotations while full"

@@ -55,7 +55,7 @@ wait_event run '.event=="cycle.done"' 60
 assert_eq '"rotated"' "$(events run 'select(.event=="cycle.done") | .outcome' | tail -1)" "outcome"
 assert_all_serve "$fp_b"
 disk_pair_matches || fail "cert and key on disk do not match"
-assert_eq "$fp_a" "$(certs_fp "$(ls -d "$state"/backups/*/ | tail -1)/cert.pem")" "backup of a"
+assert_eq "$fp_a" "$(certs_fp "$(printf '%s\n' "$state"/backups/*/ | tail -1)/cert.pem")" "backup of a"
 assert_eq "$fp_b" "$(certs_fp "$state/current/cert.pem")" "current/ is b"
 assert_eq 700 "$(stat -c %a "$state")" "state dir mode after the rotation"
 assert_eq 700 "$(stat -c %a "$state/backups")" "backups/ mode"

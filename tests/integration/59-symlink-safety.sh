@@ -171,7 +171,7 @@ done
 [ -e "$state/journal" ] || [ -L "$state/journal" ] && fail "the journal link is still there"
 [ -L "$state/.status.json.tmp" ] && fail ".status.json.tmp link still there"
 [ -L "$state/.journal.mca-new" ] && fail ".journal.mca-new link still there"
-assert_eq "$fp_a" "$(certs_fp "$(ls -d "$state"/backups/*/ | tail -1)/cert.pem")" "the backup holds a"
+assert_eq "$fp_a" "$(certs_fp "$(printf '%s\n' "$state"/backups/*/ | tail -1)/cert.pem")" "the backup holds a"
 
 # --- 3. links inside backups/ and current/ ---
 # a "newest" backup that is a link to c's pair outside, and current/key.pem a link
