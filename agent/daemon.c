@@ -147,13 +147,18 @@ state_recreate(struct agent *a, int *lockfd)
 	long holder;
 	int fd;
 
+	static bool said;	/* one error line per outage, not one per poll */
+
 	if (install_prepare(&a->ictx, err, sizeof(err)) != 0) {
-		log_event(LOG_LEVEL_ERROR, "state.write_failed",
-		    json_pack("{s:s, s:s}", "error",
-		    install_error_code(install_last_errno()), "detail", err),
-		    "the state dir is gone and cannot be made again: %s", err);
+		if (!said)
+			log_event(LOG_LEVEL_ERROR, "state.write_failed",
+			    json_pack("{s:s, s:s}", "error",
+			    install_error_code(install_last_errno()), "detail", err),
+			    "the state dir is gone and cannot be made again: %s", err);
+		said = true;
 		return -1;
 	}
+	said = false;
 	fd = take_lock(a->cfg->state_dir, &holder);
 	if (fd < 0) {
 		log_lock_failure(a->cfg->state_dir, fd, holder, errno);
