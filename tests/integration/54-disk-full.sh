@@ -42,6 +42,15 @@ assert_intact() { # WHAT
 	kill -0 "$AGENT_PID" || fail "$1: agent died"
 }
 
+# The agent retries on its own, with backoff (2 s doubling, at most 5 min):
+# wait for the next try at least as long as the last cycle.retry announced,
+# twice over (a retry may be under way as we read), plus a margin.
+retry_wait() {
+	local ms
+	ms=$(events run 'select(.event=="cycle.retry") | .in_ms' | tail -1)
+	echo $((2 * ${ms:-2000} / 1000 + 60))
+}
+
 # two pages kept aside (exactly one backup: cert and key, 4 KiB each),
 # everything else filled
 dd if=/dev/zero of="$T/certs/.fill2" bs=4k count=2 status=none
@@ -61,7 +70,7 @@ assert_eq "" "$(find "$state/backups" -mindepth 1)" "backups/ after the failed b
 
 # 2. room for the backup, none for the new pair
 rm "$T/certs/.fill2"
-wait_event run '.event=="cert.install_failed"' 60
+wait_event run '.event=="cert.install_failed"' "$(retry_wait)"
 assert_eq '"no_space"' "$(events run 'select(.event=="cert.install_failed") | .error' | head -1)" "install error code"
 assert_contains "$(events run 'select(.event=="cert.install_failed") | .detail' | head -1)" "No space left" "install detail"
 assert_eq 1 "$(find "$state/backups" -mindepth 1 -maxdepth 1 | wc -l)" "one backup"
@@ -70,13 +79,15 @@ wait_event run '.event=="cycle.retry"' 10 2
 assert_intact "install failed"
 assert_eq 0 "$(events run 'select(.event=="cycle.done" and .outcome=="rotated")' | wc -l)" "rotations while full"
 # a retry on a full disk reuses that backup and fails the same way
-wait_event run '.event=="cert.install_failed"' 60 2
+wait_event run '.event=="cert.install_failed"' "$(retry_wait)" 2
 wait_event run '.event=="cert.backup" and .reused==true' 5
 assert_intact "install failed again"
 
 # 3. space freed: the next retry rotates
 rm "$T/certs/.fill"
-wait_event run '.event=="cycle.done" and .outcome=="rotated"' 120
+wait_event run '.event=="cycle.done" and .outcome=="rotated"' "$(retry_wait)"
+# it came as the retry, on the backoff schedule, not from a file change
+assert_eq 0 "$(events run 'select(.event=="cycle.retry" and .in_ms > 300000)' | wc -l)" "backoff beyond 5 min"
 assert_all_serve "$fp_b"
 disk_pair_matches || fail "cert and key on disk do not match after the rotation"
 assert_eq "$fp_b" "$(certs_fp "$T/certs/cert.pem")" "cert.pem is b"

@@ -42,7 +42,7 @@ disk_pair_matches || fail "cert and key on disk do not match"
 assert_all_serve "$fp_a"
 assert_eq 0 "$(event_count run cert.installed)" "installs"
 assert_eq 0 "$(event_count run reload.exec)" "reloads"
-wait_event run '.event=="cert.install_failed"' 30 2
+wait_event run '.event=="cert.install_failed"' 60 2
 kill -0 "$AGENT_PID" || fail "agent died"
 
 # check needs nothing writable
@@ -62,7 +62,10 @@ assert_eq "$listing" "$(cd "$T/certs" && ls -lAR --time-style=+%s.%N . && sha256
 
 # writable again: the daemon's next retry installs b
 mount -o remount,rw "$T/certs"
-wait_event run '.event=="cycle.done" and .outcome=="rotated"' 120
+# its next retry is on the backoff schedule: as long as the last
+# cycle.retry announced, twice over, plus a margin
+ms=$(events run 'select(.event=="cycle.retry") | .in_ms' | tail -1)
+wait_event run '.event=="cycle.done" and .outcome=="rotated"' $((2 * ${ms:-2000} / 1000 + 60))
 assert_all_serve "$fp_b"
 disk_pair_matches || fail "cert and key on disk do not match after the rotation"
 assert_eq "" "$(cd "$T/certs" && find . -name '*.mca-new')" "temp files"
