@@ -268,7 +268,7 @@ rollback_to(struct agent *a, const struct install_pair *old, bool have_old,
     const char *why, json_t *timings)
 {
 	char err[256];
-	bool engine_fault;
+	bool engine_fault, looked_fault;
 
 	if (!have_old) {
 		log_event(LOG_LEVEL_ERROR, "rollback.failed",
@@ -288,6 +288,21 @@ rollback_to(struct agent *a, const struct install_pair *old, bool have_old,
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
 		    "cause", why, "verified", 1),
 		    "rolled back to %.16s... (%s)", old->fingerprint, why);
+		return OUTCOME_ROLLED_BACK;
+	}
+	/*
+	 * An exec refused by the engine (500, a garbled answer, a command
+	 * that hung) leaves the front as it was: it may well serve the old
+	 * pair still. Look without reloading; with no engine or no running
+	 * front this fails at once.
+	 */
+	if (engine_fault && deliver(a, old->fingerprint, false, &looked_fault,
+	    timings, "rollback_check_") == 0) {
+		log_event(LOG_LEVEL_WARN, "rollback.done",
+		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
+		    "cause", why, "verified", 1),
+		    "restored %.16s...; it is served everywhere (reload failed)",
+		    old->fingerprint);
 		return OUTCOME_ROLLED_BACK;
 	}
 	if (engine_fault) {

@@ -1010,9 +1010,25 @@ out:
 	return rc;
 }
 
-/* GET /exec/{id}/json: 1 still running, 0 finished (*exit_code), -1 error. */
+/* The exec's Pid (its process on the engine's host) from an inspect body; 0 none. */
+static long
+exec_pid(const char *body, size_t len)
+{
+	json_t *j = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
+	json_t *p = json_object_get(j, "Pid");
+	long pid = json_is_integer(p) && json_integer_value(p) > 0 &&
+	    json_integer_value(p) < 1L << 30 ? (long)json_integer_value(p) : 0;
+
+	json_decref(j);
+	return pid;
+}
+
+/*
+ * GET /exec/{id}/json: 1 still running, 0 finished (*exit_code), -1 error.
+ * *pid gets Pid when the engine gives one (pid may be NULL).
+ */
 static int
-exec_inspect(struct docker *d, const char *eid, int *exit_code,
+exec_inspect(struct docker *d, const char *eid, int *exit_code, long *pid,
     struct docker_status *st)
 {
 	struct sink s = { 0 };
@@ -1022,6 +1038,8 @@ exec_inspect(struct docker *d, const char *eid, int *exit_code,
 	snprintf(path, sizeof(path), "/exec/%s/json", eid);
 	rc = call(d, "GET /exec/{id}/json", path, NULL, d->timeout_ms, 200, &s,
 	    st) == 0 ? docker_parse_exec_inspect(s.buf, s.len, exit_code, st) : -1;
+	if (rc >= 0 && pid != NULL)
+		*pid = exec_pid(s.buf, s.len);
 	free(s.buf);
 	return rc;
 }
@@ -1055,13 +1073,22 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 	}
 	if (exec_create(d, id, argv, eid, st) != 0)
 		goto out;
+	memcpy(res->exec_id, eid, sizeof(res->exec_id));
 
 	/* The engine answers 200 and closes when the command's output ends. */
 	docker_demux_init(&s.dm, FRAME_MAX);
 	snprintf(path, sizeof(path), "/exec/%s/start", eid);
 	if (call(d, "POST /exec/{id}/start", path, "{\"Detach\":false,\"Tty\":false}",
-	    deadline - now_ms() > 1 ? deadline - now_ms() : 1, 200, &s, st) != 0)
+	    deadline - now_ms() > 1 ? deadline - now_ms() : 1, 200, &s, st) != 0) {
+		/* which process hangs, for the caller that wants it gone */
+		if (st->error == DOCKER_ERR_TIMEOUT) {
+			struct docker_status ist;
+
+			exec_inspect(d, eid, &res->exit_code, &res->pid, &ist);
+			res->exit_code = -1;
+		}
 		goto out;
+	}
 	if (s.dm.left != 0 || s.dm.hdr_have != 0) {
 		fail(st, DOCKER_ERR_BAD_ANSWER, "stream ends inside a frame");
 		goto out;
@@ -1072,7 +1099,7 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 		if (i > 0 && (now_ms() + EXEC_POLL_MS > deadline ||
 		    nanosleep(&nap, NULL) != 0))
 			break;
-		if ((r = exec_inspect(d, eid, &res->exit_code, st)) < 0)
+		if ((r = exec_inspect(d, eid, &res->exit_code, &res->pid, st)) < 0)
 			goto out;
 	}
 	if (r == 1) {
@@ -1092,6 +1119,23 @@ out:
 	free(o);
 	free(s.buf);
 	return rc;
+}
+
+int
+docker_exec_state(struct docker *d, const char *exec_id, bool *running,
+    long *pid, struct docker_status *st)
+{
+	int code = -1, r;
+
+	memset(st, 0, sizeof(*st));
+	*running = false;
+	*pid = 0;
+	if (!chars(exec_id, HEX, 64, 65))
+		return fail(st, DOCKER_ERR_INVALID, "not an exec id");
+	if ((r = exec_inspect(d, exec_id, &code, pid, st)) < 0)
+		return -1;
+	*running = r == 1;
+	return 0;
 }
 
 /* Each stream split into lines across frames; long lines come in pieces. */
