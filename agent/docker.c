@@ -1084,6 +1084,7 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 		if (st->error == DOCKER_ERR_TIMEOUT) {
 			struct docker_status ist;
 
+			res->hung = true;
 			exec_inspect(d, eid, &res->exit_code, &res->pid, &ist);
 			res->exit_code = -1;
 		}
@@ -1103,6 +1104,7 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 			goto out;
 	}
 	if (r == 1) {
+		res->hung = true;
 		fail(st, DOCKER_ERR_TIMEOUT, "exec still running after its output ended");
 		goto out;
 	}

@@ -96,6 +96,7 @@ struct docker_exec_result {
 	int exit_code;			/* -1 when unknown */
 	char exec_id[65];		/* the exec's id once created, "" before */
 	long pid;			/* its process on the engine's host (Pid); 0 unknown */
+	bool hung;			/* started, then outlived timeout_ms (DOCKER_ERR_TIMEOUT) */
 	char output[2 * DOCKER_EXEC_KEEP + 1];	/* stdout then stderr excerpt, NUL-terminated, sanitized */
 	size_t output_total;		/* bytes the command wrote in all */
 	long ms;

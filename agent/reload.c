@@ -200,8 +200,9 @@ hung_pids(const char *ps, const char *line, long pids[KILL_MAX_PIDS])
  * A command that outlived AGENT_RELOAD_TIMEOUT still runs in the front:
  * the Engine API cannot stop an exec. Look for it from inside the front
  * (ps) and kill it (kill -KILL): both are in Mailu's Alpine front
- * (busybox) and in Debian's procps. Fills ev with what happened; returns
- * true when the engine says the exec no longer runs.
+ * (busybox) and in Debian's procps. Fills ev with what happened
+ * (killed: found and killed; still_running: the engine's word after
+ * that); returns true when the exec no longer runs.
  */
 static bool
 kill_hung(struct docker *d, const struct config *cfg,
@@ -251,7 +252,8 @@ out:
 		if (running && nanosleep(&nap, NULL) != 0)
 			break;
 	}
-	json_object_set_new(ev, "killed", json_boolean(!running));
+	json_object_set_new(ev, "killed", json_boolean(why == NULL && !running));
+	json_object_set_new(ev, "still_running", json_boolean(running));
 	json_object_set_new(ev, "killed_pids", killed != NULL ? killed : json_array());
 	if (why != NULL || running)
 		json_object_set_new(ev, "kill_detail", json_string(why != NULL ? why :
@@ -275,8 +277,8 @@ timed_out(struct docker *d, const struct config *cfg,
 
 	log_event(LOG_LEVEL_ERROR, "reload.timeout", ev,
 	    "%s: '%s' still ran after %ld ms: %s", front->name, line,
-	    cfg->reload_timeout_ms, gone ? "killed" :
-	    "could not be stopped, it may still run in the front");
+	    cfg->reload_timeout_ms, gone ? "it no longer runs" :
+	    "it could not be stopped and may still run in the front");
 }
 
 enum reload_fault
@@ -307,7 +309,7 @@ reload_run(const struct config *cfg, struct docker *d, const struct targets *t,
 			if (docker_exec(d, t->fronts[f].id, argv[c],
 			    cfg->reload_timeout_ms, res, &st) != 0) {
 				/* started, then hung: say so, and stop it if we can */
-				if (st.error == DOCKER_ERR_TIMEOUT && res->exec_id[0] != '\0') {
+				if (res->hung) {
 					timed_out(d, cfg, &t->fronts[f], line, res);
 					metrics_count_reload_exec(t->fronts[f].name, line,
 					    "timeout");
