@@ -361,6 +361,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	char detail[256] = "", err[256], desc[PATH_MAX + 16], when[32], bpath[PATH_MAX];
 	bool have_old, engine_fault;
 	long start = probe_now_ms(), t0;
+	time_t reload_since;
 
 	*rejected_out = false;
 	begin(a);
@@ -448,6 +449,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	json_object_set_new(timings, "install_ms", json_integer(probe_now_ms() - t0));
 
 	/* reload and verify; anything short of every endpoint: roll back */
+	reload_since = time(NULL);
 	if (deliver(a, raw.fingerprint, true, &engine_fault, timings, "") == 0) {
 		if (install_save_current(&a->ictx, &raw, err, sizeof(err)) != 0)
 			log_event(LOG_LEVEL_WARN, "state.write_failed",
@@ -461,6 +463,14 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	}
 	o = rollback_to(a, &old, have_old, engine_fault ? "front unreachable" :
 	    "reload or verify failed", timings);
+	/*
+	 * A front that restarted under the reload fails its commands while
+	 * it stops and starts: by now it is back (or known to be down), and
+	 * that is no fault of the bundle's. Retry it like an engine fault.
+	 */
+	if (!engine_fault && o == OUTCOME_ROLLED_BACK && cfg->reload == RELOAD_DOCKER &&
+	    reload_fronts_restarted(cfg, a->docker, a->project, reload_since))
+		engine_fault = true;
 	if (engine_fault && o == OUTCOME_ROLLED_BACK) {
 		a->retry_pending = true;	/* the bundle is fine; the engine was not */
 	} else {

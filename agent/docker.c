@@ -675,8 +675,9 @@ fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
     struct docker_status *st)
 {
 	json_t *id, *name, *state, *running, *paused, *config, *labels = NULL,
-	    *host = NULL, *hostcfg, *netset;
+	    *host = NULL, *hostcfg, *netset, *started;
 	const char *nm;
+	struct tm tm;
 
 	memset(c, 0, sizeof(*c));
 	if (field(j, "Id", JSON_STRING, true, &id, st) != 0 ||
@@ -685,6 +686,7 @@ fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
 	    field(j, "State", JSON_OBJECT, true, &state, st) != 0 ||
 	    field(state, "Running", JSON_TRUE, true, &running, st) != 0 ||
 	    field(state, "Paused", JSON_TRUE, false, &paused, st) != 0 ||
+	    field(state, "StartedAt", JSON_STRING, false, &started, st) != 0 ||
 	    field(j, "Config", JSON_OBJECT, false, &config, st) != 0 ||
 	    (config != NULL &&
 	    (field(config, "Labels", JSON_OBJECT, false, &labels, st) != 0 ||
@@ -698,6 +700,12 @@ fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
 		return fail(st, DOCKER_ERR_BAD_ANSWER, "field Name not acceptable");
 	snprintf(c->name, sizeof(c->name), "%s", nm);
 	c->running = json_is_true(running) && !json_is_true(paused);
+	/* "2026-11-28T10:26:13.123456789Z"; the fraction is not needed */
+	memset(&tm, 0, sizeof(tm));
+	if (started != NULL &&
+	    strptime(json_string_value(started), "%Y-%m-%dT%H:%M:%S", &tm) != NULL &&
+	    tm.tm_year > 70)
+		c->started = timegm(&tm);
 	snprintf(hostname, hlen, "%s", host != NULL ? json_string_value(host) : "");
 	return fill_common(c, labels, hostcfg, netset, st);
 }

@@ -73,6 +73,7 @@ struct docker_container {
 	char address[64];		/* first network IP; "127.0.0.1" for --network host; "" none */
 	char project[128];		/* com.docker.compose.project label, or "" */
 	char service[128];		/* com.docker.compose.service label, or "" */
+	time_t started;			/* State.StartedAt (inspect only); 0 unknown */
 };
 
 /*

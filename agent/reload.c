@@ -281,6 +281,54 @@ timed_out(struct docker *d, const struct config *cfg,
 	    "it could not be stopped and may still run in the front");
 }
 
+/*
+ * A command failed: was it the front restarting under us (stopped, gone,
+ * or started again since the reload began)? Then it is not the pair's
+ * fault: the restarted front reads the pair on disk by itself, and the
+ * cycle is retried like an engine fault.
+ */
+static bool
+front_restarted(struct docker *d, const struct docker_container *front,
+    time_t since)
+{
+	struct docker_container *c = NULL;
+	struct docker_status st;
+	size_t n = 0;
+	bool yes;
+
+	if (docker_find(d, front->id, NULL, &c, &n, &st) != 0)
+		yes = st.error == DOCKER_ERR_NOT_FOUND;
+	else
+		yes = n != 1 || !c->running || c->started >= since;
+	if (yes)
+		log_event(LOG_LEVEL_WARN, "front.restarted",
+		    json_pack("{s:s, s:s, s:b, s:I}", "container", front->name,
+		    "container_id", front->id, "running", n == 1 && c->running,
+		    "started", (json_int_t)(n == 1 ? c->started : 0)),
+		    "front %s restarted or stopped during the reload: trying again "
+		    "later", front->name);
+	free(c);
+	return yes;
+}
+
+bool
+reload_fronts_restarted(const struct config *cfg, struct docker *d,
+    const char *project, time_t since)
+{
+	struct docker_container *all = NULL;
+	struct docker_status st;
+	size_t n = 0;
+	bool yes = false, scoped = project != NULL && project[0] != '\0' &&
+	    strcmp(cfg->front, DEFAULT_FRONT) == 0;
+
+	if (docker_find(d, cfg->front, scoped ? project : NULL, &all, &n, &st) != 0)
+		return false;
+	for (size_t i = 0; i < n && !yes; i++)
+		yes = front_restarted(d, &all[i], since);
+	free(all);
+	return yes;
+}
+
 enum reload_fault
 reload_run(const struct config *cfg, struct docker *d, const struct targets *t,
     time_t *started)
@@ -321,6 +369,8 @@ reload_run(const struct config *cfg, struct docker *d, const struct targets *t,
 				/* 403 from a socket proxy: our setup, not the engine's health */
 				rc = st.error == DOCKER_ERR_DENIED ? RELOAD_CERT_FAULT :
 				    RELOAD_ENGINE_FAULT;
+				if (st.error == DOCKER_ERR_NOT_RUNNING)
+					front_restarted(d, &t->fronts[f], *started);
 				goto out;
 			}
 			log_event(res->exit_code == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
@@ -333,8 +383,11 @@ reload_run(const struct config *cfg, struct docker *d, const struct targets *t,
 			    res->exit_code);
 			metrics_count_reload_exec(t->fronts[f].name, line,
 			    res->exit_code == 0 ? "ok" : "failed");
-			if (res->exit_code != 0)
+			if (res->exit_code != 0) {
+				if (front_restarted(d, &t->fronts[f], *started))
+					rc = RELOAD_ENGINE_FAULT;
 				goto out;
+			}
 			TEST_PAUSE("cycle.reloading");
 		}
 	}

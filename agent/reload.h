@@ -55,6 +55,14 @@ enum reload_fault reload_run(const struct config *cfg, struct docker *d,
     const struct targets *t, time_t *started);
 
 /*
+ * Did a front (AGENT_FRONT) stop, vanish or start again since the given
+ * time? Then a failed reload was the restart's doing, not the pair's:
+ * logs front.restarted.
+ */
+bool reload_fronts_restarted(const struct config *cfg, struct docker *d,
+    const char *project, time_t since);
+
+/*
  * Scans each front's log since a time for nginx [emerg]/[crit] and
  * dovecot Fatal:/Error: lines about TLS; returns them as a JSON array.
  */
