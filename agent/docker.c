@@ -675,7 +675,7 @@ fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
     struct docker_status *st)
 {
 	json_t *id, *name, *state, *running, *paused, *config, *labels = NULL,
-	    *host = NULL, *hostcfg, *netset, *started;
+	    *host = NULL, *hostcfg, *netset, *started, *finished;
 	const char *nm;
 	struct tm tm;
 
@@ -687,6 +687,7 @@ fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
 	    field(state, "Running", JSON_TRUE, true, &running, st) != 0 ||
 	    field(state, "Paused", JSON_TRUE, false, &paused, st) != 0 ||
 	    field(state, "StartedAt", JSON_STRING, false, &started, st) != 0 ||
+	    field(state, "FinishedAt", JSON_STRING, false, &finished, st) != 0 ||
 	    field(j, "Config", JSON_OBJECT, false, &config, st) != 0 ||
 	    (config != NULL &&
 	    (field(config, "Labels", JSON_OBJECT, false, &labels, st) != 0 ||
@@ -706,6 +707,11 @@ fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
 	    strptime(json_string_value(started), "%Y-%m-%dT%H:%M:%S", &tm) != NULL &&
 	    tm.tm_year > 70)
 		c->started = timegm(&tm);
+	memset(&tm, 0, sizeof(tm));
+	if (finished != NULL &&
+	    strptime(json_string_value(finished), "%Y-%m-%dT%H:%M:%S", &tm) != NULL &&
+	    tm.tm_year > 70)	/* "0001-01-01T00:00:00Z": never exited */
+		c->finished = timegm(&tm);
 	snprintf(hostname, hlen, "%s", host != NULL ? json_string_value(host) : "");
 	return fill_common(c, labels, hostcfg, netset, st);
 }

@@ -74,6 +74,7 @@ struct docker_container {
 	char project[128];		/* com.docker.compose.project label, or "" */
 	char service[128];		/* com.docker.compose.service label, or "" */
 	time_t started;			/* State.StartedAt (inspect only); 0 unknown */
+	time_t finished;		/* State.FinishedAt: last exit (inspect only); 0 none */
 };
 
 /*

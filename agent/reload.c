@@ -282,14 +282,16 @@ timed_out(struct docker *d, const struct config *cfg,
 }
 
 /*
- * A command failed: was it the front restarting under us (stopped, gone,
- * or started again since the reload began)? Then it is not the pair's
- * fault: the restarted front reads the pair on disk by itself, and the
- * cycle is retried like an engine fault.
+ * A command failed: was it the front restarting under us (gone, stopped
+ * or started again since the reload began; a front we reloaded that is
+ * not running now)? Then it is not the pair's fault: the restarted front
+ * reads the pair on disk by itself, and the cycle is retried like an
+ * engine fault. A container that was already stopped before (a leftover
+ * matching AGENT_FRONT) does not count.
  */
 static bool
 front_restarted(struct docker *d, const struct docker_container *front,
-    time_t since)
+    time_t since, bool reloaded)
 {
 	struct docker_container *c = NULL;
 	struct docker_status st;
@@ -299,7 +301,8 @@ front_restarted(struct docker *d, const struct docker_container *front,
 	if (docker_find(d, front->id, NULL, &c, &n, &st) != 0)
 		yes = st.error == DOCKER_ERR_NOT_FOUND;
 	else
-		yes = n != 1 || !c->running || c->started >= since;
+		yes = n != 1 || (reloaded && !c->running) || c->started >= since ||
+		    c->finished >= since;
 	if (yes)
 		log_event(LOG_LEVEL_WARN, "front.restarted",
 		    json_pack("{s:s, s:s, s:b, s:I}", "container", front->name,
@@ -324,7 +327,7 @@ reload_fronts_restarted(const struct config *cfg, struct docker *d,
 	if (docker_find(d, cfg->front, scoped ? project : NULL, &all, &n, &st) != 0)
 		return false;
 	for (size_t i = 0; i < n && !yes; i++)
-		yes = front_restarted(d, &all[i], since);
+		yes = front_restarted(d, &all[i], since, false);
 	free(all);
 	return yes;
 }
@@ -370,7 +373,7 @@ reload_run(const struct config *cfg, struct docker *d, const struct targets *t,
 				rc = st.error == DOCKER_ERR_DENIED ? RELOAD_CERT_FAULT :
 				    RELOAD_ENGINE_FAULT;
 				if (st.error == DOCKER_ERR_NOT_RUNNING)
-					front_restarted(d, &t->fronts[f], *started);
+					front_restarted(d, &t->fronts[f], *started, true);
 				goto out;
 			}
 			log_event(res->exit_code == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
@@ -384,7 +387,7 @@ reload_run(const struct config *cfg, struct docker *d, const struct targets *t,
 			metrics_count_reload_exec(t->fronts[f].name, line,
 			    res->exit_code == 0 ? "ok" : "failed");
 			if (res->exit_code != 0) {
-				if (front_restarted(d, &t->fronts[f], *started))
+				if (front_restarted(d, &t->fronts[f], *started, true))
 					rc = RELOAD_ENGINE_FAULT;
 				goto out;
 			}
