@@ -60,7 +60,7 @@ wait_event run '.event=="agent.start"' 30
 wait_event run '.event=="verify.endpoint"' 30 9
 
 scenario() { # N NEW_PREFIX OLD_FP NEW_FP
-	local n=$1 new=$2 old_fp=$3 new_fp=$4 c gone back first done_n retries
+	local n=$1 new=$2 old_fp=$3 new_fp=$4 c back first done_n retries
 	done_n=$(event_count run cycle.done)
 	src_write "$new"
 	wait_event run '.event=="test.paused"' 60 $(($(event_count run test.paused) + 1))

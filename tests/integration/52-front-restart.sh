@@ -20,7 +20,6 @@ certs_leaf "$T" a ec256 60 mail.example.test
 certs_leaf "$T" b ec256 90 mail.example.test
 certs_leaf "$T" c ec256 120 mail.example.test
 bed_start a
-fp_a=$(certs_fp "$T/a.cert.pem")
 fp_b=$(certs_fp "$T/b.cert.pem")
 fp_c=$(certs_fp "$T/c.cert.pem")
 src_write a
@@ -28,8 +27,8 @@ src_write a
 # settled NAME: waits until the agent's last cycle.done is final (not
 # followed by a retry), prints its outcome
 settled() {
-	local i n1 n2 last
-	for i in $(seq 1 180); do
+	local n1 n2 last
+	for _ in $(seq 1 180); do
 		n1=$(events "$1" 'select(.event=="cycle.done" or .event=="cycle.retry") | .event' 2>/dev/null | paste -sd' ' -)
 		if [ "${n1##* }" = '"cycle.done"' ]; then
 			sleep 3	# a retry is announced right after cycle.done
