@@ -432,6 +432,27 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	}
 	TEST_PAUSE("cycle.backup_done");
 
+	/*
+	 * No engine or no running front: installing now would only be undone
+	 * by the rollback, flipping the pair on disk on every retry while the
+	 * engine is away. Touch nothing and retry.
+	 */
+	if (a->src.installs && cfg->reload == RELOAD_DOCKER) {
+		struct targets pre;
+		enum reload_fault rf = reload_targets(cfg, a->docker, a->project, &pre);
+
+		reload_targets_free(&pre);
+		if (rf != RELOAD_OK) {
+			log_event(LOG_LEVEL_WARN, "cert.install_deferred",
+			    json_pack("{s:s}", "fingerprint", raw.fingerprint),
+			    "%.16s... not installed: no engine or no running front to "
+			    "reload; served pair untouched", raw.fingerprint);
+			a->retry_pending = true;
+			o = finish(a, OUTCOME_ROLLED_BACK, start, timings, raw.fingerprint);
+			goto out;
+		}
+	}
+
 	/* install (a pair source) or take the files where they are (certs-dir) */
 	if (a->src.installs && install_commit(&a->ictx, &raw, err, sizeof(err)) != 0) {
 		log_event(LOG_LEVEL_ERROR, "cert.install_failed",

@@ -8,8 +8,9 @@
 #   1. after `nginx -t`: the next exec fails with connect_failed, the old
 #      pair is put back on disk (rollback.done, verified false: nothing to
 #      reload it with), the front still serves A on all nine ports, and the
-#      bundle is retried with growing backoff. The relay comes back: B is
-#      rotated, verified on all nine ports.
+#      bundle is retried with growing backoff; the retries find no engine
+#      and touch nothing on disk (cert.install_deferred). The relay comes
+#      back: B is rotated, verified on all nine ports.
 #   2. after `nginx -s reload` (reload commands "nginx -s reload; dovecot
 #      reload"): nginx already serves C, dovecot B; the disk pair is B and
 #      matches; every port still completes a handshake. The relay comes
@@ -60,7 +61,7 @@ wait_event run '.event=="agent.start"' 30
 wait_event run '.event=="verify.endpoint"' 30 9
 
 scenario() { # N NEW_PREFIX OLD_FP NEW_FP
-	local n=$1 new=$2 old_fp=$3 new_fp=$4 c back first done_n retries
+	local n=$1 new=$2 old_fp=$3 new_fp=$4 c back first done_n retries inst0 def0
 	done_n=$(event_count run cycle.done)
 	src_write "$new"
 	wait_event run '.event=="test.paused"' 60 $(($(event_count run test.paused) + 1))
@@ -79,7 +80,11 @@ scenario() { # N NEW_PREFIX OLD_FP NEW_FP
 	assert_eq "$(certs_fp "$T/certs/cert.pem")" "$old_fp" "$n: cert.pem back to the old pair"
 	disk_pair_matches || fail "$n: cert and key on disk do not match"
 	# a few retries while the socket is gone, each one further apart
+	inst0=$(event_count run cert.installed) def0=$(event_count run cert.install_deferred)
 	wait_event run '.event=="cycle.retry"' 60 $(($(event_count run cycle.retry) + 2))
+	# while the engine is away, a retry touches nothing on disk
+	assert_eq "$inst0" "$(event_count run cert.installed)" "$n: installs during the outage"
+	(($(event_count run cert.install_deferred) >= def0 + 2)) || fail "$n: no cert.install_deferred during the outage"
 	retries=$(events run 'select(.event=="cycle.retry") | .in_ms' | tail -2 | paste -sd' ' -)
 	read -r r1 r2 <<<"$retries"
 	((r1 < r2)) || fail "$n: backoff does not grow: $retries"
