@@ -16,7 +16,6 @@
 
 /* ps and kill, run to stop a hung reload command, are bounded by this. */
 #define KILL_EXEC_TIMEOUT_MS 10000L
-#define KILL_MAX_PIDS 8
 #define LOG_SCAN_MAX (1024 * 1024)
 #define LOG_ERRORS_MAX 10
 
@@ -171,17 +170,12 @@ join_argv(char *const argv[], char *out, size_t len)
 		    i > 0 ? " " : "", argv[i]);
 }
 
-/*
- * The pids (in the front's PID namespace) of processes an exec started
- * with exactly this command line. `ps -o pid,ppid,args` lines; an exec's
- * process has no parent in the container (PPID 0) and is not PID 1.
- */
-static size_t
-hung_pids(const char *ps, const char *line, long pids[KILL_MAX_PIDS])
+size_t
+reload_hung_pids(const char *ps, const char *line, long pids[RELOAD_KILL_MAX_PIDS])
 {
 	size_t n = 0, len = strlen(line);
 
-	for (const char *p = ps; *p != '\0' && n < KILL_MAX_PIDS; ) {
+	for (const char *p = ps; *p != '\0' && n < RELOAD_KILL_MAX_PIDS; ) {
 		const char *eol = strchr(p, '\n');
 		size_t l = eol != NULL ? (size_t)(eol - p) : strlen(p);
 		long pid, ppid;
@@ -211,9 +205,9 @@ kill_hung(struct docker *d, const struct config *cfg,
 {
 	static char ps0[] = "ps", ps1[] = "-o", ps2[] = "pid,ppid,args",
 	    k0[] = "kill", k1[] = "-KILL";
-	char *ps[] = { ps0, ps1, ps2, NULL }, *kill[KILL_MAX_PIDS + 3] = { k0, k1 };
-	char num[KILL_MAX_PIDS][24];
-	long pids[KILL_MAX_PIDS], tmo = cfg->reload_timeout_ms < KILL_EXEC_TIMEOUT_MS ?
+	char *ps[] = { ps0, ps1, ps2, NULL }, *kill[RELOAD_KILL_MAX_PIDS + 3] = { k0, k1 };
+	char num[RELOAD_KILL_MAX_PIDS][24];
+	long pids[RELOAD_KILL_MAX_PIDS], tmo = cfg->reload_timeout_ms < KILL_EXEC_TIMEOUT_MS ?
 	    cfg->reload_timeout_ms : KILL_EXEC_TIMEOUT_MS;
 	struct timespec nap = { 0, 200 * 1000000L };
 	struct docker_exec_result *r = malloc(sizeof(*r));
@@ -232,7 +226,7 @@ kill_hung(struct docker *d, const struct config *cfg,
 		why = "ps failed in the front";
 		goto out;
 	}
-	if ((n = hung_pids(r->output, line, pids)) == 0) {
+	if ((n = reload_hung_pids(r->output, line, pids)) == 0) {
 		why = "not found by ps in the front";
 		goto out;
 	}

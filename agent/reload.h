@@ -74,6 +74,16 @@ json_t *reload_log_errors(struct docker *d, const struct targets *t, time_t sinc
  */
 bool reload_is_tls_error(const char *line, size_t len);
 
+/*
+ * From `ps -o pid,ppid,args` output: the pids (in the front's PID
+ * namespace) of processes an exec started with exactly this command line.
+ * An exec's process has no parent in the container (PPID 0) and is not
+ * PID 1. At most RELOAD_KILL_MAX_PIDS.
+ */
+#define RELOAD_KILL_MAX_PIDS 8
+size_t reload_hung_pids(const char *ps, const char *line,
+    long pids[RELOAD_KILL_MAX_PIDS]);
+
 /* Splits AGENT_RELOAD_COMMANDS: ';' between commands, spaces between args. */
 int reload_parse_commands(const char *s, char *buf, size_t buflen,
     char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1], size_t *n);
