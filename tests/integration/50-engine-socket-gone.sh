@@ -32,16 +32,19 @@ SOCK=$T/engine.sock
 # relay_start / relay_stop: the agent's engine socket, and its end (the
 # relay's whole process group: the forked children carry the agent's
 # kept-alive connection)
+RELAY_PID=
+# shellcheck disable=SC2016 # expanded at exit: only the relay running then
+at_exit '[ -z "$RELAY_PID" ] || kill -- -"$RELAY_PID" 2>/dev/null'
 relay_start() {
 	setsid socat "UNIX-LISTEN:$SOCK,fork" "UNIX-CONNECT:${DOCKER_HOST#unix://}" 2>>"$T/socat.log" &
 	RELAY_PID=$!
-	at_exit "kill -- -$RELAY_PID 2>/dev/null"
 	for _ in $(seq 1 50); do [ -S "$SOCK" ] && return 0; sleep 0.1; done
 	fail "relay did not start"
 }
 relay_stop() {
 	kill -- -"$RELAY_PID"
 	wait "$RELAY_PID" 2>/dev/null || true
+	RELAY_PID=
 	rm -f "$SOCK"
 	[ -e "$SOCK" ] && fail "socket still there"
 	return 0
