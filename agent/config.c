@@ -85,6 +85,8 @@ static const struct setting settings[] = {
 	{ "AGENT_RELOAD_COMMANDS", "reload-commands",
 	  "nginx -t; nginx -s reload; dovecot reload", K_TEXT,
 	  "commands run in the front, in order" },
+	{ "AGENT_RELOAD_TIMEOUT", "reload-timeout", "60s", K_DURATION,
+	  "one reload command in the front; a hung one is killed" },
 	{ "AGENT_ENDPOINTS", "endpoints", NULL, K_ENDPOINTS,
 	  "endpoints to verify, e.g. imaps://front:993,..." },
 	{ "AGENT_VERIFY_TIMEOUT", "verify-timeout", "30s", K_DURATION,
@@ -607,6 +609,8 @@ apply(struct config *cfg, const struct setting *s, const char *v,
 			cfg->poll_interval_ms = ms;
 		else if (strcmp(s->env, "AGENT_SETTLE_TIMEOUT") == 0)
 			cfg->settle_timeout_ms = ms;
+		else if (strcmp(s->env, "AGENT_RELOAD_TIMEOUT") == 0)
+			cfg->reload_timeout_ms = ms;
 		else
 			cfg->drift_interval_ms = ms;
 		return 0;

@@ -54,6 +54,7 @@ struct config {
 	long poll_interval_ms;
 	bool watch_poll;		/* AGENT_WATCH=poll: no inotify */
 	long settle_timeout_ms;
+	long reload_timeout_ms;		/* one reload command (docker exec) */
 	long drift_interval_ms;
 	long expiry_warn_s[CONFIG_MAX_WARN];	/* descending */
 	size_t n_expiry_warn;

@@ -275,7 +275,7 @@ rollback_to(struct agent *a, const struct install_pair *old, bool have_old,
     const char *why, json_t *timings)
 {
 	char err[256];
-	bool engine_fault;
+	bool engine_fault, looked_fault;
 
 	if (!have_old) {
 		log_event(LOG_LEVEL_ERROR, "rollback.failed",
@@ -296,6 +296,21 @@ rollback_to(struct agent *a, const struct install_pair *old, bool have_old,
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
 		    "cause", why, "verified", 1),
 		    "rolled back to %.16s... (%s)", old->fingerprint, why);
+		return OUTCOME_ROLLED_BACK;
+	}
+	/*
+	 * An exec refused by the engine (500, a garbled answer, a command
+	 * that hung) leaves the front as it was: it may well serve the old
+	 * pair still. Look without reloading; with no engine or no running
+	 * front this fails at once.
+	 */
+	if (engine_fault && deliver(a, old->fingerprint, false, &looked_fault,
+	    timings, "rollback_check_") == 0) {
+		log_event(LOG_LEVEL_WARN, "rollback.done",
+		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
+		    "cause", why, "verified", 1),
+		    "restored %.16s...; it is served everywhere (reload failed)",
+		    old->fingerprint);
 		return OUTCOME_ROLLED_BACK;
 	}
 	if (engine_fault) {
@@ -354,6 +369,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	char detail[256] = "", err[256], desc[PATH_MAX + 16], when[32], bpath[PATH_MAX];
 	bool have_old, engine_fault;
 	long start = probe_now_ms(), t0;
+	time_t reload_since;
 
 	*rejected_out = false;
 	begin(a);
@@ -429,6 +445,27 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	}
 	TEST_PAUSE("cycle.backup_done");
 
+	/*
+	 * No engine or no running front: installing now would only be undone
+	 * by the rollback, flipping the pair on disk on every retry while the
+	 * engine is away. Touch nothing and retry.
+	 */
+	if (a->src.installs && cfg->reload == RELOAD_DOCKER) {
+		struct targets pre;
+		enum reload_fault rf = reload_targets(cfg, a->docker, a->project, &pre);
+
+		reload_targets_free(&pre);
+		if (rf != RELOAD_OK) {
+			log_event(LOG_LEVEL_WARN, "cert.install_deferred",
+			    json_pack("{s:s}", "fingerprint", raw.fingerprint),
+			    "%.16s... not installed: no engine or no running front to "
+			    "reload; served pair untouched", raw.fingerprint);
+			a->retry_pending = true;
+			o = finish(a, OUTCOME_ROLLED_BACK, start, timings, raw.fingerprint);
+			goto out;
+		}
+	}
+
 	/* install (a pair source) or take the files where they are (certs-dir) */
 	if (a->src.installs && install_commit(&a->ictx, &raw, err, sizeof(err)) != 0) {
 		log_event(LOG_LEVEL_ERROR, "cert.install_failed",
@@ -447,6 +484,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	json_object_set_new(timings, "install_ms", json_integer(probe_now_ms() - t0));
 
 	/* reload and verify; anything short of every endpoint: roll back */
+	reload_since = time(NULL);
 	if (deliver(a, raw.fingerprint, true, &engine_fault, timings, "") == 0) {
 		if (install_save_current(&a->ictx, &raw, err, sizeof(err)) != 0)
 			log_event(LOG_LEVEL_WARN, "state.write_failed",
@@ -461,6 +499,14 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	}
 	o = rollback_to(a, &old, have_old, engine_fault ? "front unreachable" :
 	    "reload or verify failed", timings);
+	/*
+	 * A front that restarted under the reload fails its commands while
+	 * it stops and starts: by now it is back (or known to be down), and
+	 * that is no fault of the bundle's. Retry it like an engine fault.
+	 */
+	if (!engine_fault && o == OUTCOME_ROLLED_BACK && cfg->reload == RELOAD_DOCKER &&
+	    reload_fronts_restarted(cfg, a->docker, a->project, reload_since))
+		engine_fault = true;
 	if (engine_fault && o == OUTCOME_ROLLED_BACK) {
 		a->retry_pending = true;	/* the bundle is fine; the engine was not */
 	} else {

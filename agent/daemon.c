@@ -401,7 +401,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct agent a;
 	struct watch w = { .fd = -1 };
-	struct source_sig last, rejected_sig, waited_sig;
+	struct source_sig last, rejected_sig, waited_sig, retry_sig;
 	struct install_pair raw = { 0 };
 	struct cert_pair parsed = { 0 };
 	bool dirty = true, have_rejected = false, running = true, absent_said = false,
@@ -570,6 +570,16 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			dirty = false;		/* not retried until its files change */
 			continue;
 		}
+		/*
+		 * The bundle waiting for its retry, seen again (a late inotify
+		 * event, the periodic re-hash): it waits for its backoff. A
+		 * changed pair does not.
+		 */
+		if (a.retry_pending && now < retry_at &&
+		    source_sig_equal(&sig, &retry_sig)) {
+			dirty = false;
+			continue;
+		}
 		if (now - stable_since < window) {
 			if (now - landed >= cfg->settle_timeout_ms) {
 				/* never still long enough to be read whole */
@@ -626,6 +636,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 				rejected_na = a.rejected_not_after;
 			}
 			if (a.retry_pending) {
+				retry_sig = sig;
 				retry_at = probe_now_ms() + retry_ms;
 				retry_ms = retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : retry_ms * 2;
 				log_event(LOG_LEVEL_INFO, "cycle.retry",

@@ -675,8 +675,9 @@ fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
     struct docker_status *st)
 {
 	json_t *id, *name, *state, *running, *paused, *config, *labels = NULL,
-	    *host = NULL, *hostcfg, *netset;
+	    *host = NULL, *hostcfg, *netset, *started, *finished;
 	const char *nm;
+	struct tm tm;
 
 	memset(c, 0, sizeof(*c));
 	if (field(j, "Id", JSON_STRING, true, &id, st) != 0 ||
@@ -685,6 +686,8 @@ fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
 	    field(j, "State", JSON_OBJECT, true, &state, st) != 0 ||
 	    field(state, "Running", JSON_TRUE, true, &running, st) != 0 ||
 	    field(state, "Paused", JSON_TRUE, false, &paused, st) != 0 ||
+	    field(state, "StartedAt", JSON_STRING, false, &started, st) != 0 ||
+	    field(state, "FinishedAt", JSON_STRING, false, &finished, st) != 0 ||
 	    field(j, "Config", JSON_OBJECT, false, &config, st) != 0 ||
 	    (config != NULL &&
 	    (field(config, "Labels", JSON_OBJECT, false, &labels, st) != 0 ||
@@ -698,6 +701,17 @@ fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
 		return fail(st, DOCKER_ERR_BAD_ANSWER, "field Name not acceptable");
 	snprintf(c->name, sizeof(c->name), "%s", nm);
 	c->running = json_is_true(running) && !json_is_true(paused);
+	/* "2026-11-28T10:26:13.123456789Z"; the fraction is not needed */
+	memset(&tm, 0, sizeof(tm));
+	if (started != NULL &&
+	    strptime(json_string_value(started), "%Y-%m-%dT%H:%M:%S", &tm) != NULL &&
+	    tm.tm_year > 70)
+		c->started = timegm(&tm);
+	memset(&tm, 0, sizeof(tm));
+	if (finished != NULL &&
+	    strptime(json_string_value(finished), "%Y-%m-%dT%H:%M:%S", &tm) != NULL &&
+	    tm.tm_year > 70)	/* "0001-01-01T00:00:00Z": never exited */
+		c->finished = timegm(&tm);
 	snprintf(hostname, hlen, "%s", host != NULL ? json_string_value(host) : "");
 	return fill_common(c, labels, hostcfg, netset, st);
 }
@@ -1010,9 +1024,25 @@ out:
 	return rc;
 }
 
-/* GET /exec/{id}/json: 1 still running, 0 finished (*exit_code), -1 error. */
+/* The exec's Pid (its process on the engine's host) from an inspect body; 0 none. */
+static long
+exec_pid(const char *body, size_t len)
+{
+	json_t *j = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
+	json_t *p = json_object_get(j, "Pid");
+	long pid = json_is_integer(p) && json_integer_value(p) > 0 &&
+	    json_integer_value(p) < 1L << 30 ? (long)json_integer_value(p) : 0;
+
+	json_decref(j);
+	return pid;
+}
+
+/*
+ * GET /exec/{id}/json: 1 still running, 0 finished (*exit_code), -1 error.
+ * *pid gets Pid when the engine gives one (pid may be NULL).
+ */
 static int
-exec_inspect(struct docker *d, const char *eid, int *exit_code,
+exec_inspect(struct docker *d, const char *eid, int *exit_code, long *pid,
     struct docker_status *st)
 {
 	struct sink s = { 0 };
@@ -1022,6 +1052,8 @@ exec_inspect(struct docker *d, const char *eid, int *exit_code,
 	snprintf(path, sizeof(path), "/exec/%s/json", eid);
 	rc = call(d, "GET /exec/{id}/json", path, NULL, d->timeout_ms, 200, &s,
 	    st) == 0 ? docker_parse_exec_inspect(s.buf, s.len, exit_code, st) : -1;
+	if (rc >= 0 && pid != NULL)
+		*pid = exec_pid(s.buf, s.len);
 	free(s.buf);
 	return rc;
 }
@@ -1055,13 +1087,23 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 	}
 	if (exec_create(d, id, argv, eid, st) != 0)
 		goto out;
+	memcpy(res->exec_id, eid, sizeof(res->exec_id));
 
 	/* The engine answers 200 and closes when the command's output ends. */
 	docker_demux_init(&s.dm, FRAME_MAX);
 	snprintf(path, sizeof(path), "/exec/%s/start", eid);
 	if (call(d, "POST /exec/{id}/start", path, "{\"Detach\":false,\"Tty\":false}",
-	    deadline - now_ms() > 1 ? deadline - now_ms() : 1, 200, &s, st) != 0)
+	    deadline - now_ms() > 1 ? deadline - now_ms() : 1, 200, &s, st) != 0) {
+		/* which process hangs, for the caller that wants it gone */
+		if (st->error == DOCKER_ERR_TIMEOUT) {
+			struct docker_status ist;
+
+			res->hung = true;
+			exec_inspect(d, eid, &res->exit_code, &res->pid, &ist);
+			res->exit_code = -1;
+		}
 		goto out;
+	}
 	if (s.dm.left != 0 || s.dm.hdr_have != 0) {
 		fail(st, DOCKER_ERR_BAD_ANSWER, "stream ends inside a frame");
 		goto out;
@@ -1072,10 +1114,11 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 		if (i > 0 && (now_ms() + EXEC_POLL_MS > deadline ||
 		    nanosleep(&nap, NULL) != 0))
 			break;
-		if ((r = exec_inspect(d, eid, &res->exit_code, st)) < 0)
+		if ((r = exec_inspect(d, eid, &res->exit_code, &res->pid, st)) < 0)
 			goto out;
 	}
 	if (r == 1) {
+		res->hung = true;
 		fail(st, DOCKER_ERR_TIMEOUT, "exec still running after its output ended");
 		goto out;
 	}
@@ -1092,6 +1135,23 @@ out:
 	free(o);
 	free(s.buf);
 	return rc;
+}
+
+int
+docker_exec_state(struct docker *d, const char *exec_id, bool *running,
+    long *pid, struct docker_status *st)
+{
+	int code = -1, r;
+
+	memset(st, 0, sizeof(*st));
+	*running = false;
+	*pid = 0;
+	if (!chars(exec_id, HEX, 64, 65))
+		return fail(st, DOCKER_ERR_INVALID, "not an exec id");
+	if ((r = exec_inspect(d, exec_id, &code, pid, st)) < 0)
+		return -1;
+	*running = r == 1;
+	return 0;
 }
 
 /* Each stream split into lines across frames; long lines come in pieces. */

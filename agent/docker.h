@@ -73,6 +73,8 @@ struct docker_container {
 	char address[64];		/* first network IP; "127.0.0.1" for --network host; "" none */
 	char project[128];		/* com.docker.compose.project label, or "" */
 	char service[128];		/* com.docker.compose.service label, or "" */
+	time_t started;			/* State.StartedAt (inspect only); 0 unknown */
+	time_t finished;		/* State.FinishedAt: last exit (inspect only); 0 none */
 };
 
 /*
@@ -94,6 +96,9 @@ int docker_self(struct docker *d, struct docker_container *self,
 
 struct docker_exec_result {
 	int exit_code;			/* -1 when unknown */
+	char exec_id[65];		/* the exec's id once created, "" before */
+	long pid;			/* its process on the engine's host (Pid); 0 unknown */
+	bool hung;			/* started, then outlived timeout_ms (DOCKER_ERR_TIMEOUT) */
 	char output[2 * DOCKER_EXEC_KEEP + 1];	/* stdout then stderr excerpt, NUL-terminated, sanitized */
 	size_t output_total;		/* bytes the command wrote in all */
 	long ms;
@@ -106,10 +111,17 @@ struct docker_exec_result {
  * exit code), -1 with st filled in otherwise. A missing binary still
  * completes, with exit code 126 (127 through a shell). On
  * DOCKER_ERR_TIMEOUT the command may still be running in the container:
- * the API cannot stop an exec.
+ * the API cannot stop an exec (res->exec_id and res->pid tell which).
  */
 int docker_exec(struct docker *d, const char *id, char *const argv[],
     long timeout_ms, struct docker_exec_result *res, struct docker_status *st);
+
+/*
+ * GET /exec/{id}/json: *running, and *pid (the process on the engine's
+ * host, 0 when the engine does not say). 0, or -1 with st filled in.
+ */
+int docker_exec_state(struct docker *d, const char *exec_id, bool *running,
+    long *pid, struct docker_status *st);
 
 /*
  * Calls fn for each log line (stdout and stderr, without the newline) the

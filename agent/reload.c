@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "log.h"
 #include "metrics.h"
@@ -13,8 +14,8 @@
 #include "reload.h"
 #include "testhook.h"
 
-/* Reloads are quick (0.4-0.9 s measured); a hung one must not hang us. */
-#define RELOAD_EXEC_TIMEOUT_MS 60000
+/* ps and kill, run to stop a hung reload command, are bounded by this. */
+#define KILL_EXEC_TIMEOUT_MS 10000L
 #define LOG_SCAN_MAX (1024 * 1024)
 #define LOG_ERRORS_MAX 10
 
@@ -169,6 +170,162 @@ join_argv(char *const argv[], char *out, size_t len)
 		    i > 0 ? " " : "", argv[i]);
 }
 
+size_t
+reload_hung_pids(const char *ps, const char *line, long pids[RELOAD_KILL_MAX_PIDS])
+{
+	size_t n = 0, len = strlen(line);
+
+	for (const char *p = ps; *p != '\0' && n < RELOAD_KILL_MAX_PIDS; ) {
+		const char *eol = strchr(p, '\n');
+		size_t l = eol != NULL ? (size_t)(eol - p) : strlen(p);
+		long pid, ppid;
+		int off = 0;
+
+		if (sscanf(p, " %ld %ld %n", &pid, &ppid, &off) == 2 && off > 0 &&
+		    pid > 1 && ppid == 0 && l - (size_t)off == len &&
+		    strncmp(p + off, line, len) == 0)
+			pids[n++] = pid;
+		p += l + (eol != NULL);
+	}
+	return n;
+}
+
+/*
+ * A command that outlived AGENT_RELOAD_TIMEOUT still runs in the front:
+ * the Engine API cannot stop an exec. Look for it from inside the front
+ * (ps) and kill it (kill -KILL): both are in Mailu's Alpine front
+ * (busybox) and in Debian's procps. Fills ev with what happened
+ * (killed: found and killed; still_running: the engine's word after
+ * that); returns true when the exec no longer runs.
+ */
+static bool
+kill_hung(struct docker *d, const struct config *cfg,
+    const struct docker_container *front, const char *line,
+    const struct docker_exec_result *hung, json_t *ev)
+{
+	static char ps0[] = "ps", ps1[] = "-o", ps2[] = "pid,ppid,args",
+	    k0[] = "kill", k1[] = "-KILL";
+	char *ps[] = { ps0, ps1, ps2, NULL }, *kill[RELOAD_KILL_MAX_PIDS + 3] = { k0, k1 };
+	char num[RELOAD_KILL_MAX_PIDS][24];
+	long pids[RELOAD_KILL_MAX_PIDS], tmo = cfg->reload_timeout_ms < KILL_EXEC_TIMEOUT_MS ?
+	    cfg->reload_timeout_ms : KILL_EXEC_TIMEOUT_MS;
+	struct timespec nap = { 0, 200 * 1000000L };
+	struct docker_exec_result *r = malloc(sizeof(*r));
+	struct docker_status st;
+	json_t *killed = json_array();
+	const char *why = NULL;
+	bool running = true;
+	long pid;
+	size_t n = 0;
+
+	if (r == NULL || killed == NULL) {
+		why = "out of memory";
+		goto out;
+	}
+	if (docker_exec(d, front->id, ps, tmo, r, &st) != 0 || r->exit_code != 0) {
+		why = "ps failed in the front";
+		goto out;
+	}
+	if ((n = reload_hung_pids(r->output, line, pids)) == 0) {
+		why = "not found by ps in the front";
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(num[i], sizeof(num[i]), "%ld", pids[i]);
+		kill[2 + i] = num[i];
+		json_array_append_new(killed, json_integer(pids[i]));
+	}
+	kill[2 + n] = NULL;
+	if (docker_exec(d, front->id, kill, tmo, r, &st) != 0 || r->exit_code != 0)
+		why = "kill failed in the front";
+out:
+	/* the engine's word, not kill's exit code, says whether it is gone */
+	for (int i = 0; i < 10 && running && hung->exec_id[0] != '\0'; i++) {
+		if (docker_exec_state(d, hung->exec_id, &running, &pid, &st) != 0)
+			break;
+		if (running && nanosleep(&nap, NULL) != 0)
+			break;
+	}
+	json_object_set_new(ev, "killed", json_boolean(why == NULL && !running));
+	json_object_set_new(ev, "still_running", json_boolean(running));
+	json_object_set_new(ev, "killed_pids", killed != NULL ? killed : json_array());
+	if (why != NULL || running)
+		json_object_set_new(ev, "kill_detail", json_string(why != NULL ? why :
+		    "still running after kill"));
+	free(r);
+	return !running;
+}
+
+/* reload.timeout: which command hung, where, and whether it is gone now. */
+static void
+timed_out(struct docker *d, const struct config *cfg,
+    const struct docker_container *front, const char *line,
+    const struct docker_exec_result *hung)
+{
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:n, s:s, s:I, s:s, s:I}",
+	    "container", front->name, "container_id", front->id, "command", line,
+	    "exit_code", "error", "timeout", "timeout_ms",
+	    (json_int_t)cfg->reload_timeout_ms, "exec_id", hung->exec_id, "pid",
+	    (json_int_t)hung->pid);
+	bool gone = kill_hung(d, cfg, front, line, hung, ev);
+
+	log_event(LOG_LEVEL_ERROR, "reload.timeout", ev,
+	    "%s: '%s' still ran after %ld ms: %s", front->name, line,
+	    cfg->reload_timeout_ms, gone ? "it no longer runs" :
+	    "it could not be stopped and may still run in the front");
+}
+
+/*
+ * A command failed: was it the front restarting under us (gone, stopped
+ * or started again since the reload began; a front we reloaded that is
+ * not running now)? Then it is not the pair's fault: the restarted front
+ * reads the pair on disk by itself, and the cycle is retried like an
+ * engine fault. A container that was already stopped before (a leftover
+ * matching AGENT_FRONT) does not count.
+ */
+static bool
+front_restarted(struct docker *d, const struct docker_container *front,
+    time_t since, bool reloaded)
+{
+	struct docker_container *c = NULL;
+	struct docker_status st;
+	size_t n = 0;
+	bool yes;
+
+	if (docker_find(d, front->id, NULL, &c, &n, &st) != 0)
+		yes = st.error == DOCKER_ERR_NOT_FOUND;
+	else
+		yes = n != 1 || (reloaded && !c->running) || c->started >= since ||
+		    c->finished >= since;
+	if (yes)
+		log_event(LOG_LEVEL_WARN, "front.restarted",
+		    json_pack("{s:s, s:s, s:b, s:I}", "container", front->name,
+		    "container_id", front->id, "running", n == 1 && c->running,
+		    "started", (json_int_t)(n == 1 ? c->started : 0)),
+		    "front %s restarted or stopped during the reload: trying again "
+		    "later", front->name);
+	free(c);
+	return yes;
+}
+
+bool
+reload_fronts_restarted(const struct config *cfg, struct docker *d,
+    const char *project, time_t since)
+{
+	struct docker_container *all = NULL;
+	struct docker_status st;
+	size_t n = 0;
+	bool yes = false, scoped = project != NULL && project[0] != '\0' &&
+	    strcmp(cfg->front, DEFAULT_FRONT) == 0;
+
+	if (docker_find(d, cfg->front, scoped ? project : NULL, &all, &n, &st) != 0)
+		return false;
+	for (size_t i = 0; i < n && !yes; i++)
+		yes = front_restarted(d, &all[i], since, false);
+	free(all);
+	return yes;
+}
+
 enum reload_fault
 reload_run(const struct config *cfg, struct docker *d, const struct targets *t,
     time_t *started)
@@ -195,12 +352,22 @@ reload_run(const struct config *cfg, struct docker *d, const struct targets *t,
 
 			join_argv(argv[c], line, sizeof(line));
 			if (docker_exec(d, t->fronts[f].id, argv[c],
-			    RELOAD_EXEC_TIMEOUT_MS, res, &st) != 0) {
+			    cfg->reload_timeout_ms, res, &st) != 0) {
+				/* started, then hung: say so, and stop it if we can */
+				if (res->hung) {
+					timed_out(d, cfg, &t->fronts[f], line, res);
+					metrics_count_reload_exec(t->fronts[f].name, line,
+					    "timeout");
+					rc = RELOAD_ENGINE_FAULT;
+					goto out;
+				}
 				docker_failure_event("reload.exec_failed", &st, line);
 				metrics_count_reload_exec(t->fronts[f].name, line, "error");
 				/* 403 from a socket proxy: our setup, not the engine's health */
 				rc = st.error == DOCKER_ERR_DENIED ? RELOAD_CERT_FAULT :
 				    RELOAD_ENGINE_FAULT;
+				if (st.error == DOCKER_ERR_NOT_RUNNING)
+					front_restarted(d, &t->fronts[f], *started, true);
 				goto out;
 			}
 			log_event(res->exit_code == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
@@ -213,8 +380,11 @@ reload_run(const struct config *cfg, struct docker *d, const struct targets *t,
 			    res->exit_code);
 			metrics_count_reload_exec(t->fronts[f].name, line,
 			    res->exit_code == 0 ? "ok" : "failed");
-			if (res->exit_code != 0)
+			if (res->exit_code != 0) {
+				if (front_restarted(d, &t->fronts[f], *started, true))
+					rc = RELOAD_ENGINE_FAULT;
 				goto out;
+			}
 			TEST_PAUSE("cycle.reloading");
 		}
 	}

@@ -55,6 +55,14 @@ enum reload_fault reload_run(const struct config *cfg, struct docker *d,
     const struct targets *t, time_t *started);
 
 /*
+ * Did a front (AGENT_FRONT) stop, vanish or start again since the given
+ * time? Then a failed reload was the restart's doing, not the pair's:
+ * logs front.restarted.
+ */
+bool reload_fronts_restarted(const struct config *cfg, struct docker *d,
+    const char *project, time_t since);
+
+/*
  * Scans each front's log since a time for nginx [emerg]/[crit] and
  * dovecot Fatal:/Error: lines about TLS; returns them as a JSON array.
  */
@@ -65,6 +73,16 @@ json_t *reload_log_errors(struct docker *d, const struct targets *t, time_t sinc
  * dovecot Fatal:/Error: that mentions ssl, tls, a certificate or a key.
  */
 bool reload_is_tls_error(const char *line, size_t len);
+
+/*
+ * From `ps -o pid,ppid,args` output: the pids (in the front's PID
+ * namespace) of processes an exec started with exactly this command line.
+ * An exec's process has no parent in the container (PPID 0) and is not
+ * PID 1. At most RELOAD_KILL_MAX_PIDS.
+ */
+#define RELOAD_KILL_MAX_PIDS 8
+size_t reload_hung_pids(const char *ps, const char *line,
+    long pids[RELOAD_KILL_MAX_PIDS]);
 
 /* Splits AGENT_RELOAD_COMMANDS: ';' between commands, spaces between args. */
 int reload_parse_commands(const char *s, char *buf, size_t buflen,

@@ -4,6 +4,7 @@
 #ifdef MCA_TEST_HOOKS
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -11,15 +12,22 @@
 void
 testhook_pause(const char *step)
 {
-	const char *at = getenv("MCA_TEST_PAUSE_AT");
+	const char *at = getenv("MCA_TEST_PAUSE_AT"), *ms = getenv("MCA_TEST_PAUSE_MS");
+	long n = ms != NULL ? strtol(ms, NULL, 10) : 0;
+	struct timespec ts = { n / 1000, (n % 1000) * 1000000L };
 
 	if (at == NULL || strcmp(at, step) != 0)
 		return;
 	log_event(LOG_LEVEL_WARN, "test.paused",
-	    json_pack("{s:s, s:i}", "step", step, "pid", (int)getpid()),
-	    "paused at %s for a crash test", step);
-	for (;;)
-		pause();
+	    json_pack("{s:s, s:i, s:I}", "step", step, "pid", (int)getpid(),
+	    "ms", (json_int_t)n), "paused at %s for a fault test", step);
+	if (n <= 0)
+		for (;;)
+			pause();
+	while (nanosleep(&ts, &ts) != 0)
+		;
+	log_event(LOG_LEVEL_WARN, "test.resumed",
+	    json_pack("{s:s}", "step", step), "resumed after %s", step);
 }
 #else
 /* ISO C forbids an empty translation unit. */

@@ -10,7 +10,9 @@
 #ifdef MCA_TEST_HOOKS
 /*
  * If MCA_TEST_PAUSE_AT equals step, logs a test.paused event and sleeps
- * until killed (the test sends SIGKILL).
+ * until killed (the test sends SIGKILL), or, when MCA_TEST_PAUSE_MS is
+ * set, for that many milliseconds and then goes on (test.resumed): the
+ * fault tests break the engine or the front during the pause.
  */
 void testhook_pause(const char *step);
 #define TEST_PAUSE(step) testhook_pause(step)

@@ -47,6 +47,7 @@ TEST(defaults)
 	CHECK_STR(cfg.key_filename, "key.pem");
 	CHECK_STR(cfg.state_dir, "/certs/.mailu-cert-agent");
 	CHECK_INT(cfg.verify_timeout_ms, 30000);
+	CHECK_INT(cfg.reload_timeout_ms, 60000);
 	CHECK_INT(cfg.drift_interval_ms, 600000);
 	CHECK_INT(cfg.n_expiry_warn, 3);
 	CHECK_INT(cfg.expiry_warn_s[0], 21 * 86400);

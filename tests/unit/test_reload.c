@@ -48,4 +48,35 @@ TEST(log_lines)
 	CHECK(!tls_err(""));
 }
 
-HARNESS_MAIN("reload", RUN(commands_split), RUN(log_lines))
+TEST(hung_pids)
+{
+	long pids[RELOAD_KILL_MAX_PIDS];
+	/* procps (Debian) */
+	const char *procps =
+	    "    PID    PPID COMMAND\n"
+	    "      1       0 /bin/bash /start.sh\n"
+	    "     13       1 dovecot -F\n"
+	    "     46       0 sleep 600\n"
+	    "     47      13 sleep 600\n"
+	    "     48       0 sleep 6000\n"
+	    "     49       0 sleep 600 x\n"
+	    "     91       0 sleep 600\n"
+	    "     99       0 ps -o pid,ppid,args\n";
+	/* busybox (Alpine), no trailing newline */
+	const char *busybox = "PID   PPID  COMMAND\n    1     0 /bin/sh /start.py\n"
+	    "   77     0 dovecot reload";
+
+	CHECK_INT(reload_hung_pids(procps, "sleep 600", pids), 2);
+	CHECK_INT(pids[0], 46);
+	CHECK_INT(pids[1], 91);
+	CHECK_INT(reload_hung_pids(busybox, "dovecot reload", pids), 1);
+	CHECK_INT(pids[0], 77);
+	/* PID 1, a child of another process, a prefix: never */
+	CHECK_INT(reload_hung_pids(procps, "/bin/bash /start.sh", pids), 0);
+	CHECK_INT(reload_hung_pids(procps, "dovecot -F", pids), 0);
+	CHECK_INT(reload_hung_pids(procps, "sleep", pids), 0);
+	CHECK_INT(reload_hung_pids("", "sleep 600", pids), 0);
+	CHECK_INT(reload_hung_pids("garbage\n0 0\n-5 0 sleep 600\n", "sleep 600", pids), 0);
+}
+
+HARNESS_MAIN("reload", RUN(commands_split), RUN(log_lines), RUN(hung_pids))
