@@ -132,6 +132,7 @@ finish(struct agent *a, enum outcome o, long start_ms, json_t *timings,
 
 	if (timings != NULL)
 		json_object_set_new(f, "timings", timings);
+	TEST_PAUSE("cycle.finishing");
 	a->last_outcome = o;
 	metrics_count_rotation(outcome_names[o]);
 	if (o == OUTCOME_ROTATED)
@@ -143,6 +144,7 @@ finish(struct agent *a, enum outcome o, long start_ms, json_t *timings,
 	log_event(o == OUTCOME_FAILED || o == OUTCOME_ROLLED_BACK ? LOG_LEVEL_ERROR :
 	    o == OUTCOME_REJECTED ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "cycle.done", f,
 	    "cycle %s", outcome_names[o]);
+	TEST_PAUSE("cycle.done_logged");
 	cycle_write_status(a, outcome_names[o]);
 	log_set_cycle(NULL);
 	return o;
@@ -255,6 +257,7 @@ deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
 			log_event(json_array_size(errs) > 0 ? LOG_LEVEL_WARN :
 			    LOG_LEVEL_INFO, "verify.ok", f,
 			    "all %zu endpoints serve %.16s...", t.n_eps, fp);
+			TEST_PAUSE("cycle.verified");
 			rc = 0;
 		} else {
 			log_event(LOG_LEVEL_ERROR, "verify.failed", f,
@@ -271,12 +274,13 @@ out:
 
 /* Puts old back, reloads and verifies it. */
 static enum outcome
-rollback_to(struct agent *a, const struct install_pair *old, bool have_old,
+rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
     const char *why, json_t *timings)
 {
 	char err[256];
 	bool engine_fault, looked_fault;
 
+	TEST_PAUSE("started");
 	if (!have_old) {
 		log_event(LOG_LEVEL_ERROR, "rollback.failed",
 		    json_pack("{s:s, s:s}", "reason", "no_backup", "cause", why),
@@ -291,6 +295,7 @@ rollback_to(struct agent *a, const struct install_pair *old, bool have_old,
 		    old->fingerprint, err);
 		return OUTCOME_FAILED;
 	}
+	TEST_PAUSE("restored");
 	if (deliver(a, old->fingerprint, true, &engine_fault, timings, "rollback_") == 0) {
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
@@ -342,6 +347,19 @@ rollback_to(struct agent *a, const struct install_pair *old, bool have_old,
 	    "restored %.16s... but it is not served everywhere either",
 	    old->fingerprint);
 	return OUTCOME_FAILED;
+}
+
+/* rollback_steps, its test pause points named "rollback.<step>". */
+static enum outcome
+rollback_to(struct agent *a, const struct install_pair *old, bool have_old,
+    const char *why, json_t *timings)
+{
+	enum outcome o;
+
+	TEST_PHASE("rollback.");
+	o = rollback_steps(a, old, have_old, why, timings);
+	TEST_PHASE("");
+	return o;
 }
 
 static void
@@ -404,6 +422,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		o = finish(a, OUTCOME_UNCHANGED, start, timings, raw.fingerprint);
 		goto out;
 	}
+	TEST_PAUSE("cycle.source_read");
 	if (cert_validate(&parsed, &pol, &why, detail, sizeof(detail)) != 0) {
 		/* the dates, for a rejection only the clock can lift */
 		a->rejected_why = why;
@@ -414,6 +433,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		o = finish(a, OUTCOME_REJECTED, start, timings, raw.fingerprint);
 		goto out;
 	}
+	TEST_PAUSE("cycle.validated");
 	json_object_set_new(timings, "validate_ms", json_integer(probe_now_ms() - t0));
 
 	/* back up what we would fall back to */
@@ -482,6 +502,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	    cfg->certs_dir, "in_place", !a->src.installs),
 	    "%.16s... is in %s", raw.fingerprint, cfg->certs_dir);
 	json_object_set_new(timings, "install_ms", json_integer(probe_now_ms() - t0));
+	TEST_PAUSE("cycle.installed");
 
 	/* reload and verify; anything short of every endpoint: roll back */
 	reload_since = time(NULL);
@@ -627,7 +648,9 @@ cycle_reconcile(struct agent *a, bool may_heal)
 		    json_array_size(sum.stale), a->good_fp);
 	}
 	timings = json_object();
+	TEST_PHASE("drift.");
 	rc = deliver(a, a->good_fp, true, &engine_fault, timings, "");
+	TEST_PHASE("");
 	json_decref(timings);
 	log_event(rc == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
 	    rc == 0 ? "drift.healed" : "drift.failed",

@@ -469,6 +469,7 @@ journal_write(const struct install_ctx *ctx, int sfd, const struct names *n,
 	if (write_new_at(sfd, JOURNAL_TMP, (unsigned char *)text, strlen(text),
 	    0600, (uid_t)-1, (gid_t)-1, err, errlen) != 0)
 		goto out;
+	TEST_PAUSE("install.journal_temp_written");
 	if (renameat(sfd, JOURNAL_TMP, sfd, JOURNAL) != 0) {
 		fail(err, errlen, "journal rename: %s", strerror(errno));
 		(void)unlinkat(sfd, JOURNAL_TMP, 0);
@@ -601,8 +602,10 @@ commit_locked(const struct install_ctx *ctx, int sfd,
 
 	/* 1. Both files complete and durable under temp names. */
 	if (write_new_at(dfd, n.key_tmp, p->key_pem, p->key_len, 0600,
-	    ctx->owner, ctx->group, err, errlen) != 0 ||
-	    write_new_at(dfd, n.cert_tmp, p->cert_pem, p->cert_len, 0644,
+	    ctx->owner, ctx->group, err, errlen) != 0)
+		goto out;
+	TEST_PAUSE("install.key_temp_written");
+	if (write_new_at(dfd, n.cert_tmp, p->cert_pem, p->cert_len, 0644,
 	    ctx->owner, ctx->group, err, errlen) != 0)
 		goto out;
 	TEST_PAUSE("install.temp_written");
@@ -629,6 +632,7 @@ commit_locked(const struct install_ctx *ctx, int sfd,
 	TEST_PAUSE("install.dir_synced");
 	if (journal_remove(sfd, err, errlen) != 0)
 		goto out;
+	TEST_PAUSE("install.journal_removed");
 	rc = 0;
 out:
 	if (rc != 0 && !key_moved) {
@@ -688,12 +692,17 @@ current_settle(int sfd)
 	(void)fsync(sfd);
 }
 
-/* Writes p as pfd/name/{cert,key}.pem: dir 0700, all fsync'ed. */
+/*
+ * Writes p as pfd/name/{cert,key}.pem: dir 0700, all fsync'ed. what
+ * ("backup", "current_new") names the test pause points only.
+ */
 static int
-dir_write(int pfd, const char *name, const struct install_pair *p, char *err,
-    size_t errlen)
+dir_write(int pfd, const char *name, const char *what,
+    const struct install_pair *p, char *err, size_t errlen)
 {
 	int dfd, rc = -1;
+
+	(void)what;	/* unused without MCA_TEST_HOOKS */
 
 	if (mkdirat(pfd, name, 0700) != 0)
 		return fail(err, errlen, "mkdir %s: %s", name, strerror(errno));
@@ -701,11 +710,15 @@ dir_write(int pfd, const char *name, const struct install_pair *p, char *err,
 	if (dfd < 0)
 		return fail(err, errlen, "open %s: %s", name, strerror(errno));
 	if (write_new_at(dfd, SAVED_KEY, p->key_pem, p->key_len, 0600,
-	    (uid_t)-1, (gid_t)-1, err, errlen) == 0 &&
-	    write_new_at(dfd, SAVED_CERT, p->cert_pem, p->cert_len, 0644,
-	    (uid_t)-1, (gid_t)-1, err, errlen) == 0)
-		rc = sync_dir(dfd, name, err, errlen);
+	    (uid_t)-1, (gid_t)-1, err, errlen) == 0) {
+		TEST_PAUSEF("install.%s_key_written", what);
+		if (write_new_at(dfd, SAVED_CERT, p->cert_pem, p->cert_len, 0644,
+		    (uid_t)-1, (gid_t)-1, err, errlen) == 0)
+			rc = sync_dir(dfd, name, err, errlen);
+	}
 	close(dfd);
+	if (rc == 0)
+		TEST_PAUSEF("install.%s_written", what);
 	return rc;
 }
 
@@ -821,7 +834,7 @@ install_backup(const struct install_ctx *ctx, const struct install_pair *p,
 		    p->fingerprint, seq + 1);
 	/* Built aside and renamed in: a backup dir is complete or absent. */
 	(void)rm_flat(bfd, BACKUP_NEW);
-	if (dir_write(bfd, BACKUP_NEW, p, err, errlen) != 0) {
+	if (dir_write(bfd, BACKUP_NEW, "backup", p, err, errlen) != 0) {
 		/* a full disk: nothing half-written stays behind */
 		int e = last_errno;
 
@@ -837,6 +850,7 @@ install_backup(const struct install_ctx *ctx, const struct install_pair *p,
 	}
 	if (sync_dir(bfd, "backups dir", err, errlen) != 0)
 		goto out;
+	TEST_PAUSE("install.backup_renamed");
 	free(bl.name);
 	if (backups_list(sfd, &bl) != 0) {
 		fail(err, errlen, "backups dir: %s", strerror(errno));
@@ -919,7 +933,7 @@ install_save_current(const struct install_ctx *ctx, const struct install_pair *p
 	if (state_open(ctx, &sfd, err, errlen) != 0)
 		return -1;
 	current_settle(sfd);
-	if (dir_write(sfd, CURRENT_NEW, p, err, errlen) != 0) {
+	if (dir_write(sfd, CURRENT_NEW, "current_new", p, err, errlen) != 0) {
 		(void)rm_flat(sfd, CURRENT_NEW);
 		goto out;
 	}
@@ -928,6 +942,7 @@ install_save_current(const struct install_ctx *ctx, const struct install_pair *p
 		fail(err, errlen, "rename current: %s", strerror(errno));
 		goto out;
 	}
+	TEST_PAUSE("install.current_old_renamed");
 	if (renameat(sfd, CURRENT_NEW, sfd, CURRENT) != 0) {
 		fail(err, errlen, "rename current.new: %s", strerror(errno));
 		current_settle(sfd);
@@ -935,11 +950,14 @@ install_save_current(const struct install_ctx *ctx, const struct install_pair *p
 	}
 	if (sync_dir(sfd, "state dir", err, errlen) != 0)
 		goto out;
+	TEST_PAUSE("install.current_renamed");
 	if (rm_flat(sfd, CURRENT_OLD) != 0) {
 		fail(err, errlen, "remove current.old: %s", strerror(errno));
 		goto out;
 	}
 	rc = sync_dir(sfd, "state dir", err, errlen);
+	if (rc == 0)
+		TEST_PAUSE("install.current_saved");
 out:
 	close(sfd);
 	return rc;

@@ -351,6 +351,7 @@ reload_run(const struct config *cfg, struct docker *d, const struct targets *t,
 			struct docker_status st;
 
 			join_argv(argv[c], line, sizeof(line));
+			TEST_PAUSEF("cycle.reload_before.%zu", c + 1);
 			if (docker_exec(d, t->fronts[f].id, argv[c],
 			    cfg->reload_timeout_ms, res, &st) != 0) {
 				/* started, then hung: say so, and stop it if we can */

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "testhook.h"
 
 #include "verify.h"
 
@@ -173,6 +174,8 @@ verify_until(const struct endpoint *eps, size_t n, const char *sni,
 		    probe_timeout_ms, res);
 		st.rounds++;
 		st.probe_ms += probe_now_ms() - t0;
+		if (k == n)
+			TEST_PAUSE("verify.probed");	/* after the first round */
 		for (size_t j = 0; j < k; j++)
 			results[idx[j]] = res[j];
 		left = deadline - probe_now_ms();
