@@ -593,6 +593,19 @@ cycle_reject(struct agent *a, enum cert_reason why, const char *detail)
 	finish(a, OUTCOME_REJECTED, start, NULL, NULL);
 }
 
+/* True when CERTS_DIR holds a matching pair whose leaf is fp. */
+static bool
+disk_holds(struct agent *a, const char *fp)
+{
+	struct install_pair disk = { 0 };
+	enum cert_reason why;
+	bool same = install_read_served(&a->ictx, &disk, &why) == 0 &&
+	    strcmp(disk.fingerprint, fp) == 0;
+
+	install_pair_free(&disk);
+	return same;
+}
+
 int
 cycle_reconcile(struct agent *a, bool may_heal)
 {
@@ -635,6 +648,24 @@ cycle_reconcile(struct agent *a, bool may_heal)
 			    "%zu endpoints serve another certificate; not reloading "
 			    "again yet (rate limit)", json_array_size(sum.stale));
 		rc = a->last_verified ? 0 : -1;
+		goto out;
+	}
+	if (!disk_holds(a, a->good_fp)) {
+		/*
+		 * A reload loads what CERTS_DIR holds, and that is not the
+		 * last-known-good pair (a kill between the install and the
+		 * update of current/, or a certs-dir write not seen yet): a
+		 * heal would load a pair nobody verified, then wait in vain for
+		 * the old one. The next cycle validates, reloads and verifies it.
+		 */
+		log_event(LOG_LEVEL_WARN, "drift.detected",
+		    json_pack("{s:s, s:O, s:O, s:b, s:s}", "fingerprint", a->good_fp,
+		    "stale", sum.stale, "services", sum.services, "healing", 0,
+		    "reason", "certs_dir_changed"),
+		    "%zu endpoints serve another certificate; CERTS_DIR holds "
+		    "another pair than %.16s..., left to the next cycle",
+		    json_array_size(sum.stale), a->good_fp);
+		rc = -1;
 		goto out;
 	}
 	/* something serves an older pair: the nginx-only reload, healed here */
