@@ -64,6 +64,7 @@ struct names {
 struct journal {
 	char fp[CERT_FP_HEX + 1];	/* leaf of the temp cert */
 	char key_sha256[CERT_FP_HEX + 1];	/* bytes of the temp key */
+	char replaces[CERT_FP_HEX + 1];	/* install_commit_over's expect, "" none */
 };
 
 /* Backup dir names, sorted oldest first. */
@@ -74,6 +75,7 @@ struct blist {
 
 static int recover_locked(const struct install_ctx *, int, bool,
     enum install_recovery *, char *, size_t, char *, size_t);
+static int served_fp(const struct install_ctx *, char[CERT_FP_HEX + 1]);
 
 /* The errno behind the last failure (install_last_errno), 0 for none. */
 static _Thread_local int last_errno;
@@ -450,7 +452,8 @@ install_prepare(const struct install_ctx *ctx, char *err, size_t errlen)
 /* Records the intent: temp file, fsync, rename, fsync of the state dir. */
 static int
 journal_write(const struct install_ctx *ctx, int sfd, const struct names *n,
-    const char *fp, const char *key_sha256, char *err, size_t errlen)
+    const char *fp, const char *key_sha256, const char *replaces, char *err,
+    size_t errlen)
 {
 	char when[32], *text = NULL;
 	json_t *j;
@@ -462,6 +465,8 @@ journal_write(const struct install_ctx *ctx, int sfd, const struct names *n,
 	    ctx->certs_dir, "cert", ctx->cert_name, "key", ctx->key_name, "cert_tmp",
 	    n->cert_tmp, "key_tmp", n->key_tmp, "fingerprint", fp,
 	    "key_sha256", key_sha256, "time", when);
+	if (j != NULL && replaces != NULL)
+		json_object_set_new(j, "replaces", json_string(replaces));
 	if (j == NULL || (text = json_dumps(j, JSON_COMPACT)) == NULL) {
 		fail(err, errlen, "journal: out of memory (or non-UTF-8 path)");
 		goto out;
@@ -498,7 +503,7 @@ static int
 journal_read(const struct install_ctx *ctx, int sfd, const struct names *n,
     struct journal *jr, char *err, size_t errlen)
 {
-	const char *op, *c, *k, *ct, *kt, *fp, *kh;
+	const char *op, *c, *k, *ct, *kt, *fp, *kh, *rp = NULL;
 	unsigned char *buf = NULL;
 	enum cert_reason why;
 	json_error_t jerr;
@@ -518,9 +523,9 @@ journal_read(const struct install_ctx *ctx, int sfd, const struct names *n,
 		fail(err, errlen, "journal: not JSON (%s)", jerr.text);
 		goto out;
 	}
-	if (json_unpack(j, "{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "version",
+	if (json_unpack(j, "{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s?s}", "version",
 	    &v, "op", &op, "cert", &c, "key", &k, "cert_tmp", &ct, "key_tmp",
-	    &kt, "fingerprint", &fp, "key_sha256", &kh) != 0 ||
+	    &kt, "fingerprint", &fp, "key_sha256", &kh, "replaces", &rp) != 0 ||
 	    v != JOURNAL_VERSION || strcmp(op, "install") != 0) {
 		fail(err, errlen, "journal: missing fields or unknown version");
 		goto out;
@@ -528,12 +533,14 @@ journal_read(const struct install_ctx *ctx, int sfd, const struct names *n,
 	/* Only ever rename the names this config derives, whatever it says. */
 	if (strcmp(c, ctx->cert_name) != 0 || strcmp(k, ctx->key_name) != 0 ||
 	    strcmp(ct, n->cert_tmp) != 0 || strcmp(kt, n->key_tmp) != 0 ||
-	    !is_hex(fp, CERT_FP_HEX) || !is_hex(kh, CERT_FP_HEX)) {
+	    !is_hex(fp, CERT_FP_HEX) || !is_hex(kh, CERT_FP_HEX) ||
+	    (rp != NULL && !is_hex(rp, CERT_FP_HEX))) {
 		fail(err, errlen, "journal: names or digests do not fit");
 		goto out;
 	}
 	memcpy(jr->fp, fp, CERT_FP_HEX + 1);
 	memcpy(jr->key_sha256, kh, CERT_FP_HEX + 1);
+	snprintf(jr->replaces, sizeof(jr->replaces), "%s", rp != NULL ? rp : "");
 	rc = 1;
 out:
 	json_decref(j);
@@ -571,11 +578,14 @@ temp_matches(const struct install_ctx *ctx, int dfd, const char *name,
 	return ok;
 }
 
+/* 0 installed, -1 failed, 1 CERTS_DIR no longer held expect (untouched) */
 static int
 commit_locked(const struct install_ctx *ctx, int sfd,
-    const struct install_pair *p, bool nested, char *err, size_t errlen)
+    const struct install_pair *p, const char *expect, bool nested, char *err,
+    size_t errlen)
 {
-	char key_sha256[CERT_FP_HEX + 1], fp[CERT_FP_HEX + 1], scratch[128];
+	char key_sha256[CERT_FP_HEX + 1], fp[CERT_FP_HEX + 1], scratch[128],
+	    cur[CERT_FP_HEX + 1];
 	enum install_recovery what;
 	enum cert_reason why;
 	bool journaled = false, key_moved = false;
@@ -610,10 +620,22 @@ commit_locked(const struct install_ctx *ctx, int sfd,
 		goto out;
 	TEST_PAUSE("install.temp_written");
 	/* 2. The intent, durable before anything served changes. */
-	if (journal_write(ctx, sfd, &n, fp, key_sha256, err, errlen) != 0)
+	if (journal_write(ctx, sfd, &n, fp, key_sha256, expect, err, errlen) != 0)
 		goto out;
 	journaled = true;
 	TEST_PAUSE("install.journal_written");
+	/*
+	 * 2b. Replacing a pair someone else writes (a certs-dir rollback):
+	 * if it changed since (the ACME client wrote again, or is writing),
+	 * theirs is newer; never put ours over it. Checked last before the
+	 * first rename; nothing served has changed yet.
+	 */
+	if (expect != NULL && (served_fp(ctx, cur) != 0 || strcmp(cur, expect) != 0)) {
+		fail(err, errlen, "%s no longer holds %.16s...: changed by someone "
+		    "else", ctx->certs_dir, expect);
+		rc = 1;
+		goto out;
+	}
 	/* 3. Key first: a new key beside the old cert is what recovery expects. */
 	if (renameat(dfd, n.key_tmp, dfd, ctx->key_name) != 0) {
 		fail(err, errlen, "rename %s: %s", ctx->key_name, strerror(errno));
@@ -663,6 +685,13 @@ int
 install_commit(const struct install_ctx *ctx, const struct install_pair *p,
     char *err, size_t errlen)
 {
+	return install_commit_over(ctx, p, NULL, err, errlen);
+}
+
+int
+install_commit_over(const struct install_ctx *ctx, const struct install_pair *p,
+    const char *expect, char *err, size_t errlen)
+{
 	int sfd, rc = -1;
 
 	if (state_open(ctx, &sfd, err, errlen) != 0)
@@ -672,7 +701,7 @@ install_commit(const struct install_ctx *ctx, const struct install_pair *p,
 		errno = 0;
 		fail(err, errlen, "an interrupted install is pending: recover first");
 	} else
-		rc = commit_locked(ctx, sfd, p, false, err, errlen);
+		rc = commit_locked(ctx, sfd, p, expect, false, err, errlen);
 	close(sfd);
 	return rc;
 }
@@ -1047,6 +1076,12 @@ recover_locked(const struct install_ctx *ctx, int sfd, bool may_restore,
 		/* An intent we can't read is never acted on: undo what we can. */
 		log_event(LOG_LEVEL_ERROR, "install.journal_invalid",
 		    json_pack("{s:s}", "error", jerr), "%s; undoing", jerr);
+	} else if (jr.replaces[0] != '\0' && served_fp(ctx, fp) == 0 &&
+	    strcmp(fp, jr.replaces) != 0 && strcmp(fp, jr.fp) != 0) {
+		/*
+		 * It replaced a pair someone else writes (install_commit_over),
+		 * and a third, matching pair is there now: theirs, newer. Undone.
+		 */
 	} else if (kt && ct) {
 		if (temp_matches(ctx, dfd, n.key_tmp, true, jr.key_sha256) &&
 		    temp_matches(ctx, dfd, n.cert_tmp, false, jr.fp) &&
@@ -1082,7 +1117,7 @@ recover_locked(const struct install_ctx *ctx, int sfd, bool may_restore,
 			goto out;
 		}
 		/* Its journal replaces ours atomically: a crash here recovers too. */
-		if (commit_locked(ctx, sfd, &lkg, true, err, errlen) != 0) {
+		if (commit_locked(ctx, sfd, &lkg, NULL, true, err, errlen) != 0) {
 			install_pair_free(&lkg);
 			goto out;
 		}

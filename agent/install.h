@@ -107,6 +107,17 @@ int install_commit(const struct install_ctx *ctx, const struct install_pair *p,
     char *err, size_t errlen);
 
 /*
+ * install_commit for a pair that replaces one someone else wrote (the
+ * ACME client, with a certs-dir source): right before the first rename
+ * CERTS_DIR must still hold a matching pair whose leaf is expect. If it
+ * does not (the client wrote again, or is half-way through), returns 1:
+ * temp files and journal are removed and nothing served was touched.
+ * expect NULL: exactly install_commit.
+ */
+int install_commit_over(const struct install_ctx *ctx, const struct install_pair *p,
+    const char *expect, char *err, size_t errlen);
+
+/*
  * The last-known-good copy: save p as current/, or load it. A directory
  * can't be renamed over a non-empty one, so a save writes current.new,
  * renames current -> current.old, current.new -> current, and removes

@@ -605,6 +605,77 @@ TEST(crash_matrix)
 	}
 }
 
+/* Writes base/name as someone else (an ACME client) would: in place. */
+static void
+client_write(const char *name, const unsigned char *buf, size_t len, mode_t mode)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	path_in(p, certs, name);
+	CHECK((f = fopen(p, "w")) != NULL);
+	if (f == NULL)
+		return;
+	CHECK_INT(fwrite(buf, 1, len, f), len);
+	fclose(f);
+	chmod(p, mode);
+}
+
+TEST(commit_over_gives_way)
+{
+	EVP_PKEY *kc = EVP_EC_gen("P-256");
+	X509 *cc = make_cert(kc, "c.example.com");
+	struct install_pair C;
+	char err[256] = "", fp[CERT_FP_HEX + 1], jp[PATH_MAX];
+	int rc;
+	pid_t pid;
+
+	make_pair(&C, cc, NULL, kc);
+	fresh_with_a();
+	/* CERTS_DIR holds what it should: installed as install_commit would */
+	CHECK_INT(install_commit_over(&ctx, &B, A.fingerprint, err, sizeof(err)), 0);
+	CHECK(served_is(&B));
+	/* it holds another pair: 1, untouched, nothing left behind */
+	CHECK_INT(install_commit_over(&ctx, &C, A.fingerprint, err, sizeof(err)), 1);
+	CHECK(served_is(&B));
+	CHECK_INT(leftovers(), 0);
+
+	/* killed after its journal; then the client writes C: undone, C stays */
+	path_in(jp, state, "journal");
+	for (int round = 0; round < 2; round++) {
+		enum install_recovery what;
+
+		if ((pid = fork()) == 0) {
+			setenv("MCA_TEST_PAUSE_AT", "install.journal_written", 1);
+			install_commit_over(&ctx, &A, B.fingerprint, err, sizeof(err));
+			_exit(3);
+		}
+		for (int i = 0; i < 1000 && access(jp, F_OK) != 0; i++)
+			usleep(10000);
+		CHECK_INT(access(jp, F_OK), 0);
+		kill_child(pid);
+		if (round == 0) {
+			client_write("cert.pem", C.cert_pem, C.cert_len, 0644);
+			client_write("key.pem", C.key_pem, C.key_len, 0600);
+		}
+		what = recover(&rc, fp);
+		CHECK_INT(rc, 0);
+		/* round 1: nobody wrote; the restore is finished as before */
+		CHECK_INT(what, round == 0 ? INSTALL_RECOVERY_UNDONE :
+		    INSTALL_RECOVERY_FINISHED);
+		CHECK_STR(fp, round == 0 ? C.fingerprint : A.fingerprint);
+		CHECK(round == 0 ? served_is(&C) : served_is(&A));
+		CHECK_INT(leftovers(), 0);
+		if (round == 0) {
+			/* B again, as the cycle being rolled back had it */
+			CHECK_INT(install_commit(&ctx, &B, err, sizeof(err)), 0);
+		}
+	}
+	install_pair_free(&C);
+	X509_free(cc);
+	EVP_PKEY_free(kc);
+}
+
 TEST(crash_with_damaged_state)
 {
 	char fp[CERT_FP_HEX + 1], err[256], p[PATH_MAX];
@@ -738,4 +809,4 @@ HARNESS_MAIN("install", RUN(setup), RUN(install_a_then_b), RUN(refuses_bad_input
     RUN(symlink_target_is_replaced_not_followed), RUN(error_codes_are_stable),
     RUN(state_links_replaced_not_followed), RUN(backups_pruned_and_loaded),
     RUN(current_save_load_and_half_states), RUN(recover_without_journal),
-    RUN(crash_matrix), RUN(crash_with_damaged_state), RUN(timing), RUN(teardown))
+    RUN(crash_matrix), RUN(commit_over_gives_way), RUN(crash_with_damaged_state), RUN(timing), RUN(teardown))
