@@ -183,6 +183,19 @@ newest_backup_is(struct agent *a, const char *fp, char *path, size_t len)
 	return same;
 }
 
+/* True when CERTS_DIR holds a matching pair whose leaf is fp. */
+static bool
+disk_holds(struct agent *a, const char *fp)
+{
+	struct install_pair disk = { 0 };
+	enum cert_reason why;
+	bool same = install_read_served(&a->ictx, &disk, &why) == 0 &&
+	    strcmp(disk.fingerprint, fp) == 0;
+
+	install_pair_free(&disk);
+	return same;
+}
+
 /* Reload the front(s) (unless !reload) and verify every endpoint serves fp. */
 static int
 deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
@@ -272,13 +285,18 @@ out:
 	return rc;
 }
 
-/* Puts old back, reloads and verifies it. */
+/*
+ * Puts old back, reloads and verifies it. replacing: the fingerprint
+ * CERTS_DIR must still hold for old to go back over it (a certs-dir
+ * source, where the ACME client writes CERTS_DIR), NULL: no condition.
+ */
 static enum outcome
 rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
-    const char *why, json_t *timings)
+    const char *replacing, const char *why, json_t *timings)
 {
 	char err[256];
 	bool engine_fault, looked_fault;
+	int rc;
 
 	TEST_PAUSE("started");
 	if (!have_old) {
@@ -287,7 +305,21 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 		    "cannot roll back (%s): no earlier pair to restore", why);
 		return OUTCOME_FAILED;
 	}
-	if (install_commit(&a->ictx, old, err, sizeof(err)) != 0) {
+	rc = install_commit_over(&a->ictx, old, replacing, err, sizeof(err));
+	if (rc == 1) {
+		/*
+		 * The ACME client wrote CERTS_DIR again while this cycle ran: its
+		 * pair is newer than old, so old does not go back over it. The
+		 * newer files get a cycle of their own, right after this one.
+		 */
+		log_event(LOG_LEVEL_WARN, "rollback.skipped",
+		    json_pack("{s:s, s:s, s:s, s:s}", "reason", "superseded",
+		    "fingerprint", old->fingerprint, "cause", why, "detail", err),
+		    "not restoring %.16s...: %s; the newer files get their own "
+		    "cycle", old->fingerprint, err);
+		return OUTCOME_FAILED;
+	}
+	if (rc != 0) {
 		log_event(LOG_LEVEL_ERROR, "rollback.failed",
 		    json_pack("{s:s, s:s, s:s, s:s}", "reason", "install_failed",
 		    "error", install_error_code(install_last_errno()), "detail",
@@ -352,12 +384,12 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 /* rollback_steps, its test pause points named "rollback.<step>". */
 static enum outcome
 rollback_to(struct agent *a, const struct install_pair *old, bool have_old,
-    const char *why, json_t *timings)
+    const char *replacing, const char *why, json_t *timings)
 {
 	enum outcome o;
 
 	TEST_PHASE("rollback.");
-	o = rollback_steps(a, old, have_old, why, timings);
+	o = rollback_steps(a, old, have_old, replacing, why, timings);
 	TEST_PHASE("");
 	return o;
 }
@@ -503,6 +535,20 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	    "%.16s... is in %s", raw.fingerprint, cfg->certs_dir);
 	json_object_set_new(timings, "install_ms", json_integer(probe_now_ms() - t0));
 	TEST_PAUSE("cycle.installed");
+	if (!a->src.installs && !disk_holds(a, raw.fingerprint)) {
+		/*
+		 * Served in place (certs-dir): the ACME client wrote CERTS_DIR
+		 * again since these bytes were validated, or is writing it now.
+		 * A reload would load files nobody validated; the newer ones get
+		 * a cycle of their own, right after this one.
+		 */
+		log_event(LOG_LEVEL_WARN, "cycle.superseded",
+		    json_pack("{s:s}", "fingerprint", raw.fingerprint),
+		    "%s changed since %.16s... was validated; not reloading, the "
+		    "newer files get their own cycle", cfg->certs_dir, raw.fingerprint);
+		o = finish(a, OUTCOME_UNCHANGED, start, timings, raw.fingerprint);
+		goto out;
+	}
 
 	/* reload and verify; anything short of every endpoint: roll back */
 	reload_since = time(NULL);
@@ -518,8 +564,8 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		o = finish(a, OUTCOME_ROTATED, start, timings, raw.fingerprint);
 		goto out;
 	}
-	o = rollback_to(a, &old, have_old, engine_fault ? "front unreachable" :
-	    "reload or verify failed", timings);
+	o = rollback_to(a, &old, have_old, a->src.installs ? NULL : raw.fingerprint,
+	    engine_fault ? "front unreachable" : "reload or verify failed", timings);
 	/*
 	 * A front that restarted under the reload fails its commands while
 	 * it stops and starts: by now it is back (or known to be down), and
@@ -567,7 +613,7 @@ cycle_rollback(struct agent *a)
 	    json_pack("{s:s, s:s, s:s}", "from", served.fingerprint, "to",
 	    old.fingerprint, "backup", path),
 	    "rolling back to %.16s... from %s", old.fingerprint, path);
-	o = rollback_to(a, &old, true, "requested", timings);
+	o = rollback_to(a, &old, true, NULL, "requested", timings);
 	if (o == OUTCOME_ROLLED_BACK) {
 		install_save_current(&a->ictx, &old, err, sizeof(err));
 		memcpy(a->good_fp, old.fingerprint, sizeof(a->good_fp));
@@ -591,19 +637,6 @@ cycle_reject(struct agent *a, enum cert_reason why, const char *detail)
 	    "%s changed", desc);
 	reject(NULL, why, detail);
 	finish(a, OUTCOME_REJECTED, start, NULL, NULL);
-}
-
-/* True when CERTS_DIR holds a matching pair whose leaf is fp. */
-static bool
-disk_holds(struct agent *a, const char *fp)
-{
-	struct install_pair disk = { 0 };
-	enum cert_reason why;
-	bool same = install_read_served(&a->ictx, &disk, &why) == 0 &&
-	    strcmp(disk.fingerprint, fp) == 0;
-
-	install_pair_free(&disk);
-	return same;
 }
 
 int
