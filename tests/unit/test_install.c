@@ -563,11 +563,14 @@ TEST(crash_matrix)
 		bool b_served;
 	} m[] = {
 		{ "install.backup_done", INSTALL_RECOVERY_NONE, false },
+		{ "install.key_temp_written", INSTALL_RECOVERY_NONE, false },
 		{ "install.temp_written", INSTALL_RECOVERY_NONE, false },
+		{ "install.journal_temp_written", INSTALL_RECOVERY_NONE, false },
 		{ "install.journal_written", INSTALL_RECOVERY_FINISHED, true },
 		{ "install.key_renamed", INSTALL_RECOVERY_FINISHED, true },
 		{ "install.cert_renamed", INSTALL_RECOVERY_FINISHED, true },
 		{ "install.dir_synced", INSTALL_RECOVERY_FINISHED, true },
+		{ "install.journal_removed", INSTALL_RECOVERY_NONE, true },
 	};
 	static const char *names[] = { "none", "finished", "undone" };
 
@@ -599,7 +602,7 @@ TEST(crash_matrix)
 		install_pair_free(&bk);
 		CHECK_INT(recover(&rc, fp), INSTALL_RECOVERY_NONE);
 		CHECK_INT(rc, 0);
-		printf("crash at %-24s -> %-8s serving %s: %s\n", m[i].step,
+		printf("crash at %-29s -> %-8s serving %s: %s\n", m[i].step,
 		    names[what], m[i].b_served ? "B" : "A",
 		    harness_failed_checks == before ? "ok" : "FAILED");
 	}
