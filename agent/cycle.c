@@ -535,7 +535,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	    "%.16s... is in %s", raw.fingerprint, cfg->certs_dir);
 	json_object_set_new(timings, "install_ms", json_integer(probe_now_ms() - t0));
 	TEST_PAUSE("cycle.installed");
-	if (!a->src.installs && !disk_holds(a, raw.fingerprint)) {
+	if (a->src.kind == SOURCE_CERTS_DIR && !disk_holds(a, raw.fingerprint)) {
 		/*
 		 * Served in place (certs-dir): the ACME client wrote CERTS_DIR
 		 * again since these bytes were validated, or is writing it now.
@@ -564,7 +564,8 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		o = finish(a, OUTCOME_ROTATED, start, timings, raw.fingerprint);
 		goto out;
 	}
-	o = rollback_to(a, &old, have_old, a->src.installs ? NULL : raw.fingerprint,
+	o = rollback_to(a, &old, have_old,
+	    a->src.kind == SOURCE_CERTS_DIR ? raw.fingerprint : NULL,
 	    engine_fault ? "front unreachable" : "reload or verify failed", timings);
 	/*
 	 * A front that restarted under the reload fails its commands while
