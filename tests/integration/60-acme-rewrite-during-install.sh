@@ -19,7 +19,7 @@
 . "$(dirname "$0")/../lib/lib.sh"
 
 PORT_BASE=${PORT_BASE:-47000}
-PAUSE_MS=${PAUSE_MS:-3000}
+PAUSE_MS=${PAUSE_MS:-4000}
 # RACE_PARTS: which halves to run (while debugging one)
 RACE_PARTS=" ${RACE_PARTS:-pair certs-dir} "
 
