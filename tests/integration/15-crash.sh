@@ -51,22 +51,11 @@ done < <(grep -ohE 'TEST_PAUSEF?\("[^"]+"' "$MCA_ROOT"/agent/*.c | sed -E 's/.*\
 	sed -E 's/\./\\./g; s/%s/[a-z_]+/g; s/%zu/[0-9]+/g' | sort -u)
 
 certs_leaf "$T" p0 ec256 30 mail.example.test
-mkdir -p "$T/gate"
-# a reload step that refuses one bundle (the one in /gate/bad.pem), as a
-# broken deploy would: every attempt of it ends in a rollback
-cat >"$T/gate/check" <<-'EOF'
-	#!/bin/sh
-	if cmp -s /certs/cert.pem /gate/bad.pem; then
-		echo "gate: this bundle is refused" >&2
-		exit 1
-	fi
-EOF
-chmod 0755 "$T/gate/check"
-: >"$T/gate/bad.pem"
+gate_setup   # every attempt of the bundle in $T/gate/bad.pem ends in a rollback
 bed_start p0 -v "$T/gate:/gate:ro"
 src_write p0
 src="--source=pair:$T/src/cert.pem,$T/src/key.pem"
-gated="--reload-commands=nginx -t; nginx -s reload; dovecot reload; /gate/check"
+gated=$GATED
 
 # wait_status PID FP [TIMEOUT]: status.json written by PID says FP, verified
 wait_status() {

@@ -24,21 +24,11 @@ PAUSE_MS=${PAUSE_MS:-4000}
 RACE_PARTS=" ${RACE_PARTS:-pair certs-dir} "
 
 certs_leaf "$T" a ec256 30 mail.example.test
-mkdir -p "$T/gate"
-# a reload step that refuses one bundle (/gate/bad.pem), as a broken deploy would
-cat >"$T/gate/check" <<-'EOF'
-	#!/bin/sh
-	if cmp -s /certs/cert.pem /gate/bad.pem; then
-		echo "gate: this bundle is refused" >&2
-		exit 1
-	fi
-EOF
-chmod 0755 "$T/gate/check"
-: >"$T/gate/bad.pem"
+gate_setup   # every attempt of the bundle in $T/gate/bad.pem ends in a rollback
 bed_start a -v "$T/gate:/gate:ro"
 src_write a
 pair="--source=pair:$T/src/cert.pem,$T/src/key.pem"
-gated="--reload-commands=nginx -t; nginx -s reload; dovecot reload; /gate/check"
+gated=$GATED
 days=30
 newpair() { days=$((days + 1)); certs_leaf "$T" "$1" ec256 "$days" mail.example.test; }
 

@@ -173,3 +173,21 @@ src_write() {
 	cp "$T/$1.cert.pem" "$T/src/cert.pem"
 	cp "$T/$1.key.pem" "$T/src/key.pem"
 }
+
+# gate_setup: a reload step that refuses one bundle, as a broken deploy
+# would: $T/gate/check (mount $T/gate at /gate in the front) exits 1 while
+# /certs/cert.pem is the cert copied into $T/gate/bad.pem (empty at first).
+# Sets GATED, the --reload-commands flag with the gate as a 4th command.
+gate_setup() {
+	mkdir -p "$T/gate"
+	cat >"$T/gate/check" <<-'EOF'
+		#!/bin/sh
+		if cmp -s /certs/cert.pem /gate/bad.pem; then
+			echo "gate: this bundle is refused" >&2
+			exit 1
+		fi
+	EOF
+	chmod 0755 "$T/gate/check"
+	: >"$T/gate/bad.pem"
+	GATED="--reload-commands=nginx -t; nginx -s reload; dovecot reload; /gate/check"
+}
