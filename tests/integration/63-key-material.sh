@@ -57,14 +57,7 @@ rm -f "$T"/canary.*
 bed_start a
 src_write a
 # an admin's reload step that fails once when /tmp/mca-fail-once exists
-docker exec -i "$FRONT" sh -c 'cat >/usr/local/bin/mca-hook && chmod 0755 /usr/local/bin/mca-hook' <<'EOF'
-#!/bin/sh
-if [ -e /tmp/mca-fail-once ]; then
-	rm -f /tmp/mca-fail-once
-	echo "mca-hook: failing once" >&2
-	exit 3
-fi
-EOF
+fail_once_hook
 python3 "$MCA_TESTLIB/webhook-receiver.py" "$WPORT" "$T/hooks.jsonl" &
 recv=$!
 at_exit "kill $recv 2>/dev/null"

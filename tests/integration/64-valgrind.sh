@@ -32,14 +32,7 @@ src_write a
 # A reload step of the admin's own (AGENT_RELOAD_COMMANDS allows any), which
 # fails once when /tmp/mca-fail-once exists in the front: a bundle whose
 # reload fails, and a rollback whose reload succeeds.
-docker exec -i "$FRONT" sh -c 'cat >/usr/local/bin/mca-hook && chmod 0755 /usr/local/bin/mca-hook' <<'EOF'
-#!/bin/sh
-if [ -e /tmp/mca-fail-once ]; then
-	rm -f /tmp/mca-fail-once
-	echo "mca-hook: failing once" >&2
-	exit 3
-fi
-EOF
+fail_once_hook
 
 SUPP=()
 [ -s "$MCA_ROOT/tests/valgrind.supp" ] && SUPP=("--suppressions=$MCA_ROOT/tests/valgrind.supp")

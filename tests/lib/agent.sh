@@ -191,3 +191,19 @@ gate_setup() {
 	: >"$T/gate/bad.pem"
 	GATED="--reload-commands=nginx -t; nginx -s reload; dovecot reload; /gate/check"
 }
+
+# fail_once_hook: installs mca-hook in the running front ($FRONT), an
+# admin's own reload step (AGENT_RELOAD_COMMANDS allows any) that fails
+# once, exit 3, when /tmp/mca-fail-once exists there (the test touches it),
+# and succeeds otherwise: a bundle whose reload fails, then a rollback
+# whose reload succeeds.
+fail_once_hook() {
+	docker exec -i "$FRONT" sh -c 'cat >/usr/local/bin/mca-hook && chmod 0755 /usr/local/bin/mca-hook' <<-'EOF'
+		#!/bin/sh
+		if [ -e /tmp/mca-fail-once ]; then
+			rm -f /tmp/mca-fail-once
+			echo "mca-hook: failing once" >&2
+			exit 3
+		fi
+	EOF
+}
