@@ -21,7 +21,7 @@ at_exit engine_down
 say "building (or reusing) the front test image: nginx + dovecot, as Mailu's front"
 front_image_ensure
 
-PORT_BASE=${DEMO_PORT_BASE:-42000}
+PORT_BASE=${DEMO_PORT_BASE:-22000}
 certs_leaf "$T" old ec256 30 mail.example.test
 certs_leaf "$T" new ec256 90 mail.example.test
 say "front serving certificate A ($(certs_fp "$T/old.cert.pem" | head -c 16)...) on nine loopback ports"

@@ -6,7 +6,7 @@
 #
 # The agent under test is the static release binary (build/static). The
 # bed is the integration tests' one (real engine, real nginx + dovecot
-# front on PORT_BASE, default 50000; replicas on +1000, +2000, +3000,
+# front on PORT_BASE, default 16000; replicas on +1000, +2000, +3000,
 # bound to 127.0.0.2..4). Settings: BENCH_ROTATIONS (20) rotations per
 # watch mode, BENCH_IDLE_S (60) seconds of idle, BENCH_REPS (10) for the
 # fan-out medians, BENCH_POLL_INTERVAL (1s) for the poll-only run.
@@ -30,7 +30,7 @@ N=${BENCH_ROTATIONS:-20}
 IDLE_S=${BENCH_IDLE_S:-60}
 REPS=${BENCH_REPS:-10}
 POLL=${BENCH_POLL_INTERVAL:-1s}
-PORT_BASE=${PORT_BASE:-50000}
+PORT_BASE=${PORT_BASE:-16000}
 [ -x "$MCA_AGENT" ] || fail "no static agent at $MCA_AGENT (make static)"
 CLK_TCK=$(getconf CLK_TCK)
 

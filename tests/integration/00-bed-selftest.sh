@@ -6,14 +6,14 @@
 # `doveadm reload` fix that, PROXY protocol listeners really require a header,
 # and broken certificates are visible in `docker logs`.
 #
-# Env: MCA_SELFTEST_PORT_BASE (41000), MCA_SELFTEST_PP_BASE (42000).
+# Env: MCA_SELFTEST_PORT_BASE (21000), MCA_SELFTEST_PP_BASE (22000).
 . "$(dirname "$0")/../lib/lib.sh"
 
 require_root
 require_cmd docker openssl debootstrap python3 curl
 
-BASE=${MCA_SELFTEST_PORT_BASE:-41000}
-PP_BASE=${MCA_SELFTEST_PP_BASE:-42000}
+BASE=${MCA_SELFTEST_PORT_BASE:-21000}
+PP_BASE=${MCA_SELFTEST_PP_BASE:-22000}
 NAME=mca-selftest-front-$$
 PP_NAME=mca-selftest-ppfront-$$
 BAD_NAME=mca-selftest-badfront-$$
@@ -82,11 +82,11 @@ front_wait "$NAME" "$BASE" 60 || fail "front did not come up"
 T_READY=$(dt "$t" "$(now)")
 log "docker run -> nine endpoints answering TLS: ${T_READY}s"
 expect_fp "$ALL" "$FP_A" "fresh start"
-if [ "$BASE" = 41000 ]; then
-	assert_eq "https://127.0.0.1:41443,smtp+starttls://127.0.0.1:41025,smtps://127.0.0.1:41465,submission+starttls://127.0.0.1:41587,imaps://127.0.0.1:41993,imap+starttls://127.0.0.1:41143,pop3s://127.0.0.1:41995,pop3+starttls://127.0.0.1:41110,sieve+starttls://127.0.0.1:41190" \
-		"$(front_endpoints "$BASE")" "front_endpoints 41000"
+if [ "$BASE" = 21000 ]; then
+	assert_eq "https://127.0.0.1:21443,smtp+starttls://127.0.0.1:21025,smtps://127.0.0.1:21465,submission+starttls://127.0.0.1:21587,imaps://127.0.0.1:21993,imap+starttls://127.0.0.1:21143,pop3s://127.0.0.1:21995,pop3+starttls://127.0.0.1:21110,sieve+starttls://127.0.0.1:21190" \
+		"$(front_endpoints "$BASE")" "front_endpoints 21000"
 fi
-assert_eq "https://example.org:41443" "$(front_endpoints "$BASE" example.org | cut -d, -f1)" "front_endpoints host"
+assert_eq "https://example.org:21443" "$(front_endpoints "$BASE" example.org | cut -d, -f1)" "front_endpoints host"
 
 # --- 2. new pair + nginx-only reload: the bug ----------------------------------
 install_pair B

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/../lib/lib.sh"
 
 certs_leaf "$T" a ec256 90 mail.example.test
-PORT_BASE=41000
+PORT_BASE=21000
 pp="$((PORT_BASE + 993)),$((PORT_BASE + 443)),$((PORT_BASE + 25)),$((PORT_BASE + 190))"
 bed_start a -e "PROXY_PROTOCOL=$pp"
 

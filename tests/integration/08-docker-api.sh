@@ -49,7 +49,7 @@ expect_ok() {
 }
 
 PROJECT=mca-it-08
-PORT_BASE=${PORT_BASE:-48000}
+PORT_BASE=${PORT_BASE:-28000}
 certs_leaf "$T" a ec256 90 mail.example.test
 bed_start a --label com.docker.compose.project=$PROJECT
 id=$(docker inspect -f '{{.Id}}' "$FRONT")

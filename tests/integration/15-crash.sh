@@ -17,7 +17,7 @@
 # so a new pause point without a kill here fails the test.
 . "$(dirname "$0")/../lib/lib.sh"
 
-PORT_BASE=${PORT_BASE:-47000}
+PORT_BASE=${PORT_BASE:-27000}
 # CRASH_ONLY=REGEX: kill only at the matching steps (while debugging one)
 only=${CRASH_ONLY:-.}
 

@@ -63,7 +63,7 @@ mkdir -p "$T/certs"
 bed_install a
 chown -R "$uid" "$T/certs"
 
-PORT_BASE=${PORT_BASE:-41000}
+PORT_BASE=${PORT_BASE:-21000}
 front_ports "$PORT_BASE"
 ENDPOINTS=$(front_endpoints "$PORT_BASE")
 cat >"$T/docker-compose.yml" <<EOF

@@ -14,7 +14,7 @@
 . "$MCA_TESTLIB/socket-proxy.sh"
 require_cmd haproxy
 
-PROXY_PORT=${MCA_SOCKET_PROXY_PORT:-41375}
+PROXY_PORT=${MCA_SOCKET_PROXY_PORT:-21375}
 ALLOWED="GET /_ping
 GET /version
 GET /containers/json

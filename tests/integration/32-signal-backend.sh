@@ -19,7 +19,7 @@ mkdir -p "$S" "$T/state"
 kubelet_write "$S" a cert.pem key.pem
 
 # the front reads the Secret as its /certs, read-only
-PORT_BASE=${PORT_BASE:-41000}
+PORT_BASE=${PORT_BASE:-21000}
 FRONT=mca-it-$TEST_NAME
 HOSTNAME_SNI=$N
 front_start "$FRONT" "$S" "$PORT_BASE" >/dev/null

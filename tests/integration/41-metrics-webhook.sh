@@ -6,7 +6,7 @@
 # request and many idle connections leave the agent's memory bounded.
 . "$(dirname "$0")/../lib/lib.sh"
 
-MPORT=41900 WPORT=41901
+MPORT=21900 WPORT=21901
 certs_leaf "$T" a ec256 60 mail.example.test
 certs_leaf "$T" b ec256 90 mail.example.test
 bed_start a
@@ -32,7 +32,7 @@ val() { # FILE METRIC_WITH_LABELS
 }
 scrape m0
 assert_eq 0 "$(val m0 'mailu_cert_agent_rotations_total{outcome="rotated"}')" "rotations before"
-assert_eq 1 "$(val m0 'mailu_cert_agent_endpoint_match{endpoint="imaps://127.0.0.1:41993"}')" "match before"
+assert_eq 1 "$(val m0 'mailu_cert_agent_endpoint_match{endpoint="imaps://127.0.0.1:21993"}')" "match before"
 curl -sf "http://127.0.0.1:$MPORT/healthz" >/dev/null || fail "/healthz not ok"
 
 # a rotation, scraped while it runs
@@ -58,7 +58,7 @@ bed_install b
 # scrape every 50 ms across the drift check: match must be seen 0, then 1
 (for _ in $(seq 1 200); do
 	curl -sf --max-time 1 "http://127.0.0.1:$MPORT/metrics" |
-		awk '/^mailu_cert_agent_endpoint_match\{endpoint="imaps:\/\/127.0.0.1:41993"\}/ { print $NF }'
+		awk '/^mailu_cert_agent_endpoint_match\{endpoint="imaps:\/\/127.0.0.1:21993"\}/ { print $NF }'
 	sleep 0.05
 done >"$T/match-series.txt") &
 scraper=$!
@@ -72,7 +72,7 @@ series=$(tr -d '\n' <"$T/match-series.txt" | tr -s '01')
 log "endpoint_match over the drift check: $series"
 assert_contains "$series" "101" "endpoint_match 1 -> 0 -> 1 across the heal"
 scrape m3
-assert_eq 1 "$(val m3 'mailu_cert_agent_endpoint_match{endpoint="imaps://127.0.0.1:41993"}')" "match after healing"
+assert_eq 1 "$(val m3 'mailu_cert_agent_endpoint_match{endpoint="imaps://127.0.0.1:21993"}')" "match after healing"
 assert_all_serve "$fp_b"
 
 # hostile clients: a 10 MB request and 1,000 idle connections

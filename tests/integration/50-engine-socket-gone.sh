@@ -18,7 +18,7 @@
 . "$(dirname "$0")/../lib/lib.sh"
 require_cmd socat setsid
 
-PORT_BASE=${PORT_BASE:-45000}
+PORT_BASE=${PORT_BASE:-25000}
 certs_leaf "$T" a ec256 60 mail.example.test
 certs_leaf "$T" b ec256 90 mail.example.test
 certs_leaf "$T" c ec256 120 mail.example.test

@@ -15,7 +15,7 @@
 #      bundle: front.restarted, cycle.retry, and in the end `rotated`.
 . "$(dirname "$0")/../lib/lib.sh"
 
-PORT_BASE=${PORT_BASE:-45000}
+PORT_BASE=${PORT_BASE:-25000}
 certs_leaf "$T" a ec256 60 mail.example.test
 certs_leaf "$T" b ec256 90 mail.example.test
 certs_leaf "$T" c ec256 120 mail.example.test

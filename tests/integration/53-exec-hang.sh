@@ -8,7 +8,7 @@
 # once the commands are fixed (SIGHUP re-reads the env file) B rotates.
 . "$(dirname "$0")/../lib/lib.sh"
 
-PORT_BASE=${PORT_BASE:-45000}
+PORT_BASE=${PORT_BASE:-25000}
 certs_leaf "$T" a ec256 60 mail.example.test
 certs_leaf "$T" b ec256 90 mail.example.test
 bed_start a

@@ -8,7 +8,7 @@
 # every port still serves it, the agent keeps running and retries; once
 # space is freed it rotates.
 . "$(dirname "$0")/../lib/lib.sh"
-PORT_BASE=${PORT_BASE:-46000}
+PORT_BASE=${PORT_BASE:-26000}
 require_root
 
 certs_leaf "$T" a ec256 60 mail.example.test

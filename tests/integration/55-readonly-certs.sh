@@ -7,7 +7,7 @@
 # its lock: agent.failed, error read_only, exit 2. Made writable again,
 # the daemon rotates without help.
 . "$(dirname "$0")/../lib/lib.sh"
-PORT_BASE=${PORT_BASE:-46000}
+PORT_BASE=${PORT_BASE:-26000}
 require_root
 
 certs_leaf "$T" a ec256 60 mail.example.test

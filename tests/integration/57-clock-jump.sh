@@ -11,7 +11,7 @@
 #   - the clock jumps 200 days back: the drift timer (monotonic) keeps its
 #     pace, status.json keeps being rewritten.
 . "$(dirname "$0")/../lib/lib.sh"
-PORT_BASE=${PORT_BASE:-46000}
+PORT_BASE=${PORT_BASE:-26000}
 FAKETIME_LIB=${FAKETIME_LIB:-/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1}
 [ -r "$FAKETIME_LIB" ] || skip "needs libfaketime ($FAKETIME_LIB)"
 

@@ -4,7 +4,7 @@
 # a `once` while the daemon runs refuses the same way; the first daemon
 # keeps working and rotates afterwards.
 . "$(dirname "$0")/../lib/lib.sh"
-PORT_BASE=${PORT_BASE:-46000}
+PORT_BASE=${PORT_BASE:-26000}
 
 certs_leaf "$T" a ec256 60 mail.example.test
 certs_leaf "$T" b ec256 90 mail.example.test

@@ -12,7 +12,7 @@
 # refused (install.journal_invalid) and removed, a linked backup is
 # skipped by `rollback`, a linked current/key.pem is not used.
 . "$(dirname "$0")/../lib/lib.sh"
-PORT_BASE=${PORT_BASE:-46000}
+PORT_BASE=${PORT_BASE:-26000}
 require_root
 require_cmd strace
 

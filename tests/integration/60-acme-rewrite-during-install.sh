@@ -18,7 +18,7 @@
 # (rollback.skipped) nor in its own restore racing the write.
 . "$(dirname "$0")/../lib/lib.sh"
 
-PORT_BASE=${PORT_BASE:-47000}
+PORT_BASE=${PORT_BASE:-27000}
 PAUSE_MS=${PAUSE_MS:-4000}
 # RACE_PARTS: which halves to run (while debugging one)
 RACE_PARTS=" ${RACE_PARTS:-pair certs-dir} "

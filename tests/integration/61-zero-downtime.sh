@@ -29,7 +29,7 @@ LOAD=${MCA_TLS_LOAD:-$MCA_ROOT/build/dev/tls-load}
 [ -x "$LOAD" ] || fail "no $LOAD: run make build/dev/tls-load"
 ROTATIONS=${ROTATIONS:-20}
 LOAD_THREADS=${LOAD_THREADS:-2}	# per endpoint
-PORT_BASE=${PORT_BASE:-48000}
+PORT_BASE=${PORT_BASE:-28000}
 SHUTDOWN_CLIENTS=${SHUTDOWN_CLIENTS:-yes}	# dovecot's default, as in Mailu
 
 # Leaf i expires a day after leaf i-1, so none is `not_newer` than the one

@@ -18,7 +18,7 @@
 #    uid: `once` with C -> cert.install_failed, exit 2, nothing changed.
 . "$(dirname "$0")/../lib/lib.sh"
 
-PORT_BASE=${PORT_BASE:-49000}
+PORT_BASE=${PORT_BASE:-29000}
 IMG=mca-it-$TEST_NAME:$$
 sock=${DOCKER_HOST#unix://}
 [ -S "$sock" ] || skip "DOCKER_HOST $DOCKER_HOST is not a unix socket"

@@ -16,7 +16,7 @@
 . "$(dirname "$0")/../lib/lib.sh"
 require_cmd python3
 
-PORT_BASE=${PORT_BASE:-49000}
+PORT_BASE=${PORT_BASE:-29000}
 MPORT=$((PORT_BASE + 900)) WPORT=$((PORT_BASE + 910))
 N=mail.example.test
 certs_leaf "$T" a ec256 60 "$N"

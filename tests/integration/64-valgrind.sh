@@ -13,7 +13,7 @@
 . "$(dirname "$0")/../lib/lib.sh"
 require_cmd valgrind
 
-PORT_BASE=${PORT_BASE:-49000}
+PORT_BASE=${PORT_BASE:-29000}
 MPORT=$((PORT_BASE + 901)) WPORT=$((PORT_BASE + 911))
 BIN=$MCA_ROOT/build/dev/mailu-cert-agent
 [ -x "$BIN" ] || make -C "$MCA_ROOT" all >"$T/make.log" 2>&1 || fail "make all"

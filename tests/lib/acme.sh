@@ -34,13 +34,13 @@
 #       LEGO_KEY_TYPE=ec256 (default) | ec384 | rsa2048 | rsa4096.
 #   ACME_LAST_MS           how long the last certbot_*/lego_run took
 #
-# Ports (all 127.0.0.1): ACME_PORT_BASE (default 44000) = pebble's ACME API,
+# Ports (all 127.0.0.1): ACME_PORT_BASE (default 24000) = pebble's ACME API,
 # +1 management API, +2/+3 the http/tls ports pebble's VA would call (it does
 # not: always valid), +80 certbot's standalone listener, +81 lego's.
 # Client output is appended to $T/certbot.log and $T/lego.log, pebble's to
 # $T/pebble.log (a failing test prints their tails).
 
-ACME_PORT_BASE=${ACME_PORT_BASE:-44000}
+ACME_PORT_BASE=${ACME_PORT_BASE:-24000}
 PEBBLE_PID=""
 
 _acme_ms() { date +%s%3N; }

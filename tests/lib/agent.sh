@@ -38,12 +38,12 @@ assert_json_lines() {
 
 # bed_start PREFIX [docker run args...]
 #   a certs dir $T/certs holding PREFIX.{cert,key}.pem as cert.pem/key.pem,
-#   and a running front (FRONT, on PORT_BASE, default 41000) serving it;
+#   and a running front (FRONT, on PORT_BASE, default 21000) serving it;
 #   sets ENDPOINTS (all nine) and HOSTNAME_SNI.
 bed_start() {
 	local prefix=$1
 	shift
-	PORT_BASE=${PORT_BASE:-41000}
+	PORT_BASE=${PORT_BASE:-21000}
 	FRONT=mca-it-$TEST_NAME
 	HOSTNAME_SNI=mail.example.test
 	mkdir -p "$T/certs"

@@ -9,7 +9,7 @@
 #       docker run -d --network host -v CERTS_DIR:/certs --name NAME with the
 #       PORT_* env above (and front_ports' exports). Removes a leftover NAME first.
 #       Image: $FRONT_IMAGE (set by front_image_ensure), else mca-front-test:latest.
-#       PROXY_PROTOCOL goes through the extra args: -e PROXY_PROTOCOL=41993,41443
+#       PROXY_PROTOCOL goes through the extra args: -e PROXY_PROTOCOL=21993,21443
 #   front_wait NAME PORT_BASE [TIMEOUT=60]
 #       until all nine TLS endpoints complete a handshake (ports listed in the
 #       container's PROXY_PROTOCOL only need to accept TCP). Fails at once, with
@@ -48,12 +48,28 @@ front_port() { # PROTO PORT_BASE
 	esac
 }
 
+# Listening ports inside the kernel's ephemeral range can be taken by any
+# outgoing connection (or its TIME_WAIT) before the front binds them: seen
+# in CI after the load test's ~29k connections ("bind() ... Address already
+# in use"). So test bases live below 32768 (Debian's default range); warn
+# when a machine's range reaches into them anyway.
+_front_ports_outside_ephemeral() { # PORT_BASE
+	local lo hi b=$1
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
+	((b + 999 < lo || b > hi)) && return 0
+	printf 'front: warning: ports %s..%s overlap the ephemeral range %s..%s; a bind may fail\n' \
+		"$b" "$((b + 999))" "$lo" "$hi" >&2
+	printf 'front:   (move PORT_BASE below %s or: sysctl -w net.ipv4.ip_local_reserved_ports=%s-%s)\n' \
+		"$lo" "$b" "$((b + 999))" >&2
+}
+
 front_ports() { # PORT_BASE
 	local b=${1:?PORT_BASE}
 	if ! [[ $b =~ ^[0-9]+$ ]] || ((b < 1024 || b + 999 > 65535)); then
 		printf 'front: PORT_BASE %s out of range (1024..64536)\n' "$b" >&2
 		return 1
 	fi
+	_front_ports_outside_ephemeral "$b"
 	export FRONT_PORT_HTTPS=$((b + 443)) FRONT_PORT_SMTP=$((b + 25)) \
 		FRONT_PORT_SMTPS=$((b + 465)) FRONT_PORT_SUBMISSION=$((b + 587)) \
 		FRONT_PORT_IMAP=$((b + 143)) FRONT_PORT_IMAPS=$((b + 993)) \
