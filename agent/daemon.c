@@ -20,6 +20,7 @@
 #include "cycle.h"
 #include "daemon.h"
 #include "log.h"
+#include "memtrim.h"
 #include "metrics.h"
 #include "notify.h"
 #include "probe.h"
@@ -50,6 +51,12 @@
 /* Re-read and hash the pair every this many polls even without a change
  * in its stat signature (a rewrite that kept size and mtime). */
 #define REHASH_EVERY_POLLS 6
+/*
+ * Going idle for at least this long after work, the daemon drops the code
+ * pages the work faulted in (memtrim.h): idle RSS is then what an idle
+ * tick touches, not the whole OpenSSL start-up.
+ */
+#define TRIM_IDLE_MS 1000
 /* Engine faults are retried with backoff, bounded. */
 #define RETRY_FIRST_MS 2000
 #define RETRY_MAX_MS (5 * 60 * 1000)
@@ -405,7 +412,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	struct install_pair raw = { 0 };
 	struct cert_pair parsed = { 0 };
 	bool dirty = true, have_rejected = false, running = true, absent_said = false,
-	    waiting = false, lost = false;
+	    waiting = false, lost = false, trimmed = false;
 	enum cert_reason rejected_why = CERT_OK;
 	time_t rejected_nb = 0, rejected_na = 0;
 	long landed = probe_now_ms(), stable_since = 0, next_poll, retry_at = 0,
@@ -472,6 +479,11 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			wait = next_drift - now;
 		if (wait < 0)
 			wait = 0;
+		/* going idle after work: the code it ran need not stay resident */
+		if (!dirty && !trimmed && wait >= TRIM_IDLE_MS) {
+			memtrim_code();
+			trimmed = true;
+		}
 		if (poll(pfd, w.fd >= 0 ? 2 : 1, (int)wait) < 0 && errno != EINTR)
 			break;
 		now = probe_now_ms();
@@ -549,6 +561,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 				heal_after = probe_now_ms() + heal_backoff;
 			}
 			cycle_expiry(&a);
+			trimmed = false;
 			now = probe_now_ms();
 			next_drift = now + cfg->drift_interval_ms;
 		}
@@ -561,6 +574,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			waiting = false;
 			continue;
 		}
+		trimmed = false;
 		if (!source_sig_equal(&sig, &last)) {
 			last = sig;
 			stable_since = now;
