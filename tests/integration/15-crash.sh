@@ -42,8 +42,8 @@ rollback_steps="rollback.started
 # shellcheck disable=SC2086
 all_steps=$(printf '%s\n' $forward_steps $rollback_steps | sort -u)
 
-# every pause point in the agent is killed at least once (drift.* excepted:
-# the drift heal is not a rotation)
+# every pause point in the agent is killed at least once (the drift heal's
+# "drift." ones in 65-crash-drift.sh: a heal is not a rotation)
 while read -r name; do
 	grep -qxE "(rollback\.)?$name" <<<"$all_steps" ||
 		fail "pause point $name is not in this test's list"
@@ -56,18 +56,6 @@ bed_start p0 -v "$T/gate:/gate:ro"
 src_write p0
 src="--source=pair:$T/src/cert.pem,$T/src/key.pem"
 gated=$GATED
-
-# wait_status PID FP [TIMEOUT]: status.json written by PID says FP, verified
-wait_status() {
-	local i
-	for ((i = 0; i < ${3:-60} * 10; i++)); do
-		jq -e --argjson pid "$1" --arg fp "$2" \
-			'.pid == $pid and .fingerprint == $fp and .verified == true and .healthy == true' \
-			"$T/state/status.json" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	fail "status.json never said $2 verified for pid $1: $(cat "$T/state/status.json" 2>/dev/null)"
-}
 
 # after_restart NAME PREFIX STEP: what must hold once the restart after a
 # kill at STEP settled on PREFIX's pair

@@ -104,6 +104,19 @@ wait_event() {
 	fail "timed out waiting for $count x ($sel) in $name.log"
 }
 
+# wait_status PID FP [TIMEOUT_S=60]: until $T/state/status.json, written by
+# PID, says FP is verified and healthy
+wait_status() {
+	local i
+	for ((i = 0; i < ${3:-60} * 10; i++)); do
+		jq -e --argjson pid "$1" --arg fp "$2" \
+			'.pid == $pid and .fingerprint == $fp and .verified == true and .healthy == true' \
+			"$T/state/status.json" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "status.json never said $2 verified for pid $1: $(cat "$T/state/status.json" 2>/dev/null)"
+}
+
 # agent_stop PID [LOGNAME]: SIGTERM, wait, expect exit 0 and agent.stop
 agent_stop() {
 	local pid=$1 rc
