@@ -6,9 +6,9 @@
  * a later touch maps the page again from the page cache (a minor fault).
  * That is only lossless for pages never written, so only segments
  * without PF_W qualify, and not at all in an object with text
- * relocations (the loader wrote into its "read-only" pages). MADV_PAGEOUT
- * was tried first: it also evicts from the page cache, so the next drift
- * check would read the binary from disk, and it skips large folios.
+ * relocations (the loader wrote into its "read-only" pages). Not
+ * MADV_PAGEOUT: it also evicts from the page cache, so the next drift
+ * check would read the binary from disk again.
  */
 #include <link.h>
 #include <stdbool.h>
