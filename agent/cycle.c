@@ -341,20 +341,15 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 	 * pair still. Look without reloading; with no engine or no running
 	 * front this fails at once.
 	 */
-	if (engine_fault && deliver(a, old->fingerprint, false, &looked_fault,
-	    timings, "rollback_check_") == 0) {
-		log_event(LOG_LEVEL_WARN, "rollback.done",
-		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
-		    "cause", why, "verified", 1),
-		    "restored %.16s...; it is served everywhere (reload failed)",
-		    old->fingerprint);
-		return OUTCOME_ROLLED_BACK;
-	}
 	if (engine_fault) {
-		/* the old pair is on disk; the front picks it up when it is back */
+		/* if not served yet, the front picks it up from disk when back */
+		bool served = deliver(a, old->fingerprint, false, &looked_fault,
+		    timings, "rollback_check_") == 0;
+
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
-		    "cause", why, "verified", 0),
+		    "cause", why, "verified", served), served ?
+		    "restored %.16s...; it is served everywhere (reload failed)" :
 		    "restored %.16s... on disk; front unreachable, not verified",
 		    old->fingerprint);
 		return OUTCOME_ROLLED_BACK;
