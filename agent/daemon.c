@@ -413,8 +413,6 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	struct cert_pair parsed = { 0 };
 	bool dirty = true, have_rejected = false, running = true, absent_said = false,
 	    waiting = false, lost = false, trimmed = false;
-	enum cert_reason rejected_why = CERT_OK;
-	time_t rejected_nb = 0, rejected_na = 0;
 	long landed = probe_now_ms(), stable_since = 0, next_poll, retry_at = 0,
 	    retry_ms = RETRY_FIRST_MS, window = SETTLE_WINDOW_MS;
 	unsigned polls = 0;
@@ -515,15 +513,18 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 				lost = true;
 				break;
 			}
-			/* a bundle only the clock kept out: the clock moved on */
-			if (have_rejected && cert_retry_due(rejected_why, rejected_nb,
-			    rejected_na, time(NULL))) {
+			/*
+			 * a bundle only the clock kept out: the clock moved on
+			 * (a.rejected_*: the last cycle's, the rejecting one while
+			 * have_rejected holds)
+			 */
+			if (have_rejected && cert_retry_due(a.rejected_why,
+			    a.rejected_not_before, a.rejected_not_after, time(NULL))) {
 				log_event(LOG_LEVEL_INFO, "cert.retry_due",
-				    json_pack("{s:s}", "reason", cert_reason_names[rejected_why]),
+				    json_pack("{s:s}", "reason", cert_reason_names[a.rejected_why]),
 				    "the clock now lies inside the rejected certificate's "
 				    "validity; trying it again");
 				have_rejected = false;
-				rejected_why = CERT_OK;
 				if (!dirty) {
 					dirty = true;
 					landed = now;
@@ -645,9 +646,6 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			if (rejected) {
 				rejected_sig = sig;
 				have_rejected = true;
-				rejected_why = a.rejected_why;
-				rejected_nb = a.rejected_not_before;
-				rejected_na = a.rejected_not_after;
 			}
 			if (a.retry_pending) {
 				retry_sig = sig;
