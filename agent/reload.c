@@ -86,6 +86,18 @@ reload_static_endpoints(const struct config *cfg, const char *host,
 	return n;
 }
 
+/*
+ * The compose project AGENT_FRONT is looked up in: our own, while
+ * AGENT_FRONT is the default (a second Mailu on the host is not ours);
+ * NULL (any project) for a front the admin named.
+ */
+static const char *
+front_scope(const struct config *cfg, const char *project)
+{
+	return project != NULL && project[0] != '\0' &&
+	    strcmp(cfg->front, DEFAULT_FRONT) == 0 ? project : NULL;
+}
+
 enum reload_fault
 reload_targets(const struct config *cfg, struct docker *d, const char *project,
     struct targets *t)
@@ -93,11 +105,10 @@ reload_targets(const struct config *cfg, struct docker *d, const char *project,
 	struct docker_container *all = NULL;
 	struct docker_status st;
 	size_t n = 0;
-	bool scoped = project != NULL && project[0] != '\0' &&
-	    strcmp(cfg->front, DEFAULT_FRONT) == 0;
+	const char *scope = front_scope(cfg, project);
 
 	memset(t, 0, sizeof(*t));
-	if (docker_find(d, cfg->front, scoped ? project : NULL, &all, &n, &st) != 0) {
+	if (docker_find(d, cfg->front, scope, &all, &n, &st) != 0) {
 		docker_failure_event("front.lookup_failed", &st, "finding the front");
 		return RELOAD_ENGINE_FAULT;
 	}
@@ -120,7 +131,7 @@ reload_targets(const struct config *cfg, struct docker *d, const char *project,
 	if (t->n_fronts == 0) {
 		log_event(LOG_LEVEL_ERROR, "front.none",
 		    json_pack("{s:s, s:s}", "front", cfg->front, "project",
-		    scoped ? project : ""),
+		    scope != NULL ? scope : ""),
 		    "no running front container matches %s", cfg->front);
 		return RELOAD_ENGINE_FAULT;
 	}
@@ -315,10 +326,9 @@ reload_fronts_restarted(const struct config *cfg, struct docker *d,
 	struct docker_container *all = NULL;
 	struct docker_status st;
 	size_t n = 0;
-	bool yes = false, scoped = project != NULL && project[0] != '\0' &&
-	    strcmp(cfg->front, DEFAULT_FRONT) == 0;
+	bool yes = false;
 
-	if (docker_find(d, cfg->front, scoped ? project : NULL, &all, &n, &st) != 0)
+	if (docker_find(d, cfg->front, front_scope(cfg, project), &all, &n, &st) != 0)
 		return false;
 	for (size_t i = 0; i < n && !yes; i++)
 		yes = front_restarted(d, &all[i], since, false);
