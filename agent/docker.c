@@ -670,6 +670,24 @@ fill_common(struct docker_container *c, json_t *labels, json_t *hostcfg,
 }
 
 /* GET /containers/{id}/json's shape; hostname gets Config.Hostname. */
+/*
+ * State.StartedAt / FinishedAt, "2026-11-28T10:26:13.123456789Z" (the
+ * fraction is not needed), as a time; 0 when absent or unset (the
+ * engine's "0001-01-01T00:00:00Z": never started or never exited).
+ */
+static time_t
+state_time(const json_t *v)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (v == NULL ||
+	    strptime(json_string_value(v), "%Y-%m-%dT%H:%M:%S", &tm) == NULL ||
+	    tm.tm_year <= 70)
+		return 0;
+	return timegm(&tm);
+}
+
 static int
 fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
     struct docker_status *st)
@@ -677,7 +695,6 @@ fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
 	json_t *id, *name, *state, *running, *paused, *config, *labels = NULL,
 	    *host = NULL, *hostcfg, *netset, *started, *finished;
 	const char *nm;
-	struct tm tm;
 
 	memset(c, 0, sizeof(*c));
 	if (field(j, "Id", JSON_STRING, true, &id, st) != 0 ||
@@ -701,17 +718,8 @@ fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
 		return fail(st, DOCKER_ERR_BAD_ANSWER, "field Name not acceptable");
 	snprintf(c->name, sizeof(c->name), "%s", nm);
 	c->running = json_is_true(running) && !json_is_true(paused);
-	/* "2026-11-28T10:26:13.123456789Z"; the fraction is not needed */
-	memset(&tm, 0, sizeof(tm));
-	if (started != NULL &&
-	    strptime(json_string_value(started), "%Y-%m-%dT%H:%M:%S", &tm) != NULL &&
-	    tm.tm_year > 70)
-		c->started = timegm(&tm);
-	memset(&tm, 0, sizeof(tm));
-	if (finished != NULL &&
-	    strptime(json_string_value(finished), "%Y-%m-%dT%H:%M:%S", &tm) != NULL &&
-	    tm.tm_year > 70)	/* "0001-01-01T00:00:00Z": never exited */
-		c->finished = timegm(&tm);
+	c->started = state_time(started);
+	c->finished = state_time(finished);
 	snprintf(hostname, hlen, "%s", host != NULL ? json_string_value(host) : "");
 	return fill_common(c, labels, hostcfg, netset, st);
 }
@@ -1001,9 +1009,9 @@ out:
 
 int
 docker_parse_exec_inspect(const char *body, size_t len, int *exit_code,
-    struct docker_status *st)
+    long *pid, struct docker_status *st)
 {
-	json_t *j, *running, *code;
+	json_t *j, *running, *code, *p;
 	int rc = -1;
 
 	if ((j = parse_json(body, len, JSON_OBJECT, st)) == NULL ||
@@ -1019,22 +1027,15 @@ docker_parse_exec_inspect(const char *body, size_t len, int *exit_code,
 		*exit_code = (int)json_integer_value(code);
 		rc = 0;
 	}
+	if (rc >= 0 && pid != NULL) {
+		/* not checked with field(): an odd Pid only means "unknown" */
+		p = json_object_get(j, "Pid");
+		*pid = json_is_integer(p) && json_integer_value(p) > 0 &&
+		    json_integer_value(p) < 1L << 30 ? (long)json_integer_value(p) : 0;
+	}
 out:
 	json_decref(j);
 	return rc;
-}
-
-/* The exec's Pid (its process on the engine's host) from an inspect body; 0 none. */
-static long
-exec_pid(const char *body, size_t len)
-{
-	json_t *j = body != NULL ? json_loadb(body, len, 0, NULL) : NULL;
-	json_t *p = json_object_get(j, "Pid");
-	long pid = json_is_integer(p) && json_integer_value(p) > 0 &&
-	    json_integer_value(p) < 1L << 30 ? (long)json_integer_value(p) : 0;
-
-	json_decref(j);
-	return pid;
 }
 
 /*
@@ -1051,9 +1052,7 @@ exec_inspect(struct docker *d, const char *eid, int *exit_code, long *pid,
 
 	snprintf(path, sizeof(path), "/exec/%s/json", eid);
 	rc = call(d, "GET /exec/{id}/json", path, NULL, d->timeout_ms, 200, &s,
-	    st) == 0 ? docker_parse_exec_inspect(s.buf, s.len, exit_code, st) : -1;
-	if (rc >= 0 && pid != NULL)
-		*pid = exec_pid(s.buf, s.len);
+	    st) == 0 ? docker_parse_exec_inspect(s.buf, s.len, exit_code, pid, st) : -1;
 	free(s.buf);
 	return rc;
 }

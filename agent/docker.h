@@ -157,9 +157,13 @@ int docker_parse_inspect(const char *body, size_t len, struct docker_container *
 /* POST /containers/{id}/exec: the new exec's id. */
 int docker_parse_exec_create(const char *body, size_t len, char eid[65],
     struct docker_status *st);
-/* GET /exec/{id}/json: 1 still running, 0 finished (*exit_code 0..255), -1. */
+/*
+ * GET /exec/{id}/json: 1 still running, 0 finished (*exit_code 0..255), -1.
+ * Unless -1, *pid (pid may be NULL) gets Pid, the exec's process on the
+ * engine's host, or 0 when the engine does not give a plausible one.
+ */
 int docker_parse_exec_inspect(const char *body, size_t len, int *exit_code,
-    struct docker_status *st);
+    long *pid, struct docker_status *st);
 /*
  * An answer with an unexpected status code: st->error from the code, the
  * detail from the body's {"message"}, else its first bytes (body may be NULL).

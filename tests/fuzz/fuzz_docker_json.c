@@ -94,6 +94,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = size - 1, n = 0;
 	char version[12], eid[65], host[256];
 	int rc, code = -1;
+	long pid = 0;
 
 	if (size < 1)
 		return 0;
@@ -138,9 +139,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		break;
 	case 4:
-		rc = docker_parse_exec_inspect(body, len, &code, &st);
+		rc = docker_parse_exec_inspect(body, len, &code, &pid, &st);
 		check_status(rc, &st);
-		if (rc < -1 || rc > 1 || (rc == 0 && (code < 0 || code > 255)))
+		if (rc < -1 || rc > 1 || (rc == 0 && (code < 0 || code > 255)) ||
+		    (rc >= 0 && (pid < 0 || pid >= 1L << 30)))
 			abort();
 		break;
 	default:

@@ -472,13 +472,27 @@ TEST(parse_exec_and_errors)
 	CHECK_INT(docker_parse_exec_create(created, sizeof(created) - 1, eid, &st), 0);
 	CHECK_STR(eid, ID64);
 	CHECK_INT(docker_parse_exec_create("{\"Id\":7}", 8, eid, &st), -1);
-	CHECK_INT(docker_parse_exec_inspect("{\"Running\":true}", 16, &code, &st), 1);
+	CHECK_INT(docker_parse_exec_inspect("{\"Running\":true}", 16, &code, NULL, &st), 1);
 	CHECK_INT(docker_parse_exec_inspect("{\"Running\":false,\"ExitCode\":3}", 30,
-	    &code, &st), 0);
+	    &code, NULL, &st), 0);
 	CHECK_INT(code, 3);
 	CHECK_INT(docker_parse_exec_inspect("{\"Running\":false,\"ExitCode\":300}", 32,
-	    &code, &st), -1);
-	CHECK_INT(docker_parse_exec_inspect("{\"Running\":false}", 17, &code, &st), -1);
+	    &code, NULL, &st), -1);
+	CHECK_INT(docker_parse_exec_inspect("{\"Running\":false}", 17, &code, NULL, &st), -1);
+	/* Pid: the exec's process on the engine's host, 0 when implausible */
+	{
+		long pid = -1;
+
+		CHECK_INT(docker_parse_exec_inspect("{\"Running\":true,\"Pid\":4321}", 27,
+		    &code, &pid, &st), 1);
+		CHECK_INT(pid, 4321);
+		CHECK_INT(docker_parse_exec_inspect("{\"Running\":true,\"Pid\":\"7\"}", 26,
+		    &code, &pid, &st), 1);
+		CHECK_INT(pid, 0);
+		CHECK_INT(docker_parse_exec_inspect("{\"Running\":true,\"Pid\":-5}", 25,
+		    &code, &pid, &st), 1);
+		CHECK_INT(pid, 0);
+	}
 	docker_parse_error("{\"message\":\"No such container: x\"}", 34, 404, &st);
 	CHECK_INT(st.error, DOCKER_ERR_NOT_FOUND);
 	CHECK_STR(st.detail, "No such container: x");
