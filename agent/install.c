@@ -550,8 +550,7 @@ out:
 
 /* True when temp file dfd/name is a plain file whose content the journal names. */
 static bool
-temp_matches(const struct install_ctx *ctx, int dfd, const char *name,
-    bool is_key, const char *want)
+temp_matches(int dfd, const char *name, bool is_key, const char *want)
 {
 	char got[CERT_FP_HEX + 1];
 	unsigned char *buf = NULL;
@@ -561,7 +560,6 @@ temp_matches(const struct install_ctx *ctx, int dfd, const char *name,
 	size_t len = 0;
 	bool ok = false;
 
-	(void)ctx;
 	memset(&cp, 0, sizeof(cp));
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    !S_ISREG(st.st_mode) || (is_key && (st.st_mode & 077) != 0))
@@ -996,12 +994,11 @@ out:
 }
 
 static int
-load_current_locked(const struct install_ctx *ctx, int sfd,
-    struct install_pair *out, char *err, size_t errlen)
+load_current_locked(int sfd, struct install_pair *out, char *err,
+    size_t errlen)
 {
 	enum cert_reason why = CERT_OK;
 
-	(void)ctx;
 	current_settle(sfd);
 	if (pair_read_sub(sfd, CURRENT, SAVED_CERT, SAVED_KEY, out, &why) != 0)
 		return fail(err, errlen, "no usable last-known-good copy: %s",
@@ -1018,7 +1015,7 @@ install_load_current(const struct install_ctx *ctx, struct install_pair *out,
 	memset(out, 0, sizeof(*out));
 	if (state_open(ctx, &sfd, err, errlen) != 0)
 		return -1;
-	rc = load_current_locked(ctx, sfd, out, err, errlen);
+	rc = load_current_locked(sfd, out, err, errlen);
 	close(sfd);
 	return rc;
 }
@@ -1086,14 +1083,14 @@ recover_locked(const struct install_ctx *ctx, int sfd, bool may_restore,
 		 * and a third, matching pair is there now: theirs, newer. Undone.
 		 */
 	} else if (kt && ct) {
-		if (temp_matches(ctx, dfd, n.key_tmp, true, jr.key_sha256) &&
-		    temp_matches(ctx, dfd, n.cert_tmp, false, jr.fp) &&
+		if (temp_matches(dfd, n.key_tmp, true, jr.key_sha256) &&
+		    temp_matches(dfd, n.cert_tmp, false, jr.fp) &&
 		    renameat(dfd, n.key_tmp, dfd, ctx->key_name) == 0 &&
 		    renameat(dfd, n.cert_tmp, dfd, ctx->cert_name) == 0)
 			*what = INSTALL_RECOVERY_FINISHED;
 	} else if (ct) {
 		/* The key is already in place; its cert must follow. */
-		if (temp_matches(ctx, dfd, n.cert_tmp, false, jr.fp) &&
+		if (temp_matches(dfd, n.cert_tmp, false, jr.fp) &&
 		    renameat(dfd, n.cert_tmp, dfd, ctx->cert_name) == 0)
 			*what = INSTALL_RECOVERY_FINISHED;
 	} else if (!kt && served_fp(ctx, fp) == 0 && strcmp(fp, jr.fp) == 0) {
@@ -1109,7 +1106,7 @@ recover_locked(const struct install_ctx *ctx, int sfd, bool may_restore,
 	/* The served pair must match now, whatever the journal said. */
 	if (served_fp(ctx, fp) != 0) {
 		if (!may_restore ||
-		    load_current_locked(ctx, sfd, &lkg, err, errlen) != 0) {
+		    load_current_locked(sfd, &lkg, err, errlen) != 0) {
 			size_t used = strlen(err);
 
 			snprintf(err + used, errlen - used, "%sserved pair does not "
