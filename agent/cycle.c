@@ -196,10 +196,14 @@ disk_holds(struct agent *a, const char *fp)
 	return same;
 }
 
-/* Reload the front(s) (unless !reload) and verify every endpoint serves fp. */
+/*
+ * Reload the front(s) (unless !reload) and verify every endpoint serves fp.
+ * found: fronts the caller looked up just before (taken over and freed
+ * here), NULL to look them up.
+ */
 static int
 deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
-    json_t *timings, const char *prefix)
+    json_t *timings, const char *prefix, struct targets *found)
 {
 	struct config *cfg = a->cfg;
 	struct targets t = { 0 };
@@ -213,7 +217,14 @@ deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
 
 	*engine_fault = false;
 	if (cfg->reload == RELOAD_DOCKER) {
-		enum reload_fault rf = reload_targets(cfg, a->docker, a->project, &t);
+		enum reload_fault rf = RELOAD_OK;
+
+		if (found != NULL && found->n_fronts > 0) {
+			t = *found;
+			memset(found, 0, sizeof(*found));
+		} else {
+			rf = reload_targets(cfg, a->docker, a->project, &t);
+		}
 
 		if (rf == RELOAD_OK && reload)
 			rf = reload_run(cfg, a->docker, &t, &started);
@@ -328,7 +339,8 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 		return OUTCOME_FAILED;
 	}
 	TEST_PAUSE("restored");
-	if (deliver(a, old->fingerprint, true, &engine_fault, timings, "rollback_") == 0) {
+	if (deliver(a, old->fingerprint, true, &engine_fault, timings, "rollback_",
+	    NULL) == 0) {
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
 		    "cause", why, "verified", 1),
@@ -344,7 +356,7 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 	if (engine_fault) {
 		/* if not served yet, the front picks it up from disk when back */
 		bool served = deliver(a, old->fingerprint, false, &looked_fault,
-		    timings, "rollback_check_") == 0;
+		    timings, "rollback_check_", NULL) == 0;
 
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
@@ -360,7 +372,7 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 	 * old pair. Verify that, rather than assume the worst.
 	 */
 	if (deliver(a, old->fingerprint, false, &engine_fault, timings,
-	    "rollback_check_") == 0) {
+	    "rollback_check_", NULL) == 0) {
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b, s:b}", "fingerprint", old->fingerprint,
 		    "cause", why, "verified", 1, "reloaded", 0),
@@ -415,6 +427,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	bool have_old, engine_fault;
 	long start = probe_now_ms(), t0;
 	time_t reload_since;
+	struct targets fronts = { 0 };
 
 	*rejected_out = false;
 	begin(a);
@@ -498,10 +511,10 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	 * engine is away. Touch nothing and retry.
 	 */
 	if (a->src.installs && cfg->reload == RELOAD_DOCKER) {
-		struct targets pre;
-		enum reload_fault rf = reload_targets(cfg, a->docker, a->project, &pre);
+		/* (found once: the reload below uses these fronts) */
+		enum reload_fault rf = reload_targets(cfg, a->docker, a->project,
+		    &fronts);
 
-		reload_targets_free(&pre);
 		if (rf != RELOAD_OK) {
 			log_event(LOG_LEVEL_WARN, "cert.install_deferred",
 			    json_pack("{s:s}", "fingerprint", raw.fingerprint),
@@ -547,7 +560,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 
 	/* reload and verify; anything short of every endpoint: roll back */
 	reload_since = time(NULL);
-	if (deliver(a, raw.fingerprint, true, &engine_fault, timings, "") == 0) {
+	if (deliver(a, raw.fingerprint, true, &engine_fault, timings, "", &fronts) == 0) {
 		if (install_save_current(&a->ictx, &raw, err, sizeof(err)) != 0)
 			log_event(LOG_LEVEL_WARN, "state.write_failed",
 			    json_pack("{s:s, s:s}", "error",
@@ -578,6 +591,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	}
 	o = finish(a, o, start, timings, raw.fingerprint);
 out:
+	reload_targets_free(&fronts);
 	install_pair_free(&raw);
 	install_pair_free(&old);
 	cert_pair_free(&parsed);
@@ -709,7 +723,7 @@ cycle_reconcile(struct agent *a, bool may_heal)
 	}
 	timings = json_object();
 	TEST_PHASE("drift.");
-	rc = deliver(a, a->good_fp, true, &engine_fault, timings, "");
+	rc = deliver(a, a->good_fp, true, &engine_fault, timings, "", NULL);
 	TEST_PHASE("");
 	json_decref(timings);
 	log_event(rc == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
