@@ -60,15 +60,11 @@ gated=$GATED
 # after_restart NAME PREFIX STEP: what must hold once the restart after a
 # kill at STEP settled on PREFIX's pair
 after_restart() {
-	local name=$1 want=$2 why=$3 fp left bad
+	local name=$1 want=$2 why=$3 fp bad
 	fp=$(certs_fp "$T/$want.cert.pem")
 	disk_pair_matches || fail "cert and key on disk do not match after a kill at $why"
-	cmp -s "$T/certs/cert.pem" "$T/$want.cert.pem" || fail "cert.pem is not $want after a kill at $why"
-	cmp -s "$T/certs/key.pem" "$T/$want.key.pem" || fail "key.pem is not $want after a kill at $why"
-	cmp -s "$T/state/current/cert.pem" "$T/$want.cert.pem" || fail "current/ is not $want after a kill at $why"
-	[ -e "$T/state/journal" ] && fail "journal left after a kill at $why"
-	left=$(find "$T/certs" "$T/state" -name '*.mca-new' -o -name .new -o -name current.new -o -name current.old)
-	[ -z "$left" ] || fail "temp files left after a kill at $why: $left"
+	assert_disk_holds "$want" "after a kill at $why"
+	assert_no_leftovers "after a kill at $why"
 	assert_all_serve "$fp"
 	bad=$(jq -r 'select(.event | IN("drift.failed", "rollback.failed", "install.journal_invalid",
 		"install.recover_failed", "install.restored", "cert.install_failed", "state.write_failed")) | .event' \

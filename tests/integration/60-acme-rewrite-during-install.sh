@@ -77,21 +77,11 @@ cycle_of() {
 # settled_on NAME PREFIX: the end state: PREFIX's bytes on disk and in
 # current/, served on all nine ports, status verified, nothing left over
 settled_on() {
-	local name=$1 want=$2 fp i left
+	local name=$1 want=$2 fp
 	fp=$(certs_fp "$T/$want.cert.pem")
-	for ((i = 0; i < 300; i++)); do
-		jq -e --arg fp "$fp" '.fingerprint == $fp and .verified == true and .healthy == true' \
-			"$T/state/status.json" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	[ "$i" -lt 300 ] || fail "$name: status never said $want verified: $(cat "$T/state/status.json")"
-	cmp -s "$T/certs/cert.pem" "$T/$want.cert.pem" || fail "$name: cert.pem is not $want"
-	cmp -s "$T/certs/key.pem" "$T/$want.key.pem" || fail "$name: key.pem is not $want"
-	cmp -s "$T/state/current/cert.pem" "$T/$want.cert.pem" || fail "$name: current/ is not $want"
-	cmp -s "$T/state/current/key.pem" "$T/$want.key.pem" || fail "$name: current/ key is not $want"
-	[ -e "$T/state/journal" ] && fail "$name: journal left"
-	left=$(find "$T/certs" "$T/state" -name '*.mca-new' -o -name .new -o -name current.new -o -name current.old)
-	[ -z "$left" ] || fail "$name: temp files left: $left"
+	wait_status - "$fp" 30
+	assert_disk_holds "$want" "($name)"
+	assert_no_leftovers "($name)"
 	assert_all_serve "$fp"
 	assert_eq 0 "$(event_count "$name" rollback.failed)" "$name: rollback.failed"
 	assert_eq 0 "$(event_count "$name" install.journal_invalid)" "$name: install.journal_invalid"

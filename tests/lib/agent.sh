@@ -105,16 +105,35 @@ wait_event() {
 }
 
 # wait_status PID FP [TIMEOUT_S=60]: until $T/state/status.json, written by
-# PID, says FP is verified and healthy
+# PID (- for any), says FP is verified and healthy
 wait_status() {
-	local i
+	local i pid=$1
+	[ "$pid" = - ] && pid=null
 	for ((i = 0; i < ${3:-60} * 10; i++)); do
-		jq -e --argjson pid "$1" --arg fp "$2" \
-			'.pid == $pid and .fingerprint == $fp and .verified == true and .healthy == true' \
+		jq -e --argjson pid "$pid" --arg fp "$2" \
+			'($pid == null or .pid == $pid) and .fingerprint == $fp and .verified == true and .healthy == true' \
 			"$T/state/status.json" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
 	fail "status.json never said $2 verified for pid $1: $(cat "$T/state/status.json" 2>/dev/null)"
+}
+
+# assert_disk_holds PREFIX WHAT: cert.pem and key.pem in the certs dir and
+# in the state dir's current/ are PREFIX's bytes exactly
+assert_disk_holds() {
+	local f
+	for f in certs/cert.pem certs/key.pem state/current/cert.pem state/current/key.pem; do
+		cmp -s "$T/$f" "$T/$1.${f##*/}" || fail "$f is not $1 $2"
+	done
+}
+
+# assert_no_leftovers WHAT: no install journal and no temp file in the
+# certs dir or the state dir (an install finished or undone)
+assert_no_leftovers() {
+	local left
+	[ ! -e "$T/state/journal" ] || fail "journal left $1"
+	left=$(find "$T/certs" "$T/state" -name '*.mca-new' -o -name .new -o -name current.new -o -name current.old)
+	[ -z "$left" ] || fail "temp files left $1: $left"
 }
 
 # agent_stop PID [LOGNAME]: SIGTERM, wait, expect exit 0 and agent.stop
