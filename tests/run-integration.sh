@@ -28,6 +28,12 @@ else
 	tests=("$here"/integration/[0-9][0-9]-*.sh)
 fi
 
+# each failed test adds a line saying why (tests/lib/lib.sh), repeated at
+# the end where a cut log still shows it
+MCA_FAIL_NOTES=$(mktemp)
+export MCA_FAIL_NOTES
+trap 'rm -f "$MCA_FAIL_NOTES"; engine_down' EXIT
+
 passed=0 failed=0 skipped=0 failed_names=()
 for t in "${tests[@]}"; do
 	[ -f "$t" ] || t="$here/integration/$t"
@@ -44,6 +50,9 @@ for t in "${tests[@]}"; do
 	*) failed=$((failed + 1)); failed_names+=("$name"); echo "FAIL $name (exit $rc, ${secs}s)" ;;
 	esac
 done
-[ $failed -eq 0 ] || echo "failed: ${failed_names[*]}"
+if [ $failed -gt 0 ]; then
+	echo "failed: ${failed_names[*]}"
+	sed 's/^/  /' "$MCA_FAIL_NOTES"
+fi
 echo "integration: $passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]

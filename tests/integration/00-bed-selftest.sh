@@ -4,7 +4,8 @@
 # endpoints, `nginx -s reload` alone leaves dovecot's seven endpoints on the
 # old certificate (the bug the agent exists for), `dovecot reload` /
 # `doveadm reload` fix that, PROXY protocol listeners really require a header,
-# and broken certificates are visible in `docker logs`.
+# and broken certificates are visible in `docker logs`. First, the test
+# library's log readers against a half-written line.
 #
 # Env: MCA_SELFTEST_PORT_BASE (21000), MCA_SELFTEST_PP_BASE (22000).
 . "$(dirname "$0")/../lib/lib.sh"
@@ -51,6 +52,20 @@ install_pair() { # PREFIX — cp over the existing files: same names, key stays 
 ALL=$FRONT_PROTOS
 NGINX_PROTOS="https smtp"
 DOVECOT_PROTOS="smtps submission imaps imap pop3s pop3 sieve"
+
+# --- 0. the log readers in tests/lib/agent.sh -----------------------------------
+# A reader of a live agent log now and then sees the half of a line being
+# written (jq then exits 4; that once failed a CI run). The readers leave a
+# half line for the next read, and a complete bad line still fails them.
+printf '{"event":"a"}\n{"event":"b","msg":"half' >"$T/half.log"
+wait_event half '.event=="a"' 1
+assert_eq 1 "$(event_count half a)" "complete lines before a half one"
+assert_eq 0 "$(event_count half b)" "a half line"
+printf '"}\n' >>"$T/half.log"
+assert_eq 1 "$(event_count half b)" "the line once finished"
+printf 'not json\n' >>"$T/half.log"
+if (event_count half a >/dev/null 2>&1); then fail "the log readers passed a complete line that is not JSON"; fi
+rm "$T/half.log"
 
 t=$(now)
 engine_up

@@ -28,7 +28,7 @@ wait_event run '.event=="cycle.done"' 60
 assert_json_lines run
 
 c=$(events run 'select(.event=="cycle.done") | .cycle' | head -1)
-seq=$(jq -r --argjson c "$c" 'select(.cycle==$c) | .event' "$T/run.log" | uniq | paste -sd' ' -)
+seq=$(log_lines run | jq -r --argjson c "$c" 'select(.cycle==$c) | .event' | uniq | paste -sd' ' -)
 assert_eq "source.changed cert.backup cert.installed reload.exec verify.endpoint verify.ok cycle.done" "$seq" "event order"
 assert_eq 3 "$(events run "select(.cycle==$c and .event==\"reload.exec\" and .exit_code==0)" | wc -l)" "reload.exec exit 0"
 assert_eq '"nginx -t" "nginx -s reload" "dovecot reload"' \

@@ -66,9 +66,9 @@ after_restart() {
 	assert_disk_holds "$want" "after a kill at $why"
 	assert_no_leftovers "after a kill at $why"
 	assert_all_serve "$fp"
-	bad=$(jq -r 'select(.event | IN("drift.failed", "rollback.failed", "install.journal_invalid",
-		"install.recover_failed", "install.restored", "cert.install_failed", "state.write_failed")) | .event' \
-		"$T/$name.log" | paste -sd' ' -)
+	bad=$(events "$name" 'select(.event | IN("drift.failed", "rollback.failed", "install.journal_invalid",
+		"install.recover_failed", "install.restored", "cert.install_failed", "state.write_failed")) | .event' |
+		paste -sd' ' -)
 	assert_eq "" "$bad" "events after a kill at $why"
 }
 

@@ -91,7 +91,7 @@ for ((i = 1; i <= ROTATIONS; i++)); do
 	printf '%s %s\n' "$i" "$(date +%s%6N)" >>"$T/marks"
 	src_write "l$i"
 	wait_event run '.event=="cycle.done"' 120 "$i"
-	got=$(jq -r 'select(.event=="cycle.done") | "\(.outcome) \(.fingerprint)"' "$T/run.log" | sed -n "${i}p")
+	got=$(events run 'select(.event=="cycle.done") | "\(.outcome) \(.fingerprint)"' | jq -r . | sed -n "${i}p")
 	[ "$got" = "rotated ${FP[i]}" ] || { log "cycle $i: $got, expected rotated ${FP[i]}"; break; }
 	sleep 1
 done

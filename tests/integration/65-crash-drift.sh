@@ -73,9 +73,9 @@ for step in $steps; do
 		assert_eq 1 "$(event_count "restart-$i" drift.healed)" "heal after a kill at $step"
 	fi
 	assert_all_serve "$fp_b"
-	bad=$(jq -r 'select(.event | IN("drift.failed", "rollback.started", "rollback.failed", "cycle.done",
+	bad=$(events "restart-$i" 'select(.event | IN("drift.failed", "rollback.started", "rollback.failed", "cycle.done",
 		"install.recovered", "install.journal_invalid", "install.recover_failed", "cert.install_failed",
-		"state.write_failed")) | .event' "$T/restart-$i.log" | paste -sd' ' -)
+		"state.write_failed")) | .event' | paste -sd' ' -)
 	assert_eq "" "$bad" "events after a kill at $step"
 	agent_run "health-$i" healthcheck "--state-dir=$T/state"
 	assert_eq 0 "$AGENT_RC" "healthy after the restart from a kill at $step"

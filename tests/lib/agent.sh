@@ -6,6 +6,8 @@
 #                               $T/LOGNAME.err.log; sets AGENT_RC, never fails.
 #   events LOGNAME JQ_FILTER    jq -c over the events of one run
 #   event_count LOGNAME EVENT   how many lines have that event
+#   log_lines LOGNAME           the log's complete lines: a line the agent
+#                               is still writing is left for the next read
 #   assert_json_lines LOGNAME   every stdout line is one JSON object with
 #                               time, level, event, msg
 
@@ -23,10 +25,17 @@ agent_run() {
 	fi
 }
 
-events() { jq -c "$2" "$T/$1.log"; }
+# A reader of a live log can see the half of a line that is written: a
+# write(2) to a file is not atomic for a reader, the file grows a page at a
+# time. jq stops at a half line with exit 4, which set -e turns into a
+# failed test, so the readers below leave out a last line with no newline.
+# A bad line that is complete still fails jq, and the test.
+log_lines() { perl -ne 'print if /\n\z/' "$T/$1.log"; }
+
+events() { log_lines "$1" | jq -c "$2"; }
 
 event_count() {
-	jq -c --arg e "$2" 'select(.event == $e)' "$T/$1.log" | wc -l | tr -d ' '
+	log_lines "$1" | jq -c --arg e "$2" 'select(.event == $e)' | wc -l | tr -d ' '
 }
 
 assert_json_lines() {
@@ -97,7 +106,9 @@ agent_bg() {
 wait_event() {
 	local name=$1 sel=$2 timeout=${3:-60} count=${4:-1} i n
 	for ((i = 0; i < timeout * 10; i++)); do
-		n=$(jq -c "select($sel)" "$T/$name.log" 2>/dev/null | wc -l)
+		n=0
+		# the log is made by the agent's background shell: it may not be there yet
+		[ ! -e "$T/$name.log" ] || n=$(log_lines "$name" | jq -c "select($sel)" | wc -l)
 		[ "$n" -ge "$count" ] && return 0
 		sleep 0.1
 	done

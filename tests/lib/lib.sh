@@ -5,7 +5,10 @@
 # and certs.sh, makes the per-test temp dir $T and an EXIT trap that
 #   - runs the at_exit hooks, last registered first (e.g. front_stop, engine_down),
 #   - on success or skip removes $T,
-#   - on failure keeps $T and prints the tail of every *.log in it.
+#   - on failure keeps $T and prints the tail of every *.log in it, then
+#     why it failed: fail's message, or the command set -e stopped at (with
+#     its file, line and status); the same line goes to $MCA_FAIL_NOTES
+#     when the runner sets it, so the suite's summary can repeat it.
 #
 #   at_exit CMD...       register a cleanup command (run once, at exit)
 #   log MSG              timestamped progress line on stderr
@@ -21,7 +24,7 @@
 #
 # Variables: MCA_TESTLIB (this dir), MCA_ROOT (repo root), TEST_NAME, T.
 
-set -euo pipefail
+set -Eeuo pipefail
 
 MCA_TESTLIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MCA_ROOT=$(cd "$MCA_TESTLIB/../.." && pwd)
@@ -40,6 +43,11 @@ export T
 _lib_hooks=()
 at_exit() { _lib_hooks+=("$*"); }
 
+# the last command that failed (-E: in functions too); with set -e, the
+# one that ended the test
+_lib_why=
+trap '_lib_why="${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND (status $?)"' ERR
+
 _lib_exit() {
 	local rc=$? i
 	set +e
@@ -56,6 +64,9 @@ _lib_exit() {
 			printf -- '--- tail of %s\n' "$f" >&2
 			tail -n 40 "$f" >&2
 		done
+		printf -- '--- %s failed (exit %s): %s\n' "$TEST_NAME" "$rc" "${_lib_why:-no failed command seen}" >&2
+		[ -z "${MCA_FAIL_NOTES:-}" ] ||
+			printf '%s (exit %s): %s\n' "$TEST_NAME" "$rc" "${_lib_why:-no failed command seen}" >>"$MCA_FAIL_NOTES"
 	fi
 	exit "$rc"
 }
@@ -66,7 +77,7 @@ trap 'exit 143' TERM
 
 log() { printf '[%s] %s: %s\n' "$(date +%H:%M:%S)" "$TEST_NAME" "$*" >&2; }
 pass() { printf 'PASS: %s%s\n' "$TEST_NAME" "${1:+: $1}"; exit 0; }
-fail() { printf 'FAIL: %s: %s\n' "$TEST_NAME" "$*" >&2; exit 1; }
+fail() { _lib_why=$*; printf 'FAIL: %s: %s\n' "$TEST_NAME" "$*" >&2; exit 1; }
 skip() { printf 'SKIP: %s: %s\n' "$TEST_NAME" "$*"; exit 77; }
 
 assert_eq() {
