@@ -109,7 +109,7 @@ if [ "${MCA_STORM_STRADDLE:-1}" = 1 ]; then
 	fp_end=${fps[N + 2 * M]}
 	wait_event run ".event==\"cycle.done\" and .fingerprint==\"$fp_end\"" 60
 	sleep 2
-	tail -n +$((mark + 1)) "$T/run.log" >"$T/straddle-run.log"
+	log_lines run | tail -n +$((mark + 1)) >"$T/straddle-run.log"
 	rej=$(jq -r 'select(.event=="cert.rejected") | "\(.time[11:23]) \(.reason) pair \(.fingerprint[0:12])"' "$T/straddle-run.log")
 	if [ -n "$rej" ]; then
 		for i in "${!fps[@]}"; do rej=${rej//${fps[i]:0:12}/$i}; done

@@ -99,7 +99,7 @@ log "RSS before/after hostile clients: ${rss0} kB / ${rss1} kB"
 [ $((rss1 - rss0)) -lt 8192 ] || fail "RSS grew by $((rss1 - rss0)) kB"
 
 # webhooks: exactly one POST for the drift event, JSON, no key material
-n=$(jq -c 'select(.body | fromjson | .event == "drift.detected")' "$T/hooks.jsonl" | wc -l)
+n=$(complete_lines "$T/hooks.jsonl" | jq -c 'select(.body | fromjson | .event == "drift.detected")' | wc -l)
 assert_eq "$(event_count run drift.detected)" "$n" "webhooks for drift.detected"
 if grep -q 'PRIVATE KEY' "$T/hooks.jsonl"; then fail "key material in a webhook"; fi
 agent_stop "$AGENT_PID" run

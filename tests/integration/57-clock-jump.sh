@@ -88,7 +88,7 @@ n0=$(wc -l <"$T/run.log")
 sleep 7
 m1=$(stat -c %Y.%y "$T/state/status.json")
 assert_ne "$m0" "$m1" "status.json rewritten after the backward jump"
-checks=$(jq -c 'select(.event=="verify.endpoint")' <(tail -n +"$((n0 + 1))" "$T/run.log") | wc -l)
+checks=$(log_lines run | tail -n +"$((n0 + 1))" | jq -c 'select(.event=="verify.endpoint")' | wc -l)
 [ "$checks" -ge 18 ] || fail "only $checks endpoint probes in 7 s after the backward jump (drift every 2 s, 9 endpoints)"
 assert_contains "$(jq -r .time "$T/state/status.json")" "$(date -u -d '-200 days' +%Y-%m-%d)" "status time follows the wall clock"
 kill -0 "$AGENT_PID" || fail "agent died"

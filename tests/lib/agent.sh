@@ -8,6 +8,7 @@
 #   event_count LOGNAME EVENT   how many lines have that event
 #   log_lines LOGNAME           the log's complete lines: a line the agent
 #                               is still writing is left for the next read
+#   complete_lines FILE         the same for any file written while it is read
 #   assert_json_lines LOGNAME   every stdout line is one JSON object with
 #                               time, level, event, msg
 
@@ -30,7 +31,8 @@ agent_run() {
 # time. jq stops at a half line with exit 4, which set -e turns into a
 # failed test, so the readers below leave out a last line with no newline.
 # A bad line that is complete still fails jq, and the test.
-log_lines() { perl -ne 'print if /\n\z/' "$T/$1.log"; }
+complete_lines() { perl -ne 'print if /\n\z/' "$1"; }
+log_lines() { complete_lines "$T/$1.log"; }
 
 events() { log_lines "$1" | jq -c "$2"; }
 
