@@ -171,18 +171,6 @@ load_previous(struct agent *a, const char *new_fp, struct install_pair *old)
 	return false;
 }
 
-static bool
-newest_backup_is(struct agent *a, const char *fp, char *path, size_t len)
-{
-	struct install_pair b = { 0 };
-	char err[256];
-	bool same = install_load_backup(&a->ictx, NULL, &b, path, len, err,
-	    sizeof(err)) == 0 && strcmp(b.fingerprint, fp) == 0;
-
-	install_pair_free(&b);
-	return same;
-}
-
 /* True when CERTS_DIR holds a matching pair whose leaf is fp. */
 static bool
 disk_holds(struct agent *a, const char *fp)
@@ -479,7 +467,8 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	/* back up what we would fall back to */
 	t0 = probe_now_ms();
 	have_old = load_previous(a, raw.fingerprint, &old);
-	if (have_old && newest_backup_is(a, old.fingerprint, bpath, sizeof(bpath))) {
+	if (have_old && install_newest_backup_is(&a->ictx, old.fingerprint, bpath,
+	    sizeof(bpath))) {
 		/* a retry: the newest backup already holds it; keep the history */
 		log_event(LOG_LEVEL_INFO, "cert.backup",
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old.fingerprint, "path",

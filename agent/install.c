@@ -704,10 +704,16 @@ install_commit_over(const struct install_ctx *ctx, const struct install_pair *p,
 	return rc;
 }
 
-/* Brings current/ out of any half-done replacement (install_save_current). */
+/*
+ * Brings current/ out of any half-done replacement (install_save_current).
+ * Nothing half-done (the usual case, a load before every backup): nothing
+ * to make durable either, so no fsync.
+ */
 static void
 current_settle(int sfd)
 {
+	if (!entry_exists(sfd, CURRENT_NEW) && !entry_exists(sfd, CURRENT_OLD))
+		return;
 	if (!entry_exists(sfd, CURRENT) && entry_exists(sfd, CURRENT_OLD)) {
 		/* Killed between the renames: new was complete, else keep old. */
 		if (renameat(sfd, CURRENT_NEW, sfd, CURRENT) != 0)
@@ -946,6 +952,43 @@ out:
 		close(bfd);
 	close(sfd);
 	return rc;
+}
+
+bool
+install_newest_backup_is(const struct install_ctx *ctx, const char *fp,
+    char *path_out, size_t path_len)
+{
+	struct blist bl = { NULL, 0 };
+	struct install_pair b;
+	enum cert_reason why;
+	char err[128];
+	const char *newest;
+	bool same = false;
+	int sfd, bfd;
+
+	if (!is_hex(fp, CERT_FP_HEX) || state_open(ctx, &sfd, err, sizeof(err)) != 0)
+		return false;
+	if (backups_list(sfd, &bl) != 0 || bl.n == 0)
+		goto out;
+	newest = bl.name[bl.n - 1];
+	/* <stamp>-<fp12>: another pair's backup is told by its name alone */
+	if (strncmp(newest + STAMP_LEN + 1, fp, FP12_LEN) != 0)
+		goto out;
+	bfd = openat(sfd, BACKUPS, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bfd >= 0 && pair_read_sub(bfd, newest, SAVED_CERT, SAVED_KEY, &b,
+	    &why) == 0) {
+		same = strcmp(b.fingerprint, fp) == 0;
+		install_pair_free(&b);
+	}
+	if (bfd >= 0)
+		close(bfd);
+	if (same && path_out != NULL)
+		snprintf(path_out, path_len, "%s/%s/%s", ctx->state_dir, BACKUPS,
+		    newest);
+out:
+	free(bl.name);
+	close(sfd);
+	return same;
 }
 
 /*

@@ -96,6 +96,16 @@ int install_load_backup(const struct install_ctx *ctx, const char *skip_fp,
     struct install_pair *out, char *path_out, size_t path_len, char *err, size_t errlen);
 
 /*
+ * True when the newest backup (by its name's time) holds the pair whose
+ * leaf is fp: parsed and matching, path_out set. Its name carries the
+ * leaf's first 12 hex digits, so a backup of another pair (the usual case
+ * in a rotation) costs no parse. A newest backup that is broken is false:
+ * a fresh backup then supersedes it.
+ */
+bool install_newest_backup_is(const struct install_ctx *ctx, const char *fp,
+    char *path_out, size_t path_len);
+
+/*
  * Crash-safe install of p into CERTS_DIR (the journaled sequence above).
  * Refuses (-1, nothing written) a pair whose key doesn't match its leaf
  * or whose fingerprint isn't the leaf's, and refuses while a journal is

@@ -409,6 +409,38 @@ TEST(backups_pruned_and_loaded)
 	ctx.backups_kept = 5;
 }
 
+TEST(newest_backup_is)
+{
+	char err[256] = "", made[2][PATH_MAX], p[PATH_MAX], q[PATH_MAX],
+	    named[PATH_MAX];
+	const char *slash;
+
+	path_in(p, state, "backups");
+	wipe(p, false);		/* state_open makes it again, 0700 */
+	CHECK(!install_newest_backup_is(&ctx, A.fingerprint, p, PATH_MAX));
+	CHECK_INT(install_backup(&ctx, &A, made[0], PATH_MAX, err, sizeof(err)), 0);
+	CHECK_INT(install_backup(&ctx, &B, made[1], PATH_MAX, err, sizeof(err)), 0);
+	p[0] = '\0';
+	CHECK(install_newest_backup_is(&ctx, B.fingerprint, p, PATH_MAX));
+	CHECK_STR(p, made[1]);
+	/* A is backed up, but not newest: a rotation away from A backs it up again */
+	CHECK(!install_newest_backup_is(&ctx, A.fingerprint, p, PATH_MAX));
+	CHECK(!install_newest_backup_is(&ctx, "not-a-fingerprint", p, PATH_MAX));
+
+	/* the name decides "another pair"; a matching name is still parsed */
+	slash = strrchr(made[1], '/');
+	snprintf(named, sizeof(named), "%.*s/29991231T235959Z-%.12s",
+	    (int)(slash - made[1]), made[1], A.fingerprint);
+	CHECK_INT(rename(made[1], named), 0);	/* B's files under A's name, newest */
+	CHECK(!install_newest_backup_is(&ctx, A.fingerprint, p, PATH_MAX));
+	CHECK(!install_newest_backup_is(&ctx, B.fingerprint, p, PATH_MAX));
+	CHECK_INT(rename(named, made[1]), 0);
+	/* a broken newest backup is not the pair: a fresh backup supersedes it */
+	path_in(q, made[1], "key.pem");
+	CHECK_INT(truncate(q, 10), 0);
+	CHECK(!install_newest_backup_is(&ctx, B.fingerprint, p, PATH_MAX));
+}
+
 /* Writes pair into state/name by hand, to stage a half-done save. */
 static void
 stage_dir(const char *name, const struct install_pair *p)
@@ -810,6 +842,6 @@ teardown(void)
 
 HARNESS_MAIN("install", RUN(setup), RUN(install_a_then_b), RUN(refuses_bad_input),
     RUN(symlink_target_is_replaced_not_followed), RUN(error_codes_are_stable),
-    RUN(state_links_replaced_not_followed), RUN(backups_pruned_and_loaded),
+    RUN(state_links_replaced_not_followed), RUN(backups_pruned_and_loaded), RUN(newest_backup_is),
     RUN(current_save_load_and_half_states), RUN(recover_without_journal),
     RUN(crash_matrix), RUN(commit_over_gives_way), RUN(crash_with_damaged_state), RUN(timing), RUN(teardown))
