@@ -669,7 +669,6 @@ fill_common(struct docker_container *c, json_t *labels, json_t *hostcfg,
 	return 0;
 }
 
-/* GET /containers/{id}/json's shape; hostname gets Config.Hostname. */
 /*
  * State.StartedAt / FinishedAt, "2026-11-28T10:26:13.123456789Z" (the
  * fraction is not needed), as a time; 0 when absent or unset (the
@@ -688,6 +687,7 @@ state_time(const json_t *v)
 	return timegm(&tm);
 }
 
+/* GET /containers/{id}/json's shape; hostname gets Config.Hostname. */
 static int
 fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
     struct docker_status *st)
