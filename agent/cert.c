@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <openssl/bio.h>
+#include <openssl/buffer.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -284,7 +285,12 @@ cert_parse_chain(const unsigned char *pem, size_t len, struct cert_pair *p,
 		BIO_free(bio);
 		return reason(why, CERT_UNREADABLE);
 	}
-	/* Walk every block; keys may share the file (combined PEM). */
+	/*
+	 * Walk every block; keys may share the file (combined PEM). Any trace
+	 * of one, even a block that does not parse, is noted: such a file is
+	 * never copied as it is (cert_chain_pem).
+	 */
+	p->key_in_file = memmem(pem, len, "PRIVATE KEY", 11) != NULL;
 	while (PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
 		if (strcmp(name, "CERTIFICATE") == 0 ||
 		    strcmp(name, "TRUSTED CERTIFICATE") == 0) {
@@ -326,6 +332,33 @@ out:
 	OPENSSL_free(name);
 	OPENSSL_free(header);
 	OPENSSL_clear_free(data, (size_t)dlen);
+	BIO_free(bio);
+	return rc;
+}
+
+int
+cert_chain_pem(const struct cert_pair *p, unsigned char **out, size_t *len)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	BUF_MEM *mem = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	*len = 0;
+	if (bio == NULL || p->leaf == NULL || PEM_write_bio_X509(bio, p->leaf) != 1)
+		goto out;
+	for (int i = 0; i < sk_X509_num(p->chain); i++)
+		if (PEM_write_bio_X509(bio, sk_X509_value(p->chain, i)) != 1)
+			goto out;
+	BIO_get_mem_ptr(bio, &mem);
+	if (mem == NULL || (*out = malloc(mem->length + 1)) == NULL)
+		goto out;
+	memcpy(*out, mem->data, mem->length);
+	(*out)[mem->length] = '\0';
+	*len = mem->length;
+	rc = 0;
+out:
+	ERR_clear_error();
 	BIO_free(bio);
 	return rc;
 }

@@ -50,6 +50,7 @@ struct cert_pair {
 	char fingerprint[CERT_FP_HEX + 1];	/* SHA-256 of the leaf DER */
 	time_t not_before;
 	time_t not_after;
+	bool key_in_file;		/* the chain's file also held a private key */
 };
 
 /*
@@ -78,6 +79,14 @@ void cert_buf_free(unsigned char **buf, size_t len);
 /* Parses a PEM certificate chain into p (leaf first). */
 int cert_parse_chain(const unsigned char *pem, size_t len, struct cert_pair *p,
     enum cert_reason *why);
+
+/*
+ * The PEM of p's leaf and chain, certificates only: what the agent writes
+ * as a cert file, so a key block that shared the file it was parsed from
+ * (a combined PEM) never lands where others may read it. *out is
+ * malloc'd with a NUL after *len bytes; free it with cert_buf_free.
+ */
+int cert_chain_pem(const struct cert_pair *p, unsigned char **out, size_t *len);
 
 /* Parses a PEM private key (PKCS#8, RSA or EC) into p->key. */
 int cert_parse_key(const unsigned char *pem, size_t len, struct cert_pair *p,

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cert.h"
@@ -46,10 +47,36 @@ check_format_duration(long s, char *out, size_t len)
 		snprintf(out, len, "%lds", s);
 }
 
-/* Loads and describes the installed pair; -1 if it cannot be a reference. */
+/*
+ * The installed cert file also holds a private key (a combined PEM an
+ * ACME client wrote there) that group or others may read: a warning.
+ */
+static bool
+key_exposed(const char *dir, const char *cname, const struct cert_pair *pair)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (!pair->key_in_file)
+		return false;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, cname) >= sizeof(path) ||
+	    stat(path, &st) != 0 || (st.st_mode & 044) == 0)
+		return false;
+	log_event(LOG_LEVEL_WARN, "check.key_exposed", json_pack("{s:s, s:s, s:s}",
+	    "reason", "key_in_certificate", "file", path, "mode",
+	    (st.st_mode & 04) != 0 ? "world-readable" : "group-readable"),
+	    "%s holds a private key and others can read it: have the ACME "
+	    "client write the key to its own file", path);
+	return true;
+}
+
+/*
+ * Loads and describes the installed pair; -1 if it cannot be a reference.
+ * *exposed: its cert file holds a key that others may read.
+ */
 static int
 check_installed(const struct config *cfg, struct cert_pair *pair,
-    bool *key_ok)
+    bool *key_ok, bool *exposed)
 {
 	char dir[PATH_MAX], when[32];
 	const char *cname, *kname;
@@ -58,6 +85,7 @@ check_installed(const struct config *cfg, struct cert_pair *pair,
 
 	check_installed_paths(cfg, dir, sizeof(dir), &cname, &kname);
 	*key_ok = false;
+	*exposed = false;
 	if (cert_pair_load(dir, cname, NULL, pair, &why) != 0) {
 		log_event(LOG_LEVEL_ERROR, "check.installed",
 		    json_pack("{s:s, s:s, s:s}", "dir", dir, "file", cname,
@@ -66,6 +94,7 @@ check_installed(const struct config *cfg, struct cert_pair *pair,
 		    cert_reason_names[why]);
 		return -1;
 	}
+	*exposed = key_exposed(dir, cname, pair);
 	/* The key is loaded separately: a bad key must not hide the cert. */
 	if (cert_pair_load_key(dir, kname, pair, &why) == 0) {
 		*key_ok = cert_key_matches(pair);
@@ -127,7 +156,7 @@ check_run(const struct config *cfg, const struct endpoint *eps, size_t n)
 	struct cert_pair pair = { 0 };
 	enum check_status status = CHECK_OK, exp;
 	struct verify_summary sum;
-	bool have_pair, key_ok;
+	bool have_pair, key_ok, exposed;
 	const char *sni = cfg->n_hostnames > 0 ? cfg->hostnames[0] : NULL;
 	long start = probe_now_ms();
 
@@ -139,9 +168,11 @@ check_run(const struct config *cfg, const struct endpoint *eps, size_t n)
 	}
 	if (n > sizeof(results) / sizeof(results[0]))
 		n = sizeof(results) / sizeof(results[0]);
-	have_pair = check_installed(cfg, &pair, &key_ok) == 0;
+	have_pair = check_installed(cfg, &pair, &key_ok, &exposed) == 0;
 	if (!have_pair || !key_ok)
 		status = CHECK_CRITICAL;
+	else if (exposed)
+		status = CHECK_WARNING;
 
 	verify_probe_all(eps, n, sni, cfg->probe_timeout_ms, results);
 

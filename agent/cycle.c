@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -399,6 +400,28 @@ reject(const char *fp, enum cert_reason why, const char *detail)
 	    detail[0] != '\0' ? ": " : "", detail);
 }
 
+/*
+ * A cert file that also holds a private key (a combined PEM: lego --pem,
+ * HAProxy-style bundles, hand-made files). Whatever the agent writes of
+ * it holds the certificates only; with a certs-dir source the file is
+ * the ACME client's own, served as it is, so say whether others can read
+ * the key there.
+ */
+static void
+report_key_in_cert(const struct agent *a, const char *fp)
+{
+	struct stat st;
+	bool others = stat(a->src.cert_path, &st) == 0 && (st.st_mode & 044) != 0;
+
+	log_event(LOG_LEVEL_WARN, "cert.split", json_pack("{s:s, s:s, s:s, s:b, s:b}",
+	    "reason", "key_in_certificate", "fingerprint", fp, "file",
+	    a->src.cert_path, "written", a->src.installs, "readable_by_others",
+	    others), a->src.installs ? "%s also holds a private key: only its "
+	    "certificates are written%s" : "%s also holds a private key%s; the "
+	    "agent's copies hold only its certificates", a->src.cert_path,
+	    a->src.installs ? "" : others ? ", readable by others" : "");
+}
+
 enum outcome
 cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
     struct cert_pair *parsed_in, bool *rejected_out)
@@ -450,6 +473,8 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		o = finish(a, OUTCOME_UNCHANGED, start, timings, raw.fingerprint);
 		goto out;
 	}
+	if (parsed.key_in_file)
+		report_key_in_cert(a, raw.fingerprint);
 	TEST_PAUSE("cycle.source_read");
 	if (cert_validate(&parsed, &pol, &why, detail, sizeof(detail)) != 0) {
 		/* the dates, for a rejection only the clock can lift */

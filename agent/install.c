@@ -201,6 +201,12 @@ write_new_at(int dfd, const char *name, const unsigned char *buf, size_t len,
 {
 	int fd, rc = -1;
 
+	/* Invariant 5: key bytes go only to a file nobody else may read. */
+	if ((mode & 077) != 0 && memmem(buf, len, "PRIVATE KEY", 11) != NULL) {
+		errno = 0;
+		return fail(err, errlen, "refusing to write %s: it holds a private "
+		    "key block and would be readable by others", name);
+	}
 	(void)unlinkat(dfd, name, 0);
 	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, mode);
@@ -257,6 +263,22 @@ rm_flat(int pfd, const char *name)
 	return rc;
 }
 
+/* Parses both halves into cp (the caller frees it), which must match. */
+static int
+pair_parse(const unsigned char *cert, size_t clen, const unsigned char *key,
+    size_t klen, struct cert_pair *cp, enum cert_reason *why)
+{
+	memset(cp, 0, sizeof(*cp));
+	if (cert_parse_chain(cert, clen, cp, why) != 0 ||
+	    cert_parse_key(key, klen, cp, why) != 0)
+		return -1;
+	if (!cert_key_matches(cp)) {
+		*why = CERT_KEY_MISMATCH;
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Parses both halves, checks they belong together and names the leaf:
  * nothing is written, and nothing read back is trusted, without this.
@@ -266,19 +288,43 @@ pair_check(const unsigned char *cert, size_t clen, const unsigned char *key,
     size_t klen, char fp[CERT_FP_HEX + 1], enum cert_reason *why)
 {
 	struct cert_pair cp;
-	int rc = -1;
+	int rc;
 
-	memset(&cp, 0, sizeof(cp));
-	if (cert_parse_chain(cert, clen, &cp, why) != 0 ||
-	    cert_parse_key(key, klen, &cp, why) != 0)
-		goto out;
-	if (!cert_key_matches(&cp)) {
-		*why = CERT_KEY_MISMATCH;
-		goto out;
-	}
-	memcpy(fp, cp.fingerprint, CERT_FP_HEX + 1);
-	rc = 0;
-out:
+	if ((rc = pair_parse(cert, clen, key, klen, &cp, why)) == 0)
+		memcpy(fp, cp.fingerprint, CERT_FP_HEX + 1);
+	cert_pair_free(&cp);
+	return rc;
+}
+
+int
+install_pair_keep_certificates(struct install_pair *p, const struct cert_pair *cp)
+{
+	unsigned char *pem;
+	size_t len;
+
+	if (cert_chain_pem(cp, &pem, &len) != 0)
+		return -1;
+	cert_buf_free(&p->cert_pem, p->cert_len);
+	p->cert_pem = pem;
+	p->cert_len = len;
+	memcpy(p->fingerprint, cp->fingerprint, sizeof(p->fingerprint));
+	return 0;
+}
+
+/*
+ * A pair just read from disk: checked as pair_check does, and its cert
+ * bytes made what was parsed, so a copy the agent writes of it (a backup,
+ * current/, a rollback) holds certificates only, whatever wrote the file.
+ */
+static int
+pair_adopt(struct install_pair *p, enum cert_reason *why)
+{
+	struct cert_pair cp;
+	int rc;
+
+	rc = pair_parse(p->cert_pem, p->cert_len, p->key_pem, p->key_len, &cp, why);
+	if (rc == 0 && (rc = install_pair_keep_certificates(p, &cp)) != 0)
+		*why = CERT_UNREADABLE;
 	cert_pair_free(&cp);
 	return rc;
 }
@@ -306,8 +352,7 @@ pair_read_dir(const char *dir, const char *cname, const char *kname,
 	memset(out, 0, sizeof(*out));
 	if (read_in(dir, cname, CERT_FILE_MAX, &out->cert_pem, &out->cert_len,
 	    why) == 0 && read_in(dir, kname, CERT_FILE_MAX, &out->key_pem,
-	    &out->key_len, why) == 0 && pair_check(out->cert_pem,
-	    out->cert_len, out->key_pem, out->key_len, out->fingerprint, why) == 0)
+	    &out->key_len, why) == 0 && pair_adopt(out, why) == 0)
 		return 0;
 	install_pair_free(out);
 	return -1;
@@ -334,8 +379,7 @@ pair_read_sub(int pfd, const char *sub, const char *cname, const char *kname,
 	}
 	if (cert_read_at(dfd, cname, CERT_FILE_MAX, &out->cert_pem,
 	    &out->cert_len, why) == 0 && cert_read_at(dfd, kname, CERT_FILE_MAX,
-	    &out->key_pem, &out->key_len, why) == 0 && pair_check(out->cert_pem,
-	    out->cert_len, out->key_pem, out->key_len, out->fingerprint, why) == 0) {
+	    &out->key_pem, &out->key_len, why) == 0 && pair_adopt(out, why) == 0) {
 		close(dfd);
 		return 0;
 	}

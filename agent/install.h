@@ -5,6 +5,10 @@
  * On disk, under the state dir (AGENT_STATE_DIR, 0700):
  *   journal                 present only while an install is in flight
  *   backups/<UTC>-<fp12>/   cert.pem (0644) + key.pem (0600), newest kept
+ *
+ * Every cert.pem the agent writes (here and in CERTS_DIR) holds the
+ * certificates it parsed and nothing else; a 0644 write of bytes that
+ * carry a key block is refused outright.
  *   current/                the agent's last-known-good copy of the served pair
  *
  * An install: (1) both new files are written as temp files in CERTS_DIR
@@ -41,6 +45,13 @@ struct install_pair {
 
 /* Wipes and frees the buffers. */
 void install_pair_free(struct install_pair *p);
+
+/*
+ * Makes p->cert_pem what cp (parsed from it) holds, certificates only
+ * (cert_chain_pem), and p->fingerprint cp's: whatever else the file held,
+ * a key block above all, is never written where others may read it.
+ */
+int install_pair_keep_certificates(struct install_pair *p, const struct cert_pair *cp);
 
 struct install_ctx {
 	const char *certs_dir;

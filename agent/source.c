@@ -380,21 +380,17 @@ source_read(struct source *s, struct install_pair *raw,
 		    cert_parse_chain(raw->cert_pem, raw->cert_len, parsed, why) != 0 ||
 		    cert_parse_key(raw->key_pem, raw->key_len, parsed, why) != 0)
 			goto fail;
-		memcpy(raw->fingerprint, parsed->fingerprint, sizeof(raw->fingerprint));
+	} else if (cert_read_file(s->cert_path, s->cert_dir, CERT_FILE_MAX,
+	    &raw->cert_pem, &raw->cert_len, why) != 0 ||
+	    cert_parse_chain(raw->cert_pem, raw->cert_len, parsed, why) != 0 ||
+	    cert_read_file(s->key_path, s->key_dir, CERT_FILE_MAX,
+	    &raw->key_pem, &raw->key_len, why) != 0 ||
+	    cert_parse_key(raw->key_pem, raw->key_len, parsed, why) != 0)
+		goto fail;
+	/* What is written is what was parsed: never a key that shared the file. */
+	if (install_pair_keep_certificates(raw, parsed) == 0)
 		return 0;
-	}
-	if (cert_read_file(s->cert_path, s->cert_dir, CERT_FILE_MAX,
-	    &raw->cert_pem, &raw->cert_len, why) != 0)
-		goto fail;
-	if (cert_parse_chain(raw->cert_pem, raw->cert_len, parsed, why) != 0)
-		goto fail;
-	if (cert_read_file(s->key_path, s->key_dir, CERT_FILE_MAX,
-	    &raw->key_pem, &raw->key_len, why) != 0)
-		goto fail;
-	if (cert_parse_key(raw->key_pem, raw->key_len, parsed, why) != 0)
-		goto fail;
-	memcpy(raw->fingerprint, parsed->fingerprint, sizeof(raw->fingerprint));
-	return 0;
+	*why = CERT_UNREADABLE;
 fail:
 	if (s->detail[0] == '\0')
 		snprintf(s->detail, sizeof(s->detail), "%.200s: %s",

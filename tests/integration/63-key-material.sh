@@ -10,7 +10,8 @@
 # form tests/lib/key-needles.py makes (PEM lines, PKCS#8 and traditional DER
 # as hex and base64, the private scalar / RSA d, p, q as hex and base64):
 # stdout JSON and stderr of each run, status.json, the journal, /metrics and
-# /healthz scrapes, the webhook bodies, the front's docker logs.
+# /healthz scrapes, the webhook bodies, the front's docker logs, and every
+# file under the certs and state dirs with a group or other read bit.
 # Modes: state dir and every dir under it 0700; every key copy 0600; the
 # installed key.pem 0600; the journal and the temp key 0600 while they exist.
 . "$(dirname "$0")/../lib/lib.sh"
@@ -42,7 +43,8 @@ der = subprocess.run(["openssl", "pkey", "-in", k, "-outform", "DER"], capture_o
 txt = subprocess.run(["openssl", "pkey", "-in", k, "-text", "-noout"], capture_output=True, check=True).stdout.decode()
 d = re.search(r"^privateExponent:\s*\n((?:\s+[0-9a-f:]+\n)+)", txt, re.M).group(1)
 d = re.sub(r"[\s:]", "", d)
-forms = {"pem": pem, "derhex": der.hex()[200:260].upper(), "derb64": base64.b64encode(der).decode()[300:360],
+# from the private part of the DER (past n and e): the public half is no leak
+forms = {"pem": pem, "derhex": der.hex()[1600:1660].upper(), "derb64": base64.b64encode(der).decode()[1200:1260],
          "scalar": d[40:80]}
 for name, s in forms.items():
     open("%s.%s" % (out, name), "w").write(json.dumps({"event": "x", "detail": s}) + "\n")
@@ -162,8 +164,12 @@ assert_all_serve "$fp_g"
 
 # every channel, every key: nothing
 docker logs "$FRONT" >"$T/front.docker.out" 2>&1
+# and every file under the certs and state dirs that group or others may
+# read: the cert copies (served, current/, backups/) among them
+mapfile -t readable < <(find "$T/certs" "$T/state" -type f -perm /044)
+[ "${#readable[@]}" -ge 3 ] || fail "expected the served, current and backup cert.pem among the readable files: ${readable[*]}"
 channels=("$T"/*.log "$T"/scrape.* "$T/hooks.jsonl" "$T/state/status.json" "$T/journal.copy"
-	"$T/front.docker.out")
+	"$T/front.docker.out" "${readable[@]}")
 if ! python3 "$SCAN" scan "$T/needles.tsv" "${channels[@]}" >"$T/leaks.out"; then
 	cat "$T/leaks.out" >&2
 	fail "key material found in an output channel"

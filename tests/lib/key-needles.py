@@ -6,7 +6,9 @@
       "label<TAB>needle" per line: the PEM base64 body lines, the DER
       (PKCS#8 and traditional) as hex (lower, upper) and base64, and the raw
       private scalar (EC "priv", RSA d/p/q) as hex and base64. Long forms are
-      cut into overlapping windows, so a partial leak is found too.
+      cut into overlapping windows, so a partial leak is found too. Windows
+      that only repeat the public key (which every certificate holds) are
+      left out, so a certificate file can be scanned too.
   key-needles.py scan needles.tsv FILE...
       prints "FILE: label" for every needle found in a FILE (also after
       undoing JSON escapes), exit 1 if any, 0 if none.
@@ -64,7 +66,16 @@ def needles_of(path):
             out += [("%s %s" % (label, kind), w) for w in windows(b, WIN_B64, STEP_B64)]
     if not any(k.startswith("raw ") for k in ders):
         sys.exit("%s: no private number found in openssl's -text output" % path)
-    return out
+    # The public half (RSA's modulus, EC's point) is in the private key's DER
+    # and in every certificate for it: a window of it is no leak. Dropped are
+    # the needles found in the public key's DER in any of its three base64
+    # alignments (a certificate embeds it at an arbitrary offset).
+    spki = openssl("pkey", "-in", path, "-pubout", "-outform", "DER")
+    public = [spki.hex(), spki.hex().upper()]
+    for shift in range(3):
+        public += [base64.b64encode(spki[shift:]).decode(),
+                   base64.urlsafe_b64encode(spki[shift:]).decode()]
+    return [(label, n) for label, n in out if not any(n in p for p in public)]
 
 
 def main():

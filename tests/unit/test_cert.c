@@ -263,6 +263,94 @@ TEST(retry_due_only_for_time_reasons)
 			CHECK(!cert_retry_due((enum cert_reason)r, nb, na, 1500));
 }
 
+/* The whole file at dir/name, NUL-terminated (free it). */
+static char *
+slurp(const char *name, size_t *len)
+{
+	char p[PATH_MAX], *buf = NULL;
+	FILE *f;
+	long n;
+
+	path_of(p, name);
+	if ((f = fopen(p, "r")) == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = calloc(1, (size_t)n + 1)) != NULL)
+		*len = fread(buf, 1, (size_t)n, f);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * A combined PEM (leaf, key, chain in one file) parses as the chain, says
+ * it held a key, and cert_chain_pem gives the certificates alone; a file
+ * of certificates only comes back byte for byte.
+ */
+TEST(combined_pem_keeps_certificates_only)
+{
+	struct cert_pair p, q;
+	enum cert_reason why;
+	unsigned char *out = NULL;
+	size_t len = 0, clen = 0;
+	char path[PATH_MAX], *plain, *combined;
+	FILE *f;
+
+	memset(&p, 0, sizeof(p));
+	memset(&q, 0, sizeof(q));
+	write_cert("plain.pem", c1, c2);
+	plain = slurp("plain.pem", &clen);
+	CHECK(plain != NULL);
+	path_of(path, "combined.pem");
+	f = fopen(path, "w");
+	PEM_write_X509(f, c1);
+	PEM_write_PrivateKey(f, k1, NULL, NULL, 0, NULL, NULL);
+	fputs("text between blocks\r\n", f);
+	PEM_write_X509(f, c2);
+	fclose(f);
+	combined = slurp("combined.pem", &len);
+	CHECK(combined != NULL && strstr(combined, "PRIVATE KEY") != NULL);
+
+	CHECK_INT(load("combined.pem", "combined.pem", &p), CERT_OK);
+	CHECK(p.key_in_file);
+	CHECK(cert_key_matches(&p));
+	CHECK_INT(sk_X509_num(p.chain), 1);
+	CHECK_INT(cert_chain_pem(&p, &out, &len), 0);
+	CHECK(out != NULL && memmem(out, len, "PRIVATE KEY", 11) == NULL);
+	CHECK_INT(len, clen);
+	CHECK(out != NULL && plain != NULL && memcmp(out, plain, clen) == 0);
+	/* what was written parses to the same leaf and chain */
+	CHECK_INT(cert_parse_chain(out, len, &q, &why), 0);
+	CHECK_STR(q.fingerprint, p.fingerprint);
+	CHECK_INT(sk_X509_num(q.chain), 1);
+	CHECK(!q.key_in_file);
+	cert_buf_free(&out, len);
+	cert_pair_free(&q);
+	cert_pair_free(&p);
+
+	/* certificates only: no key noted, the same bytes back */
+	CHECK_INT(load("plain.pem", NULL, &p), CERT_OK);
+	CHECK(!p.key_in_file);
+	CHECK_INT(cert_chain_pem(&p, &out, &len), 0);
+	CHECK(len == clen && out != NULL && memcmp(out, plain, clen) == 0);
+	cert_buf_free(&out, len);
+	cert_pair_free(&p);
+
+	/* a key block after the leaf that does not parse: noted, left out */
+	write_cert("broken.pem", c1, NULL);
+	path_of(path, "broken.pem");
+	f = fopen(path, "a");
+	fputs("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n", f);
+	fclose(f);
+	CHECK_INT(load("broken.pem", NULL, &p), CERT_OK);
+	CHECK(p.key_in_file);
+	CHECK_INT(cert_chain_pem(&p, &out, &len), 0);
+	CHECK(out != NULL && memmem(out, len, "PRIVATE KEY", 11) == NULL);
+	cert_buf_free(&out, len);
+	cert_pair_free(&p);
+	free(plain);
+	free(combined);
+}
+
 TEST(times)
 {
 	char out[32];
@@ -297,4 +385,4 @@ teardown(void)
 HARNESS_MAIN("cert", RUN(setup), RUN(good_pair_and_fingerprint), RUN(key_mismatch),
     RUN(reason_codes), RUN(reason_names_cover_every_code),
     RUN(read_at_never_follows_a_link), RUN(retry_due_only_for_time_reasons),
-    RUN(times), RUN(teardown))
+    RUN(combined_pem_keeps_certificates_only), RUN(times), RUN(teardown))

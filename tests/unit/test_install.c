@@ -272,6 +272,70 @@ TEST(refuses_bad_input)
 	}
 }
 
+/* True when the file base/name holds a key block. */
+static bool
+holds_key(const char *base, const char *name)
+{
+	char p[PATH_MAX], buf[8192];
+	size_t got;
+	FILE *f;
+
+	path_in(p, base, name);
+	if ((f = fopen(p, "r")) == NULL)
+		return false;
+	got = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	return memmem(buf, got, "PRIVATE KEY", 11) != NULL;
+}
+
+/*
+ * A cert file carrying a key (a combined PEM) is never copied as it is:
+ * a served one read back for a backup comes out as certificates only,
+ * and a 0644 write of bytes holding a key block is refused outright.
+ */
+TEST(key_never_in_a_cert_file)
+{
+	struct install_pair leaky = A, served;
+	unsigned char *both;
+	enum cert_reason why;
+	char err[256] = "", made[PATH_MAX];
+	FILE *f;
+	char p[PATH_MAX];
+
+	fresh_with_a();
+	both = malloc(A.cert_len + A.key_len + 1);
+	memcpy(both, A.cert_pem, A.cert_len);
+	memcpy(both + A.cert_len, A.key_pem, A.key_len);
+	both[A.cert_len + A.key_len] = '\0';
+	leaky.cert_pem = both;
+	leaky.cert_len = A.cert_len + A.key_len;
+
+	/* the writer refuses, whoever hands it such bytes */
+	CHECK_INT(install_commit(&ctx, &leaky, err, sizeof(err)), -1);
+	CHECK(strstr(err, "private key") != NULL);
+	CHECK(served_is(&A));
+	CHECK_INT(leftovers(), 0);
+	CHECK_INT(install_backup(&ctx, &leaky, NULL, 0, err, sizeof(err)), -1);
+	CHECK_INT(install_save_current(&ctx, &leaky, err, sizeof(err)), -1);
+
+	/* an ACME client wrote a combined cert.pem: read back, the key is gone */
+	path_in(p, certs, "cert.pem");
+	f = fopen(p, "w");
+	fwrite(both, 1, leaky.cert_len, f);
+	fclose(f);
+	CHECK(holds_key(certs, "cert.pem"));
+	CHECK_INT(install_read_served(&ctx, &served, &why), 0);
+	CHECK_STR(served.fingerprint, A.fingerprint);
+	CHECK(served.cert_len == A.cert_len && memcmp(served.cert_pem, A.cert_pem,
+	    A.cert_len) == 0);
+	CHECK_INT(install_backup(&ctx, &served, made, sizeof(made), err, sizeof(err)), 0);
+	CHECK(!holds_key(made, "cert.pem"));
+	CHECK_INT(mode_of(made, "key.pem"), 0600);
+	install_pair_free(&served);
+	free(both);
+	fresh_with_a();
+}
+
 TEST(symlink_target_is_replaced_not_followed)
 {
 	char err[256] = "", p[PATH_MAX], outside[PATH_MAX];
@@ -841,6 +905,7 @@ teardown(void)
 }
 
 HARNESS_MAIN("install", RUN(setup), RUN(install_a_then_b), RUN(refuses_bad_input),
+    RUN(key_never_in_a_cert_file),
     RUN(symlink_target_is_replaced_not_followed), RUN(error_codes_are_stable),
     RUN(state_links_replaced_not_followed), RUN(backups_pruned_and_loaded), RUN(newest_backup_is),
     RUN(current_save_load_and_half_states), RUN(recover_without_journal),
