@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "log.h"
 #include "notify.h"
@@ -143,20 +144,38 @@ urls_parse(const char *csv, char *err, size_t errlen)
 	return 0;
 }
 
-/* For logs: scheme and host without userinfo, path without query or fragment. */
+/*
+ * For logs: scheme, host and port only. A webhook URL's path and query
+ * are often the secret itself (Slack's /services/T../B../<token>,
+ * Discord's /api/webhooks/<id>/<token>, an ntfy topic), and its userinfo
+ * always is. id gets the first 8 hex digits of the whole URL's SHA-256,
+ * so several URLs on one host are told apart without showing them.
+ */
 static void
-url_for_log(const char *url, char *out, size_t size)
+url_for_log(const char *url, char *out, size_t size, char id[9])
 {
-	const char *host = strstr(url, "://") + 3, *at, *end;
-	size_t hl = strcspn(host, "/?#"), len = 0;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	CURLU *h = curl_url();
 
-	if ((at = memchr(host, '@', hl)) != NULL) {
-		hl -= (size_t)(at + 1 - host);
-		host = at + 1;
+	snprintf(out, size, "(unparsable)");
+	if (h != NULL && curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		/* no port in the URL: CURLUE_NO_PORT, and none is shown */
+		(void)curl_url_get(h, CURLUPART_PORT, &port, 0);
+		snprintf(out, size, "%s://%s%s%s", scheme, host,
+		    port != NULL ? ":" : "", port != NULL ? port : "");
 	}
-	end = host + hl + strcspn(host + hl, "?#");
-	log_clean(out, size, &len, url, (size_t)(strstr(url, "://") + 3 - url), false);
-	log_clean(out, size, &len, host, (size_t)(end - host), false);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(h);
+	snprintf(id, 9, "%s", "00000000");
+	if (EVP_Digest(url, strlen(url), md, &mdlen, EVP_sha256(), NULL) == 1)
+		for (int i = 0; i < 4; i++)
+			snprintf(id + 2 * i, 3, "%02x", md[i]);
 }
 
 static struct timespec
@@ -263,7 +282,7 @@ static void
 send_item(const struct item *it)
 {
 	struct curl_slist *hdrs = NULL, *h;
-	char title[256], shown[NOTIFY_URL_MAX];
+	char title[256], shown[NOTIFY_URL_MAX], id[9];
 	size_t len = 0;
 	char *body;
 
@@ -286,7 +305,7 @@ send_item(const struct item *it)
 		CURLcode rc = CURLE_OK;
 		int n;
 
-		url_for_log(N.urls[u], shown, sizeof(shown));
+		url_for_log(N.urls[u], shown, sizeof(shown), id);
 		for (n = 1; n <= NOTIFY_ATTEMPTS; n++) {
 			code = post(N.urls[u], body, hdrs, &rc);
 			if ((rc == CURLE_OK && code >= 200 && code < 300) ||
@@ -295,13 +314,15 @@ send_item(const struct item *it)
 				break;
 		}
 		if (rc == CURLE_OK && code >= 200 && code < 300)
-			log_event(LOG_LEVEL_DEBUG, "notify.sent", json_pack("{s:s, s:s, s:I, s:i}",
-			    "notify_event", it->event, "url", shown, "status", (json_int_t)code,
-			    "attempts", n), "webhook delivered");
+			log_event(LOG_LEVEL_DEBUG, "notify.sent",
+			    json_pack("{s:s, s:s, s:s, s:I, s:i}", "notify_event",
+			    it->event, "url", shown, "url_id", id, "status",
+			    (json_int_t)code, "attempts", n), "webhook delivered");
 		else
-			log_event(LOG_LEVEL_WARN, "notify.failed", json_pack("{s:s, s:s, s:I, s:i, s:s}",
-			    "notify_event", it->event, "url", shown, "status", (json_int_t)code,
-			    "attempts", n, "error", rc != CURLE_OK ? (N.errbuf[0] != '\0' ?
+			log_event(LOG_LEVEL_WARN, "notify.failed",
+			    json_pack("{s:s, s:s, s:s, s:I, s:i, s:s}", "notify_event",
+			    it->event, "url", shown, "url_id", id, "status",
+			    (json_int_t)code, "attempts", n, "error", rc != CURLE_OK ? (N.errbuf[0] != '\0' ?
 			    N.errbuf : curl_easy_strerror(rc)) : "http status"),
 			    "webhook not delivered");
 		if (atomic_load(&N.abort))
