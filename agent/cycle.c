@@ -27,64 +27,6 @@ const char *const outcome_names[OUTCOME__MAX] = {
 	"rotated", "unchanged", "rejected", "rolled_back", "failed",
 };
 
-int
-agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen)
-{
-	struct install_pair cur = { 0 };
-	char ierr[256];
-
-	memset(a, 0, sizeof(*a));
-	a->cfg = cfg;
-	a->last_outcome = OUTCOME_UNCHANGED;
-	if (source_init(&a->src, cfg, err, errlen) != 0)
-		return -1;
-	a->ictx = (struct install_ctx){ cfg->certs_dir, cfg->cert_filename,
-	    cfg->key_filename, cfg->state_dir, cfg->backups, (uid_t)-1, (gid_t)-1 };
-	if (install_prepare(&a->ictx, err, errlen) != 0)
-		return -1;
-	if (cfg->reload == RELOAD_DOCKER) {
-		struct docker_container self;
-		struct docker_status st;
-		char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1], buf[1024];
-		size_t ncmd;
-
-		if (reload_parse_commands(cfg->reload_commands, buf, sizeof(buf),
-		    argv, &ncmd) != 0) {
-			snprintf(err, errlen, "AGENT_RELOAD_COMMANDS: 1 to %d commands "
-			    "of at most %d words", RELOAD_MAX_COMMANDS, RELOAD_MAX_ARGS);
-			return -1;
-		}
-
-		a->docker = docker_open(cfg->docker_host, 10000);
-		if (a->docker == NULL) {
-			snprintf(err, errlen, "DOCKER_HOST: cannot set up a client");
-			return -1;
-		}
-		/* in a compose project, the default front is our project's */
-		if (docker_self(a->docker, &self, &st) == 0)
-			snprintf(a->project, sizeof(a->project), "%s", self.project);
-	}
-	if (install_load_current(&a->ictx, &cur, ierr, sizeof(ierr)) == 0) {
-		struct cert_pair p = { 0 };
-		enum cert_reason why;
-
-		if (cert_parse_chain(cur.cert_pem, cur.cert_len, &p, &why) == 0) {
-			memcpy(a->good_fp, p.fingerprint, sizeof(a->good_fp));
-			a->good_not_after = p.not_after;
-		}
-		cert_pair_free(&p);
-	}
-	install_pair_free(&cur);
-	return 0;
-}
-
-void
-agent_free(struct agent *a)
-{
-	docker_close(&a->docker);
-	source_free(&a->src);
-}
-
 void
 cycle_write_status(struct agent *a, const char *reason)
 {
@@ -113,7 +55,9 @@ begin(struct agent *a)
 	char id[48];
 
 	a->seq++;
+	/* what this cycle asks of the next: nothing, until it says so */
 	a->rejected_why = CERT_OK;
+	a->retry_pending = false;
 	snprintf(id, sizeof(id), "%lld-%u", (long long)time(NULL), a->seq);
 	log_set_cycle(id);
 }

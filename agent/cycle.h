@@ -8,48 +8,7 @@
 
 #include <stdbool.h>
 
-#include "cert.h"
-#include "config.h"
-#include "docker.h"
-#include "install.h"
-#include "source.h"
-
-enum outcome {
-	OUTCOME_ROTATED,
-	OUTCOME_UNCHANGED,
-	OUTCOME_REJECTED,
-	OUTCOME_ROLLED_BACK,
-	OUTCOME_FAILED,
-	OUTCOME__MAX
-};
-
-extern const char *const outcome_names[OUTCOME__MAX];
-
-/* Everything a cycle needs, and what the agent remembers between cycles. */
-struct agent {
-	struct config *cfg;
-	struct source src;
-	struct install_ctx ictx;
-	struct docker *docker;		/* docker backend only */
-	char project[128];		/* own compose project, "" if none */
-	char good_fp[CERT_FP_HEX + 1];	/* last verified pair (current/), "" none */
-	time_t good_not_after;
-	bool retry_pending;		/* an engine fault: try the same bundle again */
-	unsigned seq;			/* cycles run */
-	enum outcome last_outcome;
-	bool last_verified;		/* every endpoint matched at the last verify */
-	long landed_ms;			/* when this cycle's change was first seen, 0: n/a */
-	long settle_ms;			/* the quiet window detect_ms includes, 0: n/a */
-	char warned_fp[CERT_FP_HEX + 1];	/* expiry warnings given for this pair */
-	int warned;			/* thresholds warned so far (0..n), n+1: expired */
-	enum cert_reason rejected_why;	/* why the last cycle rejected its bundle */
-	time_t rejected_not_before;	/* and that bundle's validity, for */
-	time_t rejected_not_after;	/* not_yet_valid / expired (cert_retry_due) */
-};
-
-/* Fills a from cfg: source, install context, engine client, own project. */
-int agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen);
-void agent_free(struct agent *a);
+#include "agent.h"
 
 /*
  * Runs one cycle. raw/parsed: the pair the settle check already read

@@ -1,5 +1,7 @@
 /*
- * main: commands. Only main exits; everything else returns.
+ * main: the commands, chosen here; the one-shot ones (check, once,
+ * rollback, healthcheck) are carried out here too, `run` in daemon.c.
+ * Only main exits; everything else returns.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -12,9 +14,11 @@
 
 #include "check.h"
 #include "config.h"
+#include "cycle.h"
 #include "daemon.h"
 #include "docker.h"
 #include "log.h"
+#include "probe.h"
 #include "reload.h"
 #include "status.h"
 
@@ -100,6 +104,36 @@ cmd_healthcheck(const struct config *cfg)
 	return healthy ? 0 : 1;
 }
 
+/* `once`: one cycle now; 0 rotated/unchanged, 1 rejected, 2 rolled back/failed. */
+static int
+cmd_once(struct config *cfg)
+{
+	struct agent a;
+	enum outcome o = OUTCOME_FAILED;
+	bool rejected;
+	int lockfd = -1;
+
+	if (agent_open(&a, cfg, &lockfd) == 0)
+		o = cycle_run(&a, probe_now_ms(), NULL, NULL, &rejected);
+	agent_close(&a, lockfd);
+	return o == OUTCOME_ROTATED || o == OUTCOME_UNCHANGED ? EXIT_OK :
+	    o == OUTCOME_REJECTED ? EXIT_REJECTED : EXIT_FAILED;
+}
+
+/* `rollback`: restore the newest backup, reload, verify; 0 ok, 2 failed. */
+static int
+cmd_rollback(struct config *cfg)
+{
+	struct agent a;
+	enum outcome o = OUTCOME_FAILED;
+	int lockfd = -1;
+
+	if (agent_open(&a, cfg, &lockfd) == 0)
+		o = cycle_rollback(&a);
+	agent_close(&a, lockfd);
+	return o == OUTCOME_ROLLED_BACK ? EXIT_OK : EXIT_FAILED;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -136,9 +170,9 @@ main(int argc, char **argv)
 	} else if (strcmp(cfg.command, "run") == 0) {
 		rc = daemon_run(&cfg, argc, argv, environ);
 	} else if (strcmp(cfg.command, "once") == 0) {
-		rc = daemon_once(&cfg);
+		rc = cmd_once(&cfg);
 	} else if (strcmp(cfg.command, "rollback") == 0) {
-		rc = daemon_rollback(&cfg);
+		rc = cmd_rollback(&cfg);
 	} else if (strcmp(cfg.command, "healthcheck") == 0) {
 		rc = cmd_healthcheck(&cfg);
 	} else {
