@@ -414,7 +414,7 @@ log_decoys(const struct signal_pick *pick)
 		log_event(LOG_LEVEL_WARN, "reload.decoy",
 		    json_pack("{s:s, s:i, s:s}", "service",
 		    signal_target_names[d->kind], "pid", (int)d->pid, "why", d->why),
-		    "ignored a %s master candidate, pid %d: %s",
+		    "ignored %s master candidate %d: %s",
 		    signal_target_names[d->kind], (int)d->pid, d->why);
 	}
 	if (pick->omitted > 0)
