@@ -33,28 +33,8 @@ agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen)
 	    cfg->key_filename, cfg->state_dir, cfg->backups, (uid_t)-1, (gid_t)-1 };
 	if (install_prepare(&a->ictx, err, errlen) != 0)
 		return -1;
-	if (cfg->reload == RELOAD_DOCKER) {
-		struct docker_container self;
-		struct docker_status st;
-		char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1], buf[1024];
-		size_t ncmd;
-
-		if (reload_parse_commands(cfg->reload_commands, buf, sizeof(buf),
-		    argv, &ncmd) != 0) {
-			snprintf(err, errlen, "AGENT_RELOAD_COMMANDS: 1 to %d commands "
-			    "of at most %d words", RELOAD_MAX_COMMANDS, RELOAD_MAX_ARGS);
-			return -1;
-		}
-
-		a->docker = docker_open(cfg->docker_host, 10000);
-		if (a->docker == NULL) {
-			snprintf(err, errlen, "DOCKER_HOST: cannot set up a client");
-			return -1;
-		}
-		/* in a compose project, the default front is our project's */
-		if (docker_self(a->docker, &self, &st) == 0)
-			snprintf(a->project, sizeof(a->project), "%s", self.project);
-	}
+	if (reload_open(&a->reload, cfg, err, errlen) != 0)
+		return -1;
 	if (install_load_current(&a->ictx, &cur, ierr, sizeof(ierr)) == 0) {
 		struct cert_pair p = { 0 };
 		enum cert_reason why;
@@ -72,7 +52,7 @@ agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen)
 void
 agent_free(struct agent *a)
 {
-	docker_close(&a->docker);
+	reload_close(&a->reload);
 	source_free(&a->src);
 }
 

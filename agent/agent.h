@@ -10,8 +10,8 @@
 
 #include "cert.h"
 #include "config.h"
-#include "docker.h"
 #include "install.h"
+#include "reload.h"
 #include "source.h"
 
 /* Exit codes of `once` and `rollback` (and `run` that cannot start). */
@@ -35,8 +35,7 @@ struct agent {
 	struct config *cfg;
 	struct source src;
 	struct install_ctx ictx;
-	struct docker *docker;		/* docker backend only */
-	char project[128];		/* own compose project, "" if none */
+	struct reloader reload;		/* AGENT_RELOAD's backend */
 	char good_fp[CERT_FP_HEX + 1];	/* last verified pair (current/), "" none */
 	time_t good_not_after;
 	bool retry_pending;		/* this cycle hit an engine or disk fault: the same bundle again (each cycle resets it) */
@@ -52,7 +51,7 @@ struct agent {
 	time_t rejected_not_after;	/* not_yet_valid / expired (cert_retry_due) */
 };
 
-/* Fills a from cfg: source, install context, engine client, own project. */
+/* Fills a from cfg: source, install context, reload backend. */
 int agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen);
 void agent_free(struct agent *a);
 

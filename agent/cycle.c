@@ -18,7 +18,6 @@
 #include "notify.h"
 #include "probe.h"
 #include "reload.h"
-#include "sigreload.h"
 #include "status.h"
 #include "testhook.h"
 #include "verify.h"
@@ -146,41 +145,21 @@ deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
 	char key[32];
 	time_t started = time(NULL);
 	long t0 = probe_now_ms();
+	enum reload_fault rf = RELOAD_OK;
 	int rc = -1;
 
 	*engine_fault = false;
-	if (cfg->reload == RELOAD_DOCKER) {
-		enum reload_fault rf = RELOAD_OK;
-
-		if (found != NULL && found->n_fronts > 0) {
-			t = *found;
-			memset(found, 0, sizeof(*found));
-		} else {
-			rf = reload_targets(cfg, a->docker, a->project, &t);
-		}
-
-		if (rf == RELOAD_OK && reload)
-			rf = reload_run(cfg, a->docker, &t, &started);
-		if (rf != RELOAD_OK) {
-			*engine_fault = rf == RELOAD_ENGINE_FAULT;
-			goto out;
-		}
-	} else if (cfg->reload == RELOAD_SIGNAL) {
-		char err[256];
-
-		/* same pod: the front's ports are on our loopback */
-		t.n_eps = reload_static_endpoints(cfg, "127.0.0.1", &t.eps);
-		if (reload && signal_reload(err, sizeof(err)) != 0) {
-			log_event(LOG_LEVEL_ERROR, "reload.failed",
-			    json_pack("{s:s}", "reason", err), "signal reload: %s", err);
-			/* no master (front restarting): like an engine fault, retry */
-			*engine_fault = strstr(err, "no ") == err;
-			goto out;
-		}
+	if (found != NULL && (found->fronts != NULL || found->eps != NULL)) {
+		t = *found;
+		memset(found, 0, sizeof(*found));
 	} else {
-		t.n_eps = reload_static_endpoints(cfg, "front", &t.eps);
-		log_event(LOG_LEVEL_INFO, "reload.skipped", NULL,
-		    "AGENT_RELOAD=none: the front reloads by itself");
+		rf = reload_find(&a->reload, &t);
+	}
+	if (rf == RELOAD_OK && reload)
+		rf = reload_fronts(&a->reload, &t, &started);
+	if (rf != RELOAD_OK) {
+		*engine_fault = rf == RELOAD_UNAVAILABLE;
+		goto out;
 	}
 	snprintf(key, sizeof(key), "%sreload_ms", prefix);
 	json_object_set_new(timings, key, json_integer(probe_now_ms() - t0));
@@ -204,7 +183,7 @@ deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
 	metrics_set_verify_duration((double)(probe_now_ms() - t0) / 1000.0);
 	a->last_verified = t.n_eps > 0 && sum.matched == t.n_eps;
 	{
-		json_t *errs = reload_log_errors(a->docker, &t, started - 1);
+		json_t *errs = reload_log_errors(&a->reload, &t, started - 1);
 		json_t *f = json_pack("{s:s, s:I, s:I, s:O, s:O, s:O, s:o}",
 		    "fingerprint", fp, "endpoints", (json_int_t)t.n_eps, "matched",
 		    (json_int_t)sum.matched, "stale", sum.stale, "unreachable",
@@ -468,12 +447,9 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	 * by the rollback, flipping the pair on disk on every retry while the
 	 * engine is away. Touch nothing and retry.
 	 */
-	if (a->src.installs && cfg->reload == RELOAD_DOCKER) {
+	if (a->src.installs) {
 		/* (found once: the reload below uses these fronts) */
-		enum reload_fault rf = reload_targets(cfg, a->docker, a->project,
-		    &fronts);
-
-		if (rf != RELOAD_OK) {
+		if (reload_find(&a->reload, &fronts) != RELOAD_OK) {
 			log_event(LOG_LEVEL_WARN, "cert.install_deferred",
 			    json_pack("{s:s}", "fingerprint", raw.fingerprint),
 			    "%.16s... not installed: no engine or no running front to "
@@ -538,8 +514,8 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	 * it stops and starts: by now it is back (or known to be down), and
 	 * that is no fault of the bundle's. Retry it like an engine fault.
 	 */
-	if (!engine_fault && o == OUTCOME_ROLLED_BACK && cfg->reload == RELOAD_DOCKER &&
-	    reload_fronts_restarted(cfg, a->docker, a->project, reload_since))
+	if (!engine_fault && o == OUTCOME_ROLLED_BACK &&
+	    reload_restarted(&a->reload, reload_since))
 		engine_fault = true;
 	if (engine_fault && o == OUTCOME_ROLLED_BACK) {
 		a->retry_pending = true;	/* the bundle is fine; the engine was not */
@@ -619,13 +595,8 @@ cycle_reconcile(struct agent *a, bool may_heal)
 
 	if (a->good_fp[0] == '\0')
 		return 0;
-	if (a->cfg->reload == RELOAD_DOCKER) {
-		if (reload_targets(a->cfg, a->docker, a->project, &t) != RELOAD_OK)
-			goto out;
-	} else {
-		t.n_eps = reload_static_endpoints(a->cfg, a->cfg->reload == RELOAD_SIGNAL ?
-		    "127.0.0.1" : "front", &t.eps);
-	}
+	if (reload_find(&a->reload, &t) != RELOAD_OK)
+		goto out;
 	if ((res = calloc(t.n_eps > 0 ? t.n_eps : 1, sizeof(*res))) == NULL)
 		goto out;
 	verify_probe_all(t.eps, t.n_eps, a->cfg->n_hostnames > 0 ?

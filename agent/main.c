@@ -62,32 +62,26 @@ static int
 cmd_check(const struct config *cfg)
 {
 	struct targets t = { 0 };
-	struct docker *d = NULL;
+	struct reloader r;
+	char err[256];
 	int rc = CHECK_CRITICAL;
 
-	if (cfg->endpoints == NULL && cfg->reload == RELOAD_DOCKER) {
-		struct docker_container self;
-		struct docker_status st;
-		char project[128] = "";
-
-		if ((d = docker_open(cfg->docker_host, 10000)) == NULL)
-			goto out;
-		if (docker_self(d, &self, &st) == 0)
-			snprintf(project, sizeof(project), "%s", self.project);
-		if (reload_targets(cfg, d, project, &t) != RELOAD_OK) {
-			log_event(LOG_LEVEL_ERROR, "check.done",
-			    json_pack("{s:s, s:i}", "status", "critical", "exit_code", 2),
-			    "no front to check (set AGENT_ENDPOINTS to probe without the engine)");
-			goto out;
-		}
-	} else {
-		t.n_eps = reload_static_endpoints(cfg, cfg->reload == RELOAD_SIGNAL ?
-		    "127.0.0.1" : "front", &t.eps);
+	if (reload_open(&r, cfg, err, sizeof(err)) != 0) {
+		log_event(LOG_LEVEL_ERROR, "config.invalid",
+		    json_pack("{s:s, s:s}", "setting", "AGENT_RELOAD", "reason", err),
+		    "%s", err);
+		return EXIT_USAGE;
+	}
+	if (reload_endpoints(&r, &t) != RELOAD_OK) {
+		log_event(LOG_LEVEL_ERROR, "check.done",
+		    json_pack("{s:s, s:i}", "status", "critical", "exit_code", 2),
+		    "no front to check (set AGENT_ENDPOINTS to probe without the engine)");
+		goto out;
 	}
 	rc = (int)check_run(cfg, t.eps, t.n_eps);
 out:
 	reload_targets_free(&t);
-	docker_close(&d);
+	reload_close(&r);
 	return rc;
 }
 

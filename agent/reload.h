@@ -1,7 +1,10 @@
 /*
- * reload: making the front re-read the installed pair. Docker backend:
- * each AGENT_RELOAD_COMMANDS command, in order, in every running front
- * container, through the Engine API; the first that fails stops.
+ * reload: making the front re-read the installed pair, and knowing which
+ * endpoints to verify after it. One interface, three backends, chosen by
+ * AGENT_RELOAD: docker (commands run in every front through the Engine
+ * API, reload_docker.c), signal (SIGHUP to the masters in a shared PID
+ * namespace, reload_signal.c) and none (the front reloads by itself).
+ * cycle.c and main.c use only what this header declares.
  */
 #ifndef MCA_RELOAD_H
 #define MCA_RELOAD_H
@@ -10,12 +13,11 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "docker.h"
 #include "endpoint.h"
-
-#define RELOAD_MAX_COMMANDS 8
-#define RELOAD_MAX_ARGS 16
 
 /* Fronts to reload and endpoints to verify, resolved once per cycle. */
 struct targets {
@@ -25,67 +27,53 @@ struct targets {
 	size_t n_eps;
 };
 
-/* How a failure is to be treated by the cycle. */
+/* How a step ended, and so how the cycle treats a failure. */
 enum reload_fault {
 	RELOAD_OK,
-	RELOAD_CERT_FAULT,	/* a command failed: the pair or config is to blame */
-	RELOAD_ENGINE_FAULT,	/* no engine, no running front: retry later */
+	RELOAD_FAILED,		/* a reload step failed: the pair or its config is to blame */
+	RELOAD_UNAVAILABLE,	/* no engine, no running front, no master: retry later */
 };
 
-/*
- * Resolves targets: the running fronts (AGENT_FRONT, limited to the
- * agent's own compose project when it runs in one and AGENT_FRONT is
- * the default) and the endpoints (AGENT_ENDPOINTS, else Mailu's TLS
- * ports on each front's address). Emits front.* events. Returns
- * RELOAD_OK or RELOAD_ENGINE_FAULT.
- */
-enum reload_fault reload_targets(const struct config *cfg, struct docker *d,
-    const char *project, struct targets *t);
+struct reloader;
+
+/* What every backend does; an operation a backend has no use for is NULL. */
+struct reload_ops {
+	/* The fronts to reload and the endpoints to verify. */
+	enum reload_fault (*find)(struct reloader *r, struct targets *t);
+	/* Only the endpoints, for `check` (which reloads nothing). */
+	enum reload_fault (*endpoints)(struct reloader *r, struct targets *t);
+	/* Reloads what find found; *started: when the first step began. */
+	enum reload_fault (*reload)(struct reloader *r, const struct targets *t,
+	    time_t *started);
+	/* After a failed step: a front restarted since (not the pair's fault). */
+	bool (*restarted)(struct reloader *r, time_t since);
+	/* TLS errors the fronts logged since, as a JSON array. */
+	json_t *(*log_errors)(struct reloader *r, const struct targets *t, time_t since);
+	void (*close)(struct reloader *r);
+};
+
+struct reloader {
+	const struct reload_ops *ops;
+	const struct config *cfg;
+	struct docker *docker;		/* docker backend: the engine client */
+	char project[128];		/* docker backend: own compose project, "" none */
+	bool self_known;		/* ... looked up already */
+};
+
+/* Sets r up for cfg's backend; -1 with err on a bad setting. */
+int reload_open(struct reloader *r, const struct config *cfg, char *err, size_t errlen);
+void reload_close(struct reloader *r);
+
+enum reload_fault reload_find(struct reloader *r, struct targets *t);
+enum reload_fault reload_endpoints(struct reloader *r, struct targets *t);
+enum reload_fault reload_fronts(struct reloader *r, const struct targets *t,
+    time_t *started);
+bool reload_restarted(struct reloader *r, time_t since);
+json_t *reload_log_errors(struct reloader *r, const struct targets *t, time_t since);
 void reload_targets_free(struct targets *t);
 
-/* Endpoints without the engine: AGENT_ENDPOINTS, or the defaults on host. */
+/* For backends: AGENT_ENDPOINTS, or Mailu's ports on host. */
 size_t reload_static_endpoints(const struct config *cfg, const char *host,
     struct endpoint **eps);
-
-/*
- * Runs the reload on every front, emitting reload.exec per command.
- * *started is set to when the first command began (for the log scan).
- */
-enum reload_fault reload_run(const struct config *cfg, struct docker *d,
-    const struct targets *t, time_t *started);
-
-/*
- * Did a front (AGENT_FRONT) stop, vanish or start again since the given
- * time? Then a failed reload was the restart's doing, not the pair's:
- * logs front.restarted.
- */
-bool reload_fronts_restarted(const struct config *cfg, struct docker *d,
-    const char *project, time_t since);
-
-/*
- * Scans each front's log since a time for nginx [emerg]/[crit] and
- * dovecot Fatal:/Error: lines about TLS; returns them as a JSON array.
- */
-json_t *reload_log_errors(struct docker *d, const struct targets *t, time_t since);
-
-/*
- * A log line worth a human's eye after a reload: nginx [emerg]/[crit] or
- * dovecot Fatal:/Error: that mentions ssl, tls, a certificate or a key.
- */
-bool reload_is_tls_error(const char *line, size_t len);
-
-/*
- * From `ps -o pid,ppid,args` output: the pids (in the front's PID
- * namespace) of processes an exec started with exactly this command line.
- * An exec's process has no parent in the container (PPID 0) and is not
- * PID 1. At most RELOAD_KILL_MAX_PIDS.
- */
-#define RELOAD_KILL_MAX_PIDS 8
-size_t reload_hung_pids(const char *ps, const char *line,
-    long pids[RELOAD_KILL_MAX_PIDS]);
-
-/* Splits AGENT_RELOAD_COMMANDS: ';' between commands, spaces between args. */
-int reload_parse_commands(const char *s, char *buf, size_t buflen,
-    char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1], size_t *n);
 
 #endif

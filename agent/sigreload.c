@@ -259,6 +259,7 @@ signal_pick_masters(const struct signal_proc *procs, size_t n,
 			    "namespace (is it shared?)", name);
 		else
 			continue;
+		pick->missing = accepted[k] == 0;
 		return -1;
 	}
 	for (int k = 0; k < SIGNAL__MAX; k++)
@@ -425,13 +426,14 @@ log_decoys(const struct signal_pick *pick)
 }
 
 int
-signal_reload(char *err, size_t errlen)
+signal_reload(bool *missing, char *err, size_t errlen)
 {
 	struct signal_pick pick;
 	int found;
 
 	found = signal_find_masters("/proc", &pick, err, errlen);
 	log_decoys(&pick);
+	*missing = found != 0 && pick.missing;
 	if (found != 0)
 		return -1;
 	for (int i = 0; i < SIGNAL__MAX; i++) {

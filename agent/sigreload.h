@@ -14,6 +14,7 @@
 #ifndef MCA_SIGRELOAD_H
 #define MCA_SIGRELOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -60,6 +61,7 @@ struct signal_pick {
 	struct signal_decoy	decoys[SIGNAL_DECOYS_MAX];
 	size_t			ndecoys;	/* in decoys[] */
 	size_t			omitted;	/* rejected beyond SIGNAL_DECOYS_MAX */
+	bool			missing;	/* a kind has no master at all (a front restarting?) */
 };
 
 /*
@@ -113,7 +115,10 @@ int signal_find_masters(const char *proc_dir, struct signal_pick *pick,
 /*
  * Finds the masters, logs a reload.decoy event for each rejected
  * candidate and sends each master SIGHUP, one reload.signal event each.
+ * On -1, *missing tells a master that is not there at all (worth a
+ * retry: the front may be restarting) from one that could not be
+ * chosen or signalled.
  */
-int signal_reload(char *err, size_t errlen);
+int signal_reload(bool *missing, char *err, size_t errlen);
 
 #endif

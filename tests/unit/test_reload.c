@@ -1,6 +1,6 @@
 /* AGENT_RELOAD_COMMANDS splitting and the log lines a reload must surface. */
 #include "harness.h"
-#include "reload.h"
+#include "reload_docker.h"
 
 TEST(commands_split)
 {

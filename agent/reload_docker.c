@@ -1,0 +1,511 @@
+/*
+ * reload_docker: the docker backend. Each AGENT_RELOAD_COMMANDS command,
+ * in order, in every running front container, through the Engine API;
+ * the first that fails stops. No shell in the front is assumed or used:
+ * commands are split on spaces and run as argv, so nothing in a setting
+ * is ever evaluated.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "probe.h"
+#include "reload_docker.h"
+#include "testhook.h"
+
+/* ps and kill, run to stop a hung reload command, are bounded by this. */
+#define KILL_EXEC_TIMEOUT_MS 10000L
+#define LOG_SCAN_MAX (1024 * 1024)
+#define LOG_ERRORS_MAX 10
+
+#define DEFAULT_FRONT "label:com.docker.compose.service=front"
+
+int
+reload_parse_commands(const char *s, char *buf, size_t buflen,
+    char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1], size_t *n)
+{
+	char *cmd, *save = NULL;
+
+	*n = 0;
+	if (snprintf(buf, buflen, "%s", s) >= (int)buflen)
+		return -1;
+	for (cmd = strtok_r(buf, ";", &save); cmd != NULL;
+	    cmd = strtok_r(NULL, ";", &save)) {
+		char *arg, *save2 = NULL;
+		size_t argc = 0;
+
+		if (*n >= RELOAD_MAX_COMMANDS)	/* before writing argv[*n] */
+			return strspn(cmd, " \t") == strlen(cmd) ? 0 : -1;
+		for (arg = strtok_r(cmd, " \t", &save2); arg != NULL;
+		    arg = strtok_r(NULL, " \t", &save2)) {
+			if (argc >= RELOAD_MAX_ARGS)
+				return -1;
+			argv[*n][argc++] = arg;
+		}
+		if (argc == 0)
+			continue;
+		argv[*n][argc] = NULL;
+		(*n)++;
+	}
+	return *n > 0 ? 0 : -1;
+}
+
+static void
+docker_failure_event(const char *event, const struct docker_status *st,
+    const char *what)
+{
+	log_event(LOG_LEVEL_ERROR, event,
+	    json_pack("{s:s, s:I, s:s, s:s}", "error",
+	    docker_error_names[st->error], "http_status", (json_int_t)st->http_status,
+	    "endpoint", st->endpoint, "detail", st->detail),
+	    "%s: %s %s (%s)", what, docker_error_names[st->error], st->endpoint,
+	    st->detail);
+}
+
+/*
+ * The compose project AGENT_FRONT is looked up in: our own, while
+ * AGENT_FRONT is the default (a second Mailu on the host is not ours);
+ * NULL (any project) for a front the admin named.
+ */
+static const char *
+front_scope(const struct config *cfg, const char *project)
+{
+	return project != NULL && project[0] != '\0' &&
+	    strcmp(cfg->front, DEFAULT_FRONT) == 0 ? project : NULL;
+}
+
+/* The agent's own compose project, looked up once (a host process has none). */
+static const char *
+own_project(struct reloader *r)
+{
+	struct docker_container self;
+	struct docker_status st;
+
+	if (!r->self_known && docker_self(r->docker, &self, &st) == 0)
+		snprintf(r->project, sizeof(r->project), "%s", self.project);
+	r->self_known = true;
+	return r->project;
+}
+
+/*
+ * The running fronts (AGENT_FRONT, limited to the agent's own compose
+ * project when it runs in one and AGENT_FRONT is the default) and the
+ * endpoints (AGENT_ENDPOINTS, else Mailu's TLS ports on each front's
+ * address). Emits front.* events.
+ */
+static enum reload_fault
+docker_targets(struct reloader *r, struct targets *t)
+{
+	const struct config *cfg = r->cfg;
+	struct docker *d = r->docker;
+	struct docker_container *all = NULL;
+	struct docker_status st;
+	size_t n = 0;
+	const char *scope = front_scope(cfg, own_project(r));
+
+	memset(t, 0, sizeof(*t));
+	if (docker_find(d, cfg->front, scope, &all, &n, &st) != 0) {
+		docker_failure_event("front.lookup_failed", &st, "finding the front");
+		return RELOAD_UNAVAILABLE;
+	}
+	t->fronts = calloc(n > 0 ? n : 1, sizeof(*t->fronts));
+	if (t->fronts == NULL) {
+		free(all);
+		return RELOAD_UNAVAILABLE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!all[i].running) {
+			log_event(LOG_LEVEL_WARN, "front.skipped",
+			    json_pack("{s:s, s:s}", "container", all[i].name, "reason",
+			    "not running"), "front %s is not running: skipped",
+			    all[i].name);
+			continue;
+		}
+		t->fronts[t->n_fronts++] = all[i];
+	}
+	free(all);
+	if (t->n_fronts == 0) {
+		log_event(LOG_LEVEL_ERROR, "front.none",
+		    json_pack("{s:s, s:s}", "front", cfg->front, "project",
+		    scope != NULL ? scope : ""),
+		    "no running front container matches %s", cfg->front);
+		return RELOAD_UNAVAILABLE;
+	}
+	if (cfg->endpoints != NULL) {
+		t->n_eps = reload_static_endpoints(cfg, NULL, &t->eps);
+		return t->n_eps > 0 ? RELOAD_OK : RELOAD_UNAVAILABLE;
+	}
+	/* Mailu's ports on every front's own address */
+	t->eps = calloc(t->n_fronts * PROTO__MAX, sizeof(*t->eps));
+	if (t->eps == NULL)
+		return RELOAD_UNAVAILABLE;
+	for (size_t i = 0; i < t->n_fronts; i++) {
+		bool https = cfg->flavor != FLAVOR_MAIL &&
+		    cfg->flavor != FLAVOR_MAIL_LETSENCRYPT;
+		size_t k;
+
+		if (t->fronts[i].address[0] == '\0') {
+			log_event(LOG_LEVEL_WARN, "front.no_address",
+			    json_pack("{s:s}", "container", t->fronts[i].name),
+			    "front %s has no address to probe", t->fronts[i].name);
+			continue;
+		}
+		k = endpoint_defaults(t->fronts[i].address, &cfg->ports, https,
+		    t->eps + t->n_eps);
+		endpoint_mark_proxy(t->eps + t->n_eps, k, &cfg->proxy_ports);
+		t->n_eps += k;
+	}
+	return RELOAD_OK;
+}
+
+static void
+join_argv(char *const argv[], char *out, size_t len)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; argv[i] != NULL && used < len; i++)
+		used += (size_t)snprintf(out + used, len - used, "%s%s",
+		    i > 0 ? " " : "", argv[i]);
+}
+
+size_t
+reload_hung_pids(const char *ps, const char *line, long pids[RELOAD_KILL_MAX_PIDS])
+{
+	size_t n = 0, len = strlen(line);
+
+	for (const char *p = ps; *p != '\0' && n < RELOAD_KILL_MAX_PIDS; ) {
+		const char *eol = strchr(p, '\n');
+		size_t l = eol != NULL ? (size_t)(eol - p) : strlen(p);
+		long pid, ppid;
+		int off = 0;
+
+		if (sscanf(p, " %ld %ld %n", &pid, &ppid, &off) == 2 && off > 0 &&
+		    pid > 1 && ppid == 0 && l - (size_t)off == len &&
+		    strncmp(p + off, line, len) == 0)
+			pids[n++] = pid;
+		p += l + (eol != NULL);
+	}
+	return n;
+}
+
+/*
+ * A command that outlived AGENT_RELOAD_TIMEOUT still runs in the front:
+ * the Engine API cannot stop an exec. Look for it from inside the front
+ * (ps) and kill it (kill -KILL): both are in Mailu's Alpine front
+ * (busybox) and in Debian's procps. Fills ev with what happened
+ * (killed: found and killed; still_running: the engine's word after
+ * that); returns true when the exec no longer runs.
+ */
+static bool
+kill_hung(struct docker *d, const struct config *cfg,
+    const struct docker_container *front, const char *line,
+    const struct docker_exec_result *hung, json_t *ev)
+{
+	static char ps0[] = "ps", ps1[] = "-o", ps2[] = "pid,ppid,args",
+	    k0[] = "kill", k1[] = "-KILL";
+	char *ps[] = { ps0, ps1, ps2, NULL }, *kill[RELOAD_KILL_MAX_PIDS + 3] = { k0, k1 };
+	char num[RELOAD_KILL_MAX_PIDS][24];
+	long pids[RELOAD_KILL_MAX_PIDS], tmo = cfg->reload_timeout_ms < KILL_EXEC_TIMEOUT_MS ?
+	    cfg->reload_timeout_ms : KILL_EXEC_TIMEOUT_MS;
+	struct timespec nap = { 0, 200 * 1000000L };
+	struct docker_exec_result *r = malloc(sizeof(*r));
+	struct docker_status st;
+	json_t *killed = json_array();
+	const char *why = NULL;
+	bool running = true;
+	long pid;
+	size_t n = 0;
+
+	if (r == NULL || killed == NULL) {
+		why = "out of memory";
+		goto out;
+	}
+	if (docker_exec(d, front->id, ps, tmo, r, &st) != 0 || r->exit_code != 0) {
+		why = "ps failed in the front";
+		goto out;
+	}
+	if ((n = reload_hung_pids(r->output, line, pids)) == 0) {
+		why = "not found by ps in the front";
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(num[i], sizeof(num[i]), "%ld", pids[i]);
+		kill[2 + i] = num[i];
+		json_array_append_new(killed, json_integer(pids[i]));
+	}
+	kill[2 + n] = NULL;
+	if (docker_exec(d, front->id, kill, tmo, r, &st) != 0 || r->exit_code != 0)
+		why = "kill failed in the front";
+out:
+	/* the engine's word, not kill's exit code, says whether it is gone */
+	for (int i = 0; i < 10 && running && hung->exec_id[0] != '\0'; i++) {
+		if (docker_exec_state(d, hung->exec_id, &running, &pid, &st) != 0)
+			break;
+		if (running && nanosleep(&nap, NULL) != 0)
+			break;
+	}
+	json_object_set_new(ev, "killed", json_boolean(why == NULL && !running));
+	json_object_set_new(ev, "still_running", json_boolean(running));
+	json_object_set_new(ev, "killed_pids", killed != NULL ? killed : json_array());
+	if (why != NULL || running)
+		json_object_set_new(ev, "kill_detail", json_string(why != NULL ? why :
+		    "still running after kill"));
+	free(r);
+	return !running;
+}
+
+/* reload.timeout: which command hung, where, and whether it is gone now. */
+static void
+timed_out(struct docker *d, const struct config *cfg,
+    const struct docker_container *front, const char *line,
+    const struct docker_exec_result *hung)
+{
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:n, s:s, s:I, s:s, s:I}",
+	    "container", front->name, "container_id", front->id, "command", line,
+	    "exit_code", "error", "timeout", "timeout_ms",
+	    (json_int_t)cfg->reload_timeout_ms, "exec_id", hung->exec_id, "pid",
+	    (json_int_t)hung->pid);
+	bool gone = kill_hung(d, cfg, front, line, hung, ev);
+
+	log_event(LOG_LEVEL_ERROR, "reload.timeout", ev,
+	    "%s: '%s' still ran after %ld ms: %s", front->name, line,
+	    cfg->reload_timeout_ms, gone ? "it no longer runs" :
+	    "it could not be stopped and may still run in the front");
+}
+
+/*
+ * A command failed: was it the front restarting under us (gone, stopped
+ * or started again since the reload began; a front we reloaded that is
+ * not running now)? Then it is not the pair's fault: the restarted front
+ * reads the pair on disk by itself, and the cycle is retried like an
+ * engine fault. A container that was already stopped before (a leftover
+ * matching AGENT_FRONT) does not count.
+ */
+static bool
+front_restarted(struct docker *d, const struct docker_container *front,
+    time_t since, bool reloaded)
+{
+	struct docker_container *c = NULL;
+	struct docker_status st;
+	size_t n = 0;
+	bool yes;
+
+	if (docker_find(d, front->id, NULL, &c, &n, &st) != 0)
+		yes = st.error == DOCKER_ERR_NOT_FOUND;
+	else
+		yes = n != 1 || (reloaded && !c->running) || c->started >= since ||
+		    c->finished >= since;
+	if (yes)
+		log_event(LOG_LEVEL_WARN, "front.restarted",
+		    json_pack("{s:s, s:s, s:b, s:I}", "container", front->name,
+		    "container_id", front->id, "running", n == 1 && c->running,
+		    "started", (json_int_t)(n == 1 ? c->started : 0)),
+		    "front %s restarted or stopped during the reload: trying again "
+		    "later", front->name);
+	free(c);
+	return yes;
+}
+
+static bool
+docker_restarted(struct reloader *r, time_t since)
+{
+	const struct config *cfg = r->cfg;
+	struct docker *d = r->docker;
+	const char *project = own_project(r);
+	struct docker_container *all = NULL;
+	struct docker_status st;
+	size_t n = 0;
+	bool yes = false;
+
+	if (docker_find(d, cfg->front, front_scope(cfg, project), &all, &n, &st) != 0)
+		return false;
+	for (size_t i = 0; i < n && !yes; i++)
+		yes = front_restarted(d, &all[i], since, false);
+	free(all);
+	return yes;
+}
+
+static enum reload_fault
+docker_reload(struct reloader *r, const struct targets *t, time_t *started)
+{
+	const struct config *cfg = r->cfg;
+	struct docker *d = r->docker;
+	char buf[1024], line[256];
+	char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1];
+	struct docker_exec_result *res;
+	size_t ncmd = 0;
+	enum reload_fault rc = RELOAD_FAILED;
+
+	*started = time(NULL);
+	if (reload_parse_commands(cfg->reload_commands, buf, sizeof(buf), argv,
+	    &ncmd) != 0) {
+		log_event(LOG_LEVEL_ERROR, "reload.failed",
+		    json_pack("{s:s}", "reason", "bad AGENT_RELOAD_COMMANDS"),
+		    "AGENT_RELOAD_COMMANDS cannot be parsed");
+		return RELOAD_FAILED;
+	}
+	if ((res = malloc(sizeof(*res))) == NULL)
+		return RELOAD_UNAVAILABLE;
+	for (size_t f = 0; f < t->n_fronts; f++) {
+		for (size_t c = 0; c < ncmd; c++) {
+			struct docker_status st;
+
+			join_argv(argv[c], line, sizeof(line));
+			TEST_PAUSEF("cycle.reload_before.%zu", c + 1);
+			if (docker_exec(d, t->fronts[f].id, argv[c],
+			    cfg->reload_timeout_ms, res, &st) != 0) {
+				/* started, then hung: say so, and stop it if we can */
+				if (res->hung) {
+					timed_out(d, cfg, &t->fronts[f], line, res);
+					metrics_count_reload_exec(t->fronts[f].name, line,
+					    "timeout");
+					rc = RELOAD_UNAVAILABLE;
+					goto out;
+				}
+				docker_failure_event("reload.exec_failed", &st, line);
+				metrics_count_reload_exec(t->fronts[f].name, line, "error");
+				/* 403 from a socket proxy: our setup, not the engine's health */
+				rc = st.error == DOCKER_ERR_DENIED ? RELOAD_FAILED :
+				    RELOAD_UNAVAILABLE;
+				if (st.error == DOCKER_ERR_NOT_RUNNING)
+					front_restarted(d, &t->fronts[f], *started, true);
+				goto out;
+			}
+			log_event(res->exit_code == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
+			    "reload.exec",
+			    json_pack("{s:s, s:s, s:s, s:i, s:s, s:I}", "container",
+			    t->fronts[f].name, "container_id", t->fronts[f].id,
+			    "command", line, "exit_code", res->exit_code, "output",
+			    res->output, "ms", (json_int_t)res->ms),
+			    "%s: '%s' exited %d", t->fronts[f].name, line,
+			    res->exit_code);
+			metrics_count_reload_exec(t->fronts[f].name, line,
+			    res->exit_code == 0 ? "ok" : "failed");
+			if (res->exit_code != 0) {
+				if (front_restarted(d, &t->fronts[f], *started, true))
+					rc = RELOAD_UNAVAILABLE;
+				goto out;
+			}
+			TEST_PAUSE("cycle.reloading");
+		}
+	}
+	rc = RELOAD_OK;
+out:
+	free(res);
+	return rc;
+}
+
+bool
+reload_is_tls_error(const char *line, size_t len)
+{
+	static const char *const severities[] = { "[emerg]", "[crit]", "Fatal:", "Error:" };
+	static const char *const topics[] = { "ssl", "tls", "certificate", "key" };
+	char lower[512];
+	bool severe = false;
+	size_t n = len < sizeof(lower) - 1 ? len : sizeof(lower) - 1;
+
+	for (size_t i = 0; i < n; i++)
+		lower[i] = (char)tolower((unsigned char)line[i]);
+	lower[n] = '\0';
+	for (size_t i = 0; i < sizeof(severities) / sizeof(severities[0]); i++) {
+		char sev[16];
+
+		snprintf(sev, sizeof(sev), "%s", severities[i]);
+		for (char *p = sev; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if (strstr(lower, sev) != NULL)
+			severe = true;
+	}
+	if (!severe)
+		return false;
+	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+		if (strstr(lower, topics[i]) != NULL)
+			return true;
+	return false;
+}
+
+struct scan {
+	json_t *lines;
+	const char *front;
+};
+
+static void
+scan_line(void *arg, int stream, const char *line, size_t len)
+{
+	struct scan *sc = arg;
+
+	(void)stream;
+	if (json_array_size(sc->lines) >= LOG_ERRORS_MAX || !reload_is_tls_error(line, len))
+		return;
+	/* docker_logs_since hands out printable lines already: only bound them */
+	json_array_append_new(sc->lines, json_pack("{s:s, s:s%}", "container",
+	    sc->front, "line", line, len < 300 ? len : (size_t)300));
+}
+
+static json_t *
+docker_log_errors(struct reloader *r, const struct targets *t, time_t since)
+{
+	struct docker *d = r->docker;
+	json_t *lines = json_array();
+
+	for (size_t f = 0; d != NULL && f < t->n_fronts; f++) {
+		struct scan sc = { lines, t->fronts[f].name };
+		struct docker_status st;
+
+		if (docker_logs_since(d, t->fronts[f].id, since, LOG_SCAN_MAX,
+		    scan_line, &sc, &st) != 0)
+			docker_failure_event("front.logs_failed", &st, "reading logs");
+	}
+	return lines;
+}
+
+/* check without the engine when AGENT_ENDPOINTS names what to probe */
+static enum reload_fault
+docker_endpoints(struct reloader *r, struct targets *t)
+{
+	if (r->cfg->endpoints == NULL)
+		return docker_targets(r, t);
+	memset(t, 0, sizeof(*t));
+	t->n_eps = reload_static_endpoints(r->cfg, NULL, &t->eps);
+	return t->n_eps > 0 ? RELOAD_OK : RELOAD_UNAVAILABLE;
+}
+
+static void
+docker_close_backend(struct reloader *r)
+{
+	docker_close(&r->docker);
+}
+
+static const struct reload_ops docker_ops = {
+	.find = docker_targets,
+	.endpoints = docker_endpoints,
+	.reload = docker_reload,
+	.restarted = docker_restarted,
+	.log_errors = docker_log_errors,
+	.close = docker_close_backend,
+};
+
+int
+reload_docker_open(struct reloader *r, char *err, size_t errlen)
+{
+	char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1], buf[1024];
+	size_t ncmd;
+
+	if (reload_parse_commands(r->cfg->reload_commands, buf, sizeof(buf),
+	    argv, &ncmd) != 0) {
+		snprintf(err, errlen, "AGENT_RELOAD_COMMANDS: 1 to %d commands "
+		    "of at most %d words", RELOAD_MAX_COMMANDS, RELOAD_MAX_ARGS);
+		return -1;
+	}
+	if ((r->docker = docker_open(r->cfg->docker_host, 10000)) == NULL) {
+		snprintf(err, errlen, "DOCKER_HOST: cannot set up a client");
+		return -1;
+	}
+	r->ops = &docker_ops;
+	return 0;
+}
