@@ -1,7 +1,7 @@
 /*
  * metrics_http: the metrics server's pure decisions, apart from its I/O
  * (agent/metrics.c) so unit tests and the fuzzer reach them: what a
- * request head asks for.
+ * request head asks for, and which slot a new connection takes.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -41,4 +41,21 @@ metrics_parse_request(const char *req, size_t len, enum metrics_page *page)
 	else
 		return 404;
 	return 200;
+}
+
+int
+metrics_pick_slot(const enum metrics_conn *state, const unsigned long long *seq,
+    size_t n)
+{
+	int head = -1, drain = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (state[i] == METRICS_CONN_FREE)
+			return (int)i;
+		if (state[i] == METRICS_CONN_HEAD && (head < 0 || seq[i] < seq[head]))
+			head = (int)i;
+		if (state[i] == METRICS_CONN_DRAIN && (drain < 0 || seq[i] < seq[drain]))
+			drain = (int)i;
+	}
+	return head >= 0 ? head : drain;
 }
