@@ -1,15 +1,21 @@
 /*
  * metrics: a tiny HTTP/1.1 server for /metrics and /healthz on one thread.
  *
- * Memory is bounded whatever clients do: at most MAX_CLIENTS connections
- * (more are accepted and closed at once), each with one REQ_MAX request
- * buffer and one response of at most RESP_MAX, so 16 x (4 KiB + 512 KiB)
- * = 8.1 MiB at worst, plus the fixed tables below (~100 KiB). The tables
- * bound the body: 256 endpoints x 2 lines x <= 620 bytes + 64 series x
- * <= 900 bytes + families = ~380 KiB, under RESP_MAX (measured: 16
- * stalled readers of a 187 KB body peak at 4.8 MiB RSS). Every connection
- * has one deadline from accept: idle, slow readers and slow writers are
- * closed when it passes.
+ * Memory is bounded whatever clients do: at most MAX_CLIENTS connections,
+ * each with one REQ_MAX request buffer and one response of at most
+ * RESP_MAX, so 16 x (4 KiB + 512 KiB) = 8.1 MiB at worst, plus the fixed
+ * tables below (~100 KiB) and one DRAIN_READ buffer on the thread's stack.
+ * The tables bound the body: 256 endpoints x 2 lines x <= 620 bytes + 64
+ * series x <= 900 bytes + families = ~380 KiB, under RESP_MAX (measured:
+ * 16 stalled readers of a 187 KB body peak at 4.8 MiB RSS).
+ *
+ * No client holds the thread or the slots: each poll event does one
+ * bounded read or write; a connection has HEAD_MS from accept for its
+ * request head and DEADLINE_MS in all, checked at every turn of the loop
+ * and after each event; the lingering close reads at most DRAIN_MAX bytes
+ * for at most DRAIN_MS. When all slots are taken, a new connection drops
+ * the oldest one still reading its head (else the oldest lingering one):
+ * only a server busy answering 16 requests refuses one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +40,12 @@
 #define MAX_SERIES	64
 #define REQ_MAX		METRICS_REQ_MAX
 #define RESP_MAX	(512 * 1024)
-#define DEADLINE_MS	5000
+#define DEADLINE_MS	5000		/* a connection in all, from accept */
+#define HEAD_MS		2000		/* a complete request head, from accept */
+#define DRAIN_MS	1000		/* the lingering close after an answer */
+#define DRAIN_MAX	(64 * 1024)	/* bytes read and dropped while lingering */
+#define DRAIN_READ	4096		/* one read per poll event */
+#define ACCEPT_MAX	(2 * MAX_CLIENTS)	/* accepts per listener event */
 #define BACKLOG		16
 #define URL_MAX		256	/* label values are cut to these sizes - 1 */
 #define LABEL_MAX	128
@@ -78,12 +89,13 @@ static struct {
 	char reason[REASON_MAX];
 } st = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
-enum cstate { C_FREE, C_READ, C_WRITE, C_DRAIN };
-
 struct client {
 	int fd;
-	enum cstate state;
-	long long deadline;		/* CLOCK_MONOTONIC ms */
+	enum metrics_conn state;
+	unsigned long long seq;		/* accept order: lower is older */
+	long long deadline;		/* of this state, CLOCK_MONOTONIC ms */
+	long long end;			/* of the whole connection */
+	size_t drained;			/* bytes dropped while lingering */
 	char *req;			/* REQ_MAX bytes while reading */
 	size_t reqlen;
 	char *resp;			/* the whole response while writing */
@@ -95,8 +107,9 @@ static struct {
 	pthread_t thr;
 	int lfd, wake[2], port;
 	struct client c[MAX_CLIENTS];
+	unsigned long long seq;
 } srv = { .lfd = -1, .wake = { -1, -1 }, .port = -1 };
-static int deadline_ms = DEADLINE_MS;
+static int deadline_ms = DEADLINE_MS, head_ms = HEAD_MS, drain_ms = DRAIN_MS;
 
 struct buf {
 	char *p;
@@ -279,42 +292,7 @@ respond(struct client *c, int code, const char *ctype, const char *body, size_t 
 	memcpy(c->resp, head, (size_t)n);
 	memcpy(c->resp + n, body, blen);
 	c->sent = 0;
-	c->state = C_WRITE;
-}
-
-static bool
-is(const char *s, size_t n, const char *lit)
-{
-	return n == strlen(lit) && memcmp(s, lit, n) == 0;
-}
-
-int
-metrics_parse_request(const char *req, size_t len, enum metrics_page *page)
-{
-	const char *eol, *sp1, *sp2, *q;
-
-	*page = METRICS_PAGE_NONE;
-	if (memmem(req, len, "\r\n\r\n", 4) == NULL &&
-	    memmem(req, len, "\n\n", 2) == NULL)
-		return len >= REQ_MAX ? 431 : 0;
-	eol = memchr(req, '\n', len);
-	sp1 = memchr(req, ' ', (size_t)(eol - req));
-	sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
-	if (sp2 == NULL || sp1 == req || sp2 == sp1 + 1 || eol - sp2 < 8 ||
-	    memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
-		return 400;
-	if (!is(req, (size_t)(sp1 - req), "GET"))
-		return 405;
-	q = memchr(sp1 + 1, '?', (size_t)(sp2 - sp1 - 1));
-	if (q == NULL)
-		q = sp2;
-	if (is(sp1 + 1, (size_t)(q - sp1 - 1), "/metrics"))
-		*page = METRICS_PAGE_METRICS;
-	else if (is(sp1 + 1, (size_t)(q - sp1 - 1), "/healthz"))
-		*page = METRICS_PAGE_HEALTHZ;
-	else
-		return 404;
-	return 200;
+	c->state = METRICS_CONN_WRITE;
 }
 
 /* A whole request head is in c->req, parsed to code and page: answer it. */
@@ -356,12 +334,13 @@ static void
 on_event(struct client *c)
 {
 	enum metrics_page page;
-	char junk[512];
+	char junk[DRAIN_READ];
+	long long now;
 	ssize_t n;
 	int code;
 
 	switch (c->state) {
-	case C_READ:
+	case METRICS_CONN_HEAD:
 		n = recv(c->fd, c->req + c->reqlen, REQ_MAX - c->reqlen, 0);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -370,10 +349,12 @@ on_event(struct client *c)
 			return;
 		}
 		c->reqlen += (size_t)n;
-		if ((code = metrics_parse_request(c->req, c->reqlen, &page)) != 0)
+		if ((code = metrics_parse_request(c->req, c->reqlen, &page)) != 0) {
+			c->deadline = c->end;
 			route(c, code, page);
+		}
 		return;
-	case C_WRITE:
+	case METRICS_CONN_WRITE:
 		n = send(c->fd, c->resp + c->sent, c->resplen - c->sent,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -388,48 +369,70 @@ on_event(struct client *c)
 		/*
 		 * Lingering close: closing with unread request bytes would
 		 * send a reset that can destroy the response in flight, so
-		 * read and discard until the peer closes or the deadline.
+		 * read and discard a little, for a little while: a peer
+		 * that keeps sending must not keep the thread or the slot.
 		 */
 		shutdown(c->fd, SHUT_WR);
 		free(c->resp);
 		c->resp = NULL;
-		c->state = C_DRAIN;
+		c->state = METRICS_CONN_DRAIN;
+		c->drained = 0;
+		if ((now = now_ms()) + drain_ms < c->end)
+			c->deadline = now + drain_ms;
 		return;
-	case C_DRAIN:
-		while ((n = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT)) > 0)
-			;
-		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+	case METRICS_CONN_DRAIN:
+		/* one read per event, never until EAGAIN */
+		n = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0 || (c->drained += (size_t)n) >= DRAIN_MAX)
 			client_close(c);
 		return;
-	case C_FREE:
+	case METRICS_CONN_FREE:
 		return;
 	}
 }
 
 /* Returns -1 when out of descriptors: the caller pauses the listener. */
 static int
-accept_all(void)
+accept_some(void)
 {
-	for (;;) {
-		struct client *c = NULL;
-		int fd = accept4(srv.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	enum metrics_conn state[MAX_CLIENTS];
+	unsigned long long seq[MAX_CLIENTS];
+
+	/* bounded: a connect flood must not keep the thread here either */
+	for (int k = 0; k < ACCEPT_MAX; k++) {
+		struct client *c;
+		long long now;
+		int i, fd = accept4(srv.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM ? -1 : 0;
-
-		for (int i = 0; i < MAX_CLIENTS && c == NULL; i++)
-			if (srv.c[i].state == C_FREE)
-				c = &srv.c[i];
-		if (c == NULL || (c->req = malloc(REQ_MAX)) == NULL) {
-			close(fd);	/* full: refuse rather than queue */
+		for (i = 0; i < MAX_CLIENTS; i++) {
+			state[i] = srv.c[i].state;
+			seq[i] = srv.c[i].seq;
+		}
+		if ((i = metrics_pick_slot(state, seq, MAX_CLIENTS)) < 0) {
+			close(fd);	/* all answering: refuse rather than queue */
 			continue;
 		}
+		c = &srv.c[i];
+		if (c->state != METRICS_CONN_FREE)
+			client_close(c);
+		if ((c->req = malloc(REQ_MAX)) == NULL) {
+			close(fd);
+			continue;
+		}
+		now = now_ms();
 		c->fd = fd;
-		c->state = C_READ;
+		c->state = METRICS_CONN_HEAD;
+		c->seq = ++srv.seq;
 		c->reqlen = 0;
-		c->deadline = now_ms() + deadline_ms;
+		c->end = now + deadline_ms;
+		c->deadline = now + (head_ms < deadline_ms ? head_ms : deadline_ms);
 	}
+	return 0;
 }
 
 static void *
@@ -453,7 +456,7 @@ serve(void *arg)
 		for (int i = 0; i < MAX_CLIENTS; i++) {
 			struct client *c = &srv.c[i];
 
-			if (c->state == C_FREE)
+			if (c->state == METRICS_CONN_FREE)
 				continue;
 			if (c->deadline <= now) {
 				client_close(c);
@@ -463,7 +466,7 @@ serve(void *arg)
 				timeout = c->deadline - now;
 			slot[n] = i;
 			pfd[n++] = (struct pollfd){ .fd = c->fd,
-			    .events = c->state == C_WRITE ? POLLOUT : POLLIN };
+			    .events = c->state == METRICS_CONN_WRITE ? POLLOUT : POLLIN };
 		}
 		if (poll(pfd, n, (int)timeout) < 0) {
 			if (errno == EINTR)
@@ -472,14 +475,22 @@ serve(void *arg)
 		}
 		if (pfd[0].revents != 0)
 			break;
-		for (nfds_t i = 2; i < n; i++)
-			if (pfd[i].revents != 0)
-				on_event(&srv.c[slot[i]]);
-		if (pfd[1].revents != 0 && accept_all() == -1)
+		for (nfds_t i = 2; i < n; i++) {
+			struct client *c = &srv.c[slot[i]];
+
+			if (pfd[i].revents == 0)
+				continue;
+			on_event(c);
+			/* also here, before the accepts below: past its deadline, a
+			 * slot is freed rather than taken from a live peer */
+			if (c->state != METRICS_CONN_FREE && c->deadline <= now_ms())
+				client_close(c);
+		}
+		if (pfd[1].revents != 0 && accept_some() == -1)
 			paused = now_ms() + 100;
 	}
 	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (srv.c[i].state != C_FREE)
+		if (srv.c[i].state != METRICS_CONN_FREE)
 			client_close(&srv.c[i]);
 	return NULL;
 }
@@ -624,6 +635,18 @@ void
 metrics_test_set_deadline_ms(int ms)
 {
 	deadline_ms = ms;
+}
+
+void
+metrics_test_set_head_ms(int ms)
+{
+	head_ms = ms;
+}
+
+void
+metrics_test_set_drain_ms(int ms)
+{
+	drain_ms = ms;
 }
 #endif
 

@@ -44,9 +44,33 @@ enum metrics_page {
  */
 int metrics_parse_request(const char *req, size_t len, enum metrics_page *page);
 
+/* A connection slot of the server, by what it is doing. */
+enum metrics_conn {
+	METRICS_CONN_FREE,
+	METRICS_CONN_HEAD,	/* reading its request head */
+	METRICS_CONN_WRITE,	/* sending its answer */
+	METRICS_CONN_DRAIN,	/* answered; reading what is left, then closed */
+};
+
+/*
+ * The server's admission, pure: the slot of n a new connection takes,
+ * given each slot's state and accept order (seq, lower = older). A free
+ * slot; else the oldest HEAD (dropped: it has not asked yet, and idle
+ * connections must not lock scrapes out); else the oldest DRAIN (its
+ * answer is sent); -1 when all n are WRITE: the new one is refused.
+ */
+int metrics_pick_slot(const enum metrics_conn *state,
+    const unsigned long long *seq, size_t n);
+
 #ifdef MCA_TEST_HOOKS
-/* Per-connection deadline for the unit tests (default 5000 ms). */
+/*
+ * Timeouts for the unit tests: a connection in all (default 5000 ms),
+ * its request head (2000 ms, counted from accept too) and the lingering
+ * close after its answer (1000 ms).
+ */
 void metrics_test_set_deadline_ms(int ms);
+void metrics_test_set_head_ms(int ms);
+void metrics_test_set_drain_ms(int ms);
 #endif
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * fuzz_metrics: the request parser of the /metrics and /healthz server
- * (agent/metrics.c, metrics_parse_request). The input is what a client
+ * (agent/metrics_http.c, metrics_parse_request). The input is what a client
  * sends; the server reads it into a METRICS_REQ_MAX buffer and parses
  * after every read. Fed here in pseudo-random reads (the first byte seeds
  * them) exactly as on_event does, until an answer is decided. Checks: the

@@ -1,10 +1,12 @@
 /* The metrics server: exposition format, HTTP edges, bounds, restart. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -317,28 +319,216 @@ TEST(http_edges)
 	metrics_stop();
 }
 
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* true once the server has closed fd: EOF or a reset, without waiting */
+static bool
+closed(int fd)
+{
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* Sends a request on fd and reads its answer up to the server's EOF. */
+static void
+ask(int fd, const char *path, char *out, size_t size)
+{
+	char req[128];
+	size_t got = 0;
+	ssize_t n;
+	int len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n\r\n", path);
+
+	CHECK(send(fd, req, (size_t)len, MSG_NOSIGNAL) == len);
+	while (got < size - 1 && (n = recv(fd, out + got, size - 1 - got, 0)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+}
+
+/*
+ * After its answer, sends chunk bytes every pause_ms until a send fails
+ * (the server closed); returns the ms that took, or -1 if the server
+ * still took bytes after limit_ms.
+ */
+static long long
+stream(int fd, size_t chunk, int pause_ms, long long limit_ms)
+{
+	static const char buf[4096];
+	struct timeval tv = { .tv_usec = 100 * 1000 };
+	long long t0 = mono_ms();
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (mono_ms() - t0 < limit_ms) {
+		if (send(fd, buf, chunk, MSG_NOSIGNAL) < 0 && errno != EAGAIN &&
+		    errno != EWOULDBLOCK)
+			return mono_ms() - t0;
+		if (pause_ms > 0)
+			usleep((useconds_t)pause_ms * 1000);
+	}
+	return -1;
+}
+
+/* 16 idle connections take every slot: a scrape still gets in. */
 TEST(idle_clients)
 {
 	int fds[17];
-	char c, *r;
+	char *r;
 
+	start();
+	for (int i = 0; i < 16; i++) {
+		fds[i] = dial();
+		CHECK(send(fds[i], "G", 1, MSG_NOSIGNAL) == 1);
+	}
+	usleep(100 * 1000);	/* all 16 accepted */
+	for (int i = 0; i < 16; i++)
+		CHECK(!closed(fds[i]));
+	/* the scrape drops the oldest idle one, and only it */
+	r = get("/healthz");
+	CHECK(strncmp(r, "HTTP/1.1 200 ", 13) == 0);
+	free(r);
+	CHECK(closed(fds[0]));
+	for (int i = 1; i < 16; i++)
+		CHECK(!closed(fds[i]));
+	/* again: the first scrape's slot, if free by now, or fds[1]'s */
+	r = get("/metrics");
+	CHECK(strncmp(r, "HTTP/1.1 200 ", 13) == 0);
+	free(r);
+	for (int i = 2; i < 16; i++)
+		CHECK(!closed(fds[i]));
+	for (int i = 0; i < 16; i++)
+		close(fds[i]);
+	metrics_stop();
+
+	/* an idle connection is closed at its deadline, a new one or not */
 	metrics_test_set_deadline_ms(300);
 	start();
 	for (int i = 0; i < 17; i++)
 		fds[i] = dial();
-	/* the 17th is over the limit: accepted and closed at once */
-	CHECK(recv(fds[16], &c, 1, 0) == 0);
 	usleep(500 * 1000);
+	for (int i = 0; i < 17; i++) {
+		CHECK(closed(fds[i]));
+		close(fds[i]);
+	}
 	r = get("/metrics");
 	CHECK(strncmp(r, "HTTP/1.1 200 ", 13) == 0);
 	free(r);
-	/* the idle ones were closed by the deadline */
-	for (int i = 0; i < 17; i++) {
-		CHECK(recv(fds[i], &c, 1, 0) == 0);
-		close(fds[i]);
-	}
 	metrics_stop();
 	metrics_test_set_deadline_ms(5000);
+}
+
+/* A request head must be whole within the head deadline, from accept. */
+TEST(slow_head)
+{
+	static const char *const part[] = { "GET /healthz HTTP/1.1\r\n",
+	    "Host: t\r\n", "\r\n" };
+	long long t0, t = -1;
+	char resp[256] = "";
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	metrics_test_set_head_ms(300);
+	start();
+	/* a head in pieces, whole in time: answered */
+	fd = dial();
+	for (int i = 0; i < 3; i++) {
+		CHECK(send(fd, part[i], strlen(part[i]), MSG_NOSIGNAL) ==
+		    (ssize_t)strlen(part[i]));
+		usleep(50 * 1000);
+	}
+	while (got < sizeof(resp) - 1 &&
+	    (n = recv(fd, resp + got, sizeof(resp) - 1 - got, 0)) > 0)
+		got += (size_t)n;
+	CHECK(strncmp(resp, "HTTP/1.1 200 ", 13) == 0);
+	close(fd);
+	/* a header line every 50 ms, never the end: closed at 300 ms */
+	fd = dial();
+	t0 = mono_ms();
+	CHECK(send(fd, part[0], strlen(part[0]), MSG_NOSIGNAL) > 0);
+	while (mono_ms() - t0 < 3000) {
+		if (send(fd, "X: y\r\n", 6, MSG_NOSIGNAL) < 0 || closed(fd)) {
+			t = mono_ms() - t0;
+			break;
+		}
+		usleep(50 * 1000);
+	}
+	fprintf(stderr, "  slow head closed after %lld ms\n", t);
+	CHECK(t >= 250 && t < 1000);
+	close(fd);
+	metrics_stop();
+	metrics_test_set_head_ms(2000);
+}
+
+/* A client that keeps sending after its request: at most 64 KiB read. */
+TEST(drain_bytes)
+{
+	char resp[256];
+	long long t;
+	int fd;
+
+	/* only the byte bound can close it within the test's 3 s */
+	metrics_test_set_deadline_ms(20000);
+	metrics_test_set_drain_ms(20000);
+	start();
+	fd = dial();
+	ask(fd, "/healthz", resp, sizeof(resp));
+	CHECK(strncmp(resp, "HTTP/1.1 200 ", 13) == 0);
+	t = stream(fd, 4096, 0, 3000);
+	fprintf(stderr, "  streaming client closed after %lld ms\n", t);
+	CHECK(t >= 0 && t < 1000);
+	close(fd);
+	metrics_stop();
+	metrics_test_set_drain_ms(1000);
+	metrics_test_set_deadline_ms(5000);
+}
+
+/* A client that trickles after its request: closed at the drain time. */
+TEST(drain_time)
+{
+	char resp[256];
+	long long t;
+	int fd;
+
+	metrics_test_set_deadline_ms(20000);
+	metrics_test_set_drain_ms(300);
+	start();
+	fd = dial();
+	ask(fd, "/metrics", resp, sizeof(resp));
+	CHECK(strncmp(resp, "HTTP/1.1 200 ", 13) == 0);
+	t = stream(fd, 1, 20, 3000);
+	fprintf(stderr, "  trickling client closed after %lld ms\n", t);
+	CHECK(t >= 150 && t < 1000);
+	close(fd);
+	metrics_stop();
+	metrics_test_set_drain_ms(1000);
+	metrics_test_set_deadline_ms(5000);
+}
+
+/* Admission alone: which slot a new connection takes, or none. */
+TEST(pick_slot)
+{
+	enum metrics_conn s[4];
+	unsigned long long q[4] = { 7, 3, 9, 5 };
+	const enum metrics_conn H = METRICS_CONN_HEAD, W = METRICS_CONN_WRITE,
+	    D = METRICS_CONN_DRAIN, F = METRICS_CONN_FREE;
+
+#define PICK(a, b, c, d) (s[0] = (a), s[1] = (b), s[2] = (c), s[3] = (d), \
+	metrics_pick_slot(s, q, 4))
+	CHECK_INT(PICK(H, W, F, F), 2);		/* a free slot first */
+	CHECK_INT(PICK(H, H, H, H), 1);		/* the oldest head */
+	CHECK_INT(PICK(H, D, W, H), 3);		/* a head before an older drain */
+	CHECK_INT(PICK(W, D, W, D), 1);		/* else the oldest drain */
+	CHECK_INT(PICK(W, W, W, W), -1);	/* all answering: refused */
+#undef PICK
+	CHECK_INT(metrics_pick_slot(s, q, 0), -1);
 }
 
 TEST(lifecycle)
@@ -416,5 +606,9 @@ HARNESS_MAIN("metrics",
 	RUN(healthz),
 	RUN(http_edges),
 	RUN(idle_clients),
+	RUN(slow_head),
+	RUN(drain_bytes),
+	RUN(drain_time),
+	RUN(pick_slot),
 	RUN(lifecycle),
 	RUN(parse_request))
