@@ -11,6 +11,7 @@
 #include "cert.h"
 #include "config.h"
 #include "install.h"
+#include "outcome.h"
 #include "reload.h"
 #include "source.h"
 
@@ -18,17 +19,6 @@
 #define EXIT_OK 0
 #define EXIT_REJECTED 1
 #define EXIT_FAILED 2
-
-enum outcome {
-	OUTCOME_ROTATED,
-	OUTCOME_UNCHANGED,
-	OUTCOME_REJECTED,
-	OUTCOME_ROLLED_BACK,
-	OUTCOME_FAILED,
-	OUTCOME__MAX
-};
-
-extern const char *const outcome_names[OUTCOME__MAX];
 
 /* Everything a cycle needs, and what the agent remembers between cycles. */
 struct agent {

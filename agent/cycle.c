@@ -22,10 +22,6 @@
 #include "testhook.h"
 #include "verify.h"
 
-const char *const outcome_names[OUTCOME__MAX] = {
-	"rotated", "unchanged", "rejected", "rolled_back", "failed",
-};
-
 void
 cycle_write_status(struct agent *a, const char *reason)
 {
@@ -68,7 +64,11 @@ finish(struct agent *a, enum outcome o, long start_ms, json_t *timings,
 	long now = probe_now_ms();
 	json_t *f = json_pack("{s:s, s:I, s:s}", "outcome", outcome_names[o],
 	    "ms", (json_int_t)(now - start_ms), "fingerprint", fp != NULL ? fp : "");
+	const char *legacy = outcome_legacy_name(o);
 
+	/* a renamed outcome keeps its old name beside the new one, one release */
+	if (legacy != NULL)
+		json_object_set_new(f, "legacy_outcome", json_string(legacy));
 	/* ms counts the cycle; total_ms from the files landing to here */
 	if (a->landed_ms > 0)
 		json_object_set_new(f, "total_ms", json_integer(now - a->landed_ms));
@@ -78,16 +78,18 @@ finish(struct agent *a, enum outcome o, long start_ms, json_t *timings,
 		json_object_set_new(f, "timings", timings);
 	TEST_PAUSE("cycle.finishing");
 	a->last_outcome = o;
-	metrics_count_rotation(outcome_names[o]);
+	metrics_count_rotation(o);
 	if (o == OUTCOME_ROTATED)
 		metrics_set_last_success(time(NULL));
-	if (o == OUTCOME_ROLLED_BACK || o == OUTCOME_FAILED)
-		notify_event(o == OUTCOME_FAILED ? "cycle.failed" : "cycle.rolled_back",
-		    o == OUTCOME_FAILED ? "rotation failed and could not be rolled back" :
+	if (o == OUTCOME_ROLLED_BACK || o == OUTCOME_FAILED || o == OUTCOME_KEPT)
+		notify_event(o == OUTCOME_FAILED ? "cycle.failed" : o == OUTCOME_KEPT ?
+		    "cycle.kept" : "cycle.rolled_back", o == OUTCOME_FAILED ?
+		    "rotation failed and could not be rolled back" : o == OUTCOME_KEPT ?
+		    "new certificate not installed yet; the served one stays" :
 		    "rotation rolled back", f);
 	log_event(o == OUTCOME_FAILED || o == OUTCOME_ROLLED_BACK ? LOG_LEVEL_ERROR :
-	    o == OUTCOME_REJECTED ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "cycle.done", f,
-	    "cycle %s", outcome_names[o]);
+	    o == OUTCOME_REJECTED || o == OUTCOME_KEPT ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+	    "cycle.done", f, "cycle %s", outcome_names[o]);
 	TEST_PAUSE("cycle.done_logged");
 	cycle_write_status(a, outcome_names[o]);
 	log_set_cycle(NULL);
@@ -455,7 +457,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 			    "%.16s... not installed: no engine or no running front to "
 			    "reload; served pair untouched", raw.fingerprint);
 			a->retry_pending = true;
-			o = finish(a, OUTCOME_ROLLED_BACK, start, timings, raw.fingerprint);
+			o = finish(a, OUTCOME_KEPT, start, timings, raw.fingerprint);
 			goto out;
 		}
 	}
@@ -468,7 +470,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		    "installing %.16s... failed, served pair untouched: %s",
 		    raw.fingerprint, err);
 		a->retry_pending = true;
-		o = finish(a, OUTCOME_ROLLED_BACK, start, timings, raw.fingerprint);
+		o = finish(a, OUTCOME_KEPT, start, timings, raw.fingerprint);
 		goto out;
 	}
 	log_event(LOG_LEVEL_INFO, "cert.installed",

@@ -53,11 +53,6 @@
 #define REASON_MAX	128
 #define P		"mailu_cert_agent_"
 
-enum outcome { OUT_ROTATED, OUT_UNCHANGED, OUT_REJECTED, OUT_ROLLED_BACK,
-	OUT_FAILED, OUT__MAX };
-static const char *const outcome_names[OUT__MAX] = {
-	"rotated", "unchanged", "rejected", "rolled_back", "failed",
-};
 
 struct ep_state {
 	char url[URL_MAX];		/* label value: the endpoint URL */
@@ -79,7 +74,7 @@ static struct {
 	long long installed;		/* installed notAfter */
 	struct ep_state ep[MAX_ENDPOINTS];
 	size_t nep;
-	unsigned long long rotations[OUT__MAX];
+	unsigned long long rotations[OUTCOME__MAX];
 	long long last_success;		/* 0 before any rotation */
 	double verify_s;
 	struct series ser[MAX_SERIES];
@@ -227,7 +222,7 @@ render(struct buf *b)
 		bprintf(b, "\"} %d\n", st.ep[i].match ? 1 : 0);
 	}
 	family(b, "rotations_total", "counter", "Rotation cycles by outcome.");
-	for (int i = 0; i < OUT__MAX; i++)
+	for (int i = 0; i < OUTCOME__MAX; i++)
 		bprintf(b, P "rotations_total{outcome=\"%s\"} %llu\n", outcome_names[i],
 		    st.rotations[i]);
 	family(b, "last_rotation_success_timestamp_seconds", "gauge",
@@ -694,16 +689,12 @@ metrics_set_endpoint(const char *endpoint, bool match, time_t served_not_after)
 }
 
 void
-metrics_count_rotation(const char *outcome)
+metrics_count_rotation(enum outcome o)
 {
-	int i;
-
-	for (i = 0; i < OUT__MAX && strcmp(outcome_names[i], outcome) != 0; i++)
-		;
 	if (!lock_started())
 		return;
-	if (i < OUT__MAX)
-		st.rotations[i]++;
+	if ((unsigned)o < OUTCOME__MAX)
+		st.rotations[o]++;
 	else
 		st.dropped++;
 	pthread_mutex_unlock(&st.mu);

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "outcome.h"
+
 /* Binds listen ("host:port") and starts the server thread. */
 int metrics_start(const char *listen, const char *version, char *err, size_t errlen);
 void metrics_stop(void);
@@ -19,7 +21,7 @@ int metrics_port(void);
 /* Updates; safe from any thread, cheap, and no-ops before metrics_start. */
 void metrics_set_installed(time_t not_after);
 void metrics_set_endpoint(const char *endpoint, bool match, time_t served_not_after);
-void metrics_count_rotation(const char *outcome);
+void metrics_count_rotation(enum outcome o);
 void metrics_set_last_success(time_t when);
 void metrics_set_verify_duration(double seconds);
 void metrics_count_reload_exec(const char *container, const char *command,

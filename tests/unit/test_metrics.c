@@ -164,7 +164,7 @@ TEST(exposition)
 	metrics_set_installed(1800000000);
 	metrics_set_endpoint("imaps://front:993", true, 1800000000);
 	metrics_set_endpoint("smtp://a\"b\\c\nd:25", false, 1700000000);
-	metrics_count_rotation("rotated");
+	metrics_count_rotation(OUTCOME_ROTATED);
 	metrics_set_last_success(1790000000);
 	metrics_set_verify_duration(1.25);
 	metrics_count_reload_exec("front-1", "nginx -s reload", "ok");
@@ -212,13 +212,13 @@ TEST(counters_and_bounds)
 	double before, after;
 
 	start();
-	metrics_count_rotation("failed");
+	metrics_count_rotation(OUTCOME_FAILED);
 	r = get("/metrics");
 	before = value(body_of(r), "mailu_cert_agent_rotations_total{outcome=\"failed\"}");
 	free(r);
-	metrics_count_rotation("failed");
-	metrics_count_rotation("failed");
-	metrics_count_rotation("no-such-outcome");
+	metrics_count_rotation(OUTCOME_FAILED);
+	metrics_count_rotation(OUTCOME_FAILED);
+	metrics_count_rotation(OUTCOME__MAX);
 	for (int i = 0; i < 70; i++) {
 		snprintf(series, sizeof(series), "c%d", i);
 		metrics_count_reload_exec(series, "dovecot reload", "ok");
@@ -537,7 +537,7 @@ TEST(lifecycle)
 	char *r;
 
 	/* no-ops before start */
-	metrics_count_rotation("rotated");
+	metrics_count_rotation(OUTCOME_ROTATED);
 	metrics_set_health(false, "x");
 	metrics_set_endpoint("https://x:1", true, 1);
 	metrics_stop();
@@ -547,7 +547,7 @@ TEST(lifecycle)
 		CHECK_INT(metrics_start("127.0.0.1:0", "v", err, sizeof(err)), -1);
 		r = get("/metrics");
 		CHECK(value(body_of(r), "mailu_cert_agent_rotations_total{outcome=\"rotated\"}") == 0);
-		metrics_count_rotation("rotated");
+		metrics_count_rotation(OUTCOME_ROTATED);
 		free(r);
 		metrics_stop();
 		CHECK_INT(metrics_port(), -1);
