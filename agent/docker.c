@@ -463,17 +463,6 @@ docker_parse_error(const char *body, size_t len, long code,
 		memcpy(st->detail, msg, mlen + 1);
 }
 
-/* Status code check; any other answer's {"message"} becomes the detail. */
-static int
-expect(struct sink *s, long code, long want, struct docker_status *st)
-{
-	if (code == want)
-		return 0;
-	docker_parse_error(s->mode == 1 ? s->buf : NULL, s->mode == 1 ? s->len : 0,
-	    code, st);
-	return -1;
-}
-
 static int negotiate(struct docker *, struct docker_status *);
 
 /* A request (negotiating first) whose answer must have status want. */
@@ -487,7 +476,10 @@ call(struct docker *d, const char *endpoint, const char *path,
 	if ((strcmp(path, "/version") != 0 && negotiate(d, st) != 0) ||
 	    http(d, endpoint, path, body, timeout_ms, s, &code, st) != 0)
 		return -1;
-	return expect(s, code, want, st);
+	if (code != want)	/* its {"message"} becomes the detail */
+		docker_parse_error(s->mode == 1 ? s->buf : NULL,
+		    s->mode == 1 ? s->len : 0, code, st);
+	return code == want ? 0 : -1;
 }
 
 /* An answer body as JSON of type t (new reference), or NULL. */
