@@ -26,7 +26,7 @@
  * a container list 1 MiB: a few KB filtered by label, but a socket
  * proxy may drop the filter and list the whole host, ~2 KB a container,
  * so some 500 fit; any other answer (version, inspect, exec, an error's
- * body) 256 KiB: a front's inspect is ~10 KB, the rest under 1 KB.
+ * body) 256 KiB: a front's inspect is 5-10 KB, the rest under 1 KB.
  */
 #define DOCKER_MAX_LIST (1024 * 1024)
 #define DOCKER_MAX_ANSWER (256 * 1024)
@@ -34,8 +34,8 @@
  * Values one answer's JSON may hold, counted before jansson builds its
  * tree (jsonbound.h), whatever its shape: jansson's tree takes at most
  * ~160 bytes a value and ~4 a body byte (test_jsonbound.c), so a list's
- * stays under 14 MiB. A front's inspect holds a few hundred values, a
- * list entry ~85 (300 containers ~26k, a full 1 MiB list ~45k).
+ * stays under 14 MiB. A front's inspect holds 200-300 values, a list
+ * entry 40-85 (300 containers ~26k at most, a full 1 MiB list ~45k).
  */
 #define DOCKER_MAX_VALUES 65536
 /*
