@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "docker.h"
+#include "jsonbound.h"
 #include "log.h"
 
 #define API_NEWEST	1041	/* 1.41: the shapes below were written against it */
@@ -55,7 +56,7 @@ struct sink {
 	bool want_stream;		/* a 200 stream answer goes to fn */
 	int mode;			/* 0 undecided, 1 buffer, 2 stream */
 	char *buf;
-	size_t len, cap;
+	size_t len, cap, max;		/* max: the body cap, 0 for DOCKER_MAX_ANSWER */
 	struct docker_demux dm;
 	void (*fn)(void *, int, const unsigned char *, size_t);
 	void *arg;
@@ -281,7 +282,7 @@ sink_write(char *p, size_t size, size_t nmemb, void *arg)
 			s->why = SINK_STOPPED;
 		return s->why == SINK_OK ? n : 0;
 	}
-	if (n > DOCKER_MAX_BODY - s->len) {
+	if (n > s->max - s->len) {
 		s->why = SINK_TOO_LARGE;
 		return 0;
 	}
@@ -332,8 +333,8 @@ transfer_failed(struct docker *d, CURLcode rc, struct sink *s,
 	curl_easy_getinfo(d->curl, CURLINFO_PRETRANSFER_TIME_T, &pre);
 	if (rc == CURLE_FILESIZE_EXCEEDED ||
 	    (rc == CURLE_WRITE_ERROR && s->why == SINK_TOO_LARGE))
-		return fail(st, DOCKER_ERR_BAD_ANSWER, "answer larger than %d bytes",
-		    DOCKER_MAX_BODY);
+		return fail(st, DOCKER_ERR_BAD_ANSWER, "answer larger than %zu bytes",
+		    s->max);
 	if (rc == CURLE_WRITE_ERROR)
 		return s->why == SINK_NOMEM ?
 		    fail(st, DOCKER_ERR_INVALID, "out of memory") :
@@ -387,6 +388,7 @@ http(struct docker *d, const char *endpoint, const char *path,
 		goto out;
 	}
 	s->curl = c;
+	s->max = s->max > 0 ? s->max : DOCKER_MAX_ANSWER;
 	/* Reset keeps live connections; every option is set again below. */
 	curl_easy_reset(c);
 	d->errbuf[0] = '\0';
@@ -408,7 +410,7 @@ http(struct docker *d, const char *endpoint, const char *path,
 	    (d->socket_path != NULL && curl_easy_setopt(c,
 	    CURLOPT_UNIX_SOCKET_PATH, d->socket_path) != CURLE_OK) ||
 	    (!s->want_stream && curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-	    (curl_off_t)DOCKER_MAX_BODY) != CURLE_OK) ||
+	    (curl_off_t)s->max) != CURLE_OK) ||
 	    (body != NULL && (curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body)) != CURLE_OK))) {
 		fail(st, DOCKER_ERR_INVALID, "libcurl refused an option");
@@ -436,6 +438,28 @@ out:
 	return ret;
 }
 
+/* Every answer as JSON of type t (new reference) or NULL, its tree bounded first. */
+static json_t *
+parse_json(const char *buf, size_t len, json_type t, struct docker_status *st)
+{
+	json_error_t err;
+	json_t *j = NULL;
+
+	if (jsonbound_values(buf, len, DOCKER_MAX_VALUES) > DOCKER_MAX_VALUES)
+		fail(st, DOCKER_ERR_BAD_ANSWER, "answer of more than %d JSON values",
+		    DOCKER_MAX_VALUES);
+	else if (len == 0 || (j = json_loadb(buf, len, JSON_REJECT_DUPLICATES,
+	    &err)) == NULL)
+		fail(st, DOCKER_ERR_BAD_ANSWER, "not JSON: %s",
+		    len == 0 ? "empty" : err.text);
+	else if (json_typeof(j) != t) {
+		fail(st, DOCKER_ERR_BAD_ANSWER, "answer of the wrong JSON type");
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
 void
 docker_parse_error(const char *body, size_t len, long code,
     struct docker_status *st)
@@ -444,34 +468,21 @@ docker_parse_error(const char *body, size_t len, long code,
 	size_t mlen = 0;
 	json_t *j, *m;
 
+	j = parse_json(body, len, JSON_OBJECT, st);	/* st set again below */
+	m = json_object_get(j, "message");
+	if (json_is_string(m))
+		log_clean(msg, sizeof(msg), &mlen, json_string_value(m),
+		    json_string_length(m), false);
+	else	/* a proxy's HTML page: its first bytes still help */
+		log_clean(msg, sizeof(msg), &mlen, body, len, false);
+	json_decref(j);
 	fail(st, code == 404 ? DOCKER_ERR_NOT_FOUND :
 	    code == 409 ? DOCKER_ERR_NOT_RUNNING :
 	    code == 401 || code == 403 ? DOCKER_ERR_DENIED : DOCKER_ERR_HTTP,
 	    "HTTP %ld", code);
-	if (body != NULL && len > 0) {
-		j = json_loadb(body, len, 0, NULL);
-		m = json_object_get(j, "message");
-		if (json_is_string(m))
-			log_clean(msg, sizeof(msg), &mlen, json_string_value(m),
-			    json_string_length(m), false);
-		else	/* a proxy's HTML page: its first bytes still help */
-			log_clean(msg, sizeof(msg), &mlen, body, len, false);
-		json_decref(j);
-	}
 	/* An empty message (or one of CRs only) keeps "HTTP <code>". */
 	if (mlen > 0)
 		memcpy(st->detail, msg, mlen + 1);
-}
-
-/* Status code check; any other answer's {"message"} becomes the detail. */
-static int
-expect(struct sink *s, long code, long want, struct docker_status *st)
-{
-	if (code == want)
-		return 0;
-	docker_parse_error(s->mode == 1 ? s->buf : NULL, s->mode == 1 ? s->len : 0,
-	    code, st);
-	return -1;
 }
 
 static int negotiate(struct docker *, struct docker_status *);
@@ -487,26 +498,10 @@ call(struct docker *d, const char *endpoint, const char *path,
 	if ((strcmp(path, "/version") != 0 && negotiate(d, st) != 0) ||
 	    http(d, endpoint, path, body, timeout_ms, s, &code, st) != 0)
 		return -1;
-	return expect(s, code, want, st);
-}
-
-/* An answer body as JSON of type t (new reference), or NULL. */
-static json_t *
-parse_json(const char *buf, size_t len, json_type t, struct docker_status *st)
-{
-	json_error_t err;
-	json_t *j = NULL;
-
-	if (len == 0 || (j = json_loadb(buf, len, JSON_REJECT_DUPLICATES,
-	    &err)) == NULL)
-		fail(st, DOCKER_ERR_BAD_ANSWER, "not JSON: %s",
-		    len == 0 ? "empty" : err.text);
-	else if (json_typeof(j) != t) {
-		fail(st, DOCKER_ERR_BAD_ANSWER, "answer of the wrong JSON type");
-		json_decref(j);
-		j = NULL;
-	}
-	return j;
+	if (code != want)	/* its {"message"} becomes the detail */
+		docker_parse_error(s->mode == 1 ? s->buf : NULL,
+		    s->mode == 1 ? s->len : 0, code, st);
+	return code == want ? 0 : -1;
 }
 
 /*
@@ -784,6 +779,11 @@ docker_parse_list(const char *body, size_t len, const char *kv,
 	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
 	if ((j = parse_json(body, len, JSON_ARRAY, st)) == NULL)
 		return -1;
+	if (json_array_size(j) > DOCKER_MAX_CONTAINERS) {
+		fail(st, DOCKER_ERR_BAD_ANSWER, "list of more than %d containers",
+		    DOCKER_MAX_CONTAINERS);
+		goto out;
+	}
 	if ((list = calloc(json_array_size(j) + 1, sizeof(*list))) == NULL) {
 		fail(st, DOCKER_ERR_INVALID, "out of memory");
 		goto out;
@@ -812,7 +812,7 @@ static int
 find_label(struct docker *d, const char *kv, const char *project,
     struct docker_container **out, size_t *n, struct docker_status *st)
 {
-	struct sink s = { 0 };
+	struct sink s = { .max = DOCKER_MAX_LIST };
 	json_t *filter = NULL, *arr;
 	char *fj = NULL, *esc = NULL, path[2048], pkv[300];
 	const char *eq = strchr(kv, '=');

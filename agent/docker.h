@@ -19,8 +19,30 @@
 #include <stdint.h>
 #include <time.h>
 
-/* Answers larger than this are refused (a list of every container fits). */
-#define DOCKER_MAX_BODY (8 * 1024 * 1024)
+/*
+ * What an engine (or a proxy in front of it) may make the agent hold.
+ * An answer body is refused while it arrives once past its call's cap
+ * (stream payloads go through the demultiplexer, in bounded frames):
+ * a container list 1 MiB: a few KB filtered by label, but a socket
+ * proxy may drop the filter and list the whole host, ~2 KB a container,
+ * so some 500 fit; any other answer (version, inspect, exec, an error's
+ * body) 256 KiB: a front's inspect is 5-10 KB, the rest under 1 KB.
+ */
+#define DOCKER_MAX_LIST (1024 * 1024)
+#define DOCKER_MAX_ANSWER (256 * 1024)
+/*
+ * Values one answer's JSON may hold, counted before jansson builds its
+ * tree (jsonbound.h), whatever its shape: jansson's tree takes at most
+ * ~160 bytes a value and ~4 a body byte (test_jsonbound.c), so a list's
+ * stays under 14 MiB. A front's inspect holds 200-300 values, a list
+ * entry 40-85 (300 containers ~26k at most, a full 1 MiB list ~45k).
+ */
+#define DOCKER_MAX_VALUES 65536
+/*
+ * Entries of a list answer, checked before the array they size (536
+ * bytes each): more than 1 MiB of real entries (>= 600 bytes) can hold.
+ */
+#define DOCKER_MAX_CONTAINERS 2048
 /* Output kept from one exec, per stream (the rest is counted, not kept). */
 #define DOCKER_EXEC_KEEP 4096
 

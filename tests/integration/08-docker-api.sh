@@ -274,9 +274,13 @@ class H(socketserver.StreamRequestHandler):
                 w(answer("200 OK", b'{"ApiVersion": "1.41", "ApiVersion": "1.41"}'))
             elif mode == "old":
                 w(answer("200 OK", b'{"ApiVersion": "1.23", "MinAPIVersion": "1.12"}'))
+            elif mode == "bigversion":
+                w(answer("200 OK", b'{"ApiVersion": "1.41", "Pad": "' + b"x" * 262144 + b'"}'))
             elif path == "/version":
                 v = b'{"ApiVersion":"1.52","MinAPIVersion":"1.44"}' if mode == "newmin" else b'{"ApiVersion":"1.43"}'
                 w(answer("200 OK", v))
+            elif mode == "biglist":
+                w(answer("200 OK", b'["' + b"x" * 1048576 + b'"]'))
             elif mode == "notalist":
                 w(answer("200 OK", b'{"not":"a list"}'))
             elif mode == "badentry":
@@ -349,6 +353,11 @@ assert_contains "$(j fake-bigdeclared .detail)" "larger than" "declared oversize
 ((DRV_MS < 1500)) || fail "declared oversize not refused at once ($DRV_MS ms)"
 fake_case bigstream bad_answer "GET /version" find "$FRONT"
 assert_contains "$(j fake-bigstream .detail)" "larger than" "streamed oversize"
+# each call has its cap: 256 KiB for any answer but a list, 1 MiB for a list
+fake_case bigversion bad_answer "GET /version" find "$FRONT"
+assert_eq "answer larger than 262144 bytes" "$(j fake-bigversion .detail)" "version over its cap"
+fake_case biglist bad_answer "GET /containers/json" find label:a=b
+assert_eq "answer larger than 1048576 bytes" "$(j fake-biglist .detail)" "list over its cap"
 fake_case wrongtype bad_answer "GET /version" find "$FRONT"
 assert_contains "$(j fake-wrongtype .detail)" "ApiVersion" "wrong type names the field"
 fake_case dupkeys bad_answer "GET /version" find "$FRONT"

@@ -3,11 +3,14 @@
 # an Engine API that misbehaves on one call: tests/tools/bad-engine.py on
 # a unix socket passes every other call to the real engine, so the agent
 # finds the real front and only the chosen call fails: 500, 404, 409, a
-# body that is not JSON, truncated, 9 MiB, a broken stream frame, not HTTP
-# at all, an empty reply, an API too old, no answer, a trickle.
-# Each fault: the first error event names it with its stable code, the
-# agent does not crash (exit 2, rolled_back, no sanitizer report), it ends
-# within bounds, and nothing is installed half-way: a fault in finding the
+# body that is not JSON, truncated, 9 MiB, 8 MiB of [{},{},...] with no
+# length, [{},{},...] of the list's whole 1 MiB cap, a broken stream
+# frame, not HTTP at all, an empty reply, an API too old, no answer, a
+# trickle. Each fault: the first error event names it with its stable
+# code, the agent does not crash (exit 2, rolled_back, no sanitizer
+# report), it ends within bounds (time, and for the [{},{},...] answers
+# its peak RSS: within 32 MiB of the truncated answer's on the same
+# path), and nothing is installed half-way: a fault in finding the
 # front defers the install (cert.install_deferred, nothing touched), a
 # later one is rolled back; CERTS_DIR holds A byte for byte, no temp file
 # or journal is left, and the real front serves A on all nine ports. Then
@@ -31,20 +34,37 @@ at_exit "kill $! 2>/dev/null"
 for _ in $(seq 1 50); do [ -S "$T/bad.sock" ] && break; sleep 0.1; done
 [ -S "$T/bad.sock" ] || fail "bad-engine did not start"
 
-# fault MODE REGEX EVENT CODE [MAX_S=30]: one `once` with that fault
+# The agent runs under a wrapper that writes its peak RSS (ru_maxrss, KiB)
+# to $MCA_RSS_FILE.
+cat >"$T/measured" <<EOS
+#!/usr/bin/env python3
+import os, resource, subprocess, sys
+rc = subprocess.call(["$MCA_AGENT"] + sys.argv[1:])
+with open(os.environ["MCA_RSS_FILE"], "w") as f:
+    f.write("%d\\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(rc if rc >= 0 else 128 - rc)
+EOS
+chmod +x "$T/measured"
+real_agent=$MCA_AGENT
+MCA_AGENT=$T/measured
+
+# fault MODE REGEX EVENT CODE [MAX_S=30]: one `once` with that fault; sets
+# LAST (the run's name), FIRST (its first error event) and RSS (its peak, KiB)
 fault() {
 	local mode=$1 re=$2 ev=$3 code=$4 max=${5:-30} name=f-$1-$(($(date +%s%N) % 100000)) t0 ms first
 	echo "$mode $re" >"$T/rules"
 	: >"$T/requests"
 	t0=$(date +%s%N)
 	# shellcheck disable=SC2046
-	agent_run "$name" once $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" \
+	MCA_RSS_FILE=$T/$name.rss agent_run "$name" once $(rotate_env) \
+		"--source=pair:$T/src/cert.pem,$T/src/key.pem" \
 		"--docker-host=unix://$T/bad.sock" --front=label:mca.it51=front --reload-timeout=3s
 	ms=$((($(date +%s%N) - t0) / 1000000))
+	RSS=$(cat "$T/$name.rss")
 	assert_json_lines "$name"
 	grep -q "^$mode " "$T/requests" || fail "$mode: the fault was never hit ($(sort -u "$T/requests" | paste -sd, -))"
 	first=$(events "$name" 'select(.event=="front.lookup_failed" or .event=="reload.exec_failed" or .event=="reload.timeout")' | head -1)
-	log "$mode on $re: $ms ms, exit $AGENT_RC: $(jq -c '{event, error, http_status, endpoint, detail}' <<<"$first")"
+	log "$mode on $re: $ms ms, exit $AGENT_RC, peak RSS $RSS KiB: $(jq -c '{event, error, http_status, endpoint, detail}' <<<"$first")"
 	assert_eq "$ev" "$(jq -r .event <<<"$first")" "$mode: event"
 	assert_eq "$code" "$(jq -r .error <<<"$first")" "$mode: error code"
 	assert_eq 2 "$AGENT_RC" "$mode: exit code"
@@ -60,8 +80,9 @@ fault() {
 	[ -e "$T/state/journal" ] && fail "$mode: journal left behind"
 	ls "$T/certs"/.*mca-new* >/dev/null 2>&1 && fail "$mode: temp files left"
 	((ms < max * 1000)) || fail "$mode: took $ms ms (bound $max s)"
-	echo "$mode $code $ms" >>"$T/times"
+	echo "$mode $code $ms ${RSS}KiB" >>"$T/times"
 	LAST=$name
+	FIRST=$first
 }
 
 fault 500 '^POST /exec/.*/start$' reload.exec_failed http_status
@@ -70,7 +91,15 @@ fault 404 '^POST /containers/.*/exec$' reload.exec_failed not_found
 fault 409 '^POST /containers/.*/exec$' reload.exec_failed not_running
 fault garbage '^POST /containers/.*/exec$' reload.exec_failed bad_answer
 fault truncated '^GET /containers/json$' front.lookup_failed bad_answer
+base_rss=$RSS
 fault huge '^GET /containers/json$' front.lookup_failed bad_answer
+# [{},{},...]: 8 MiB of it cost ~1 GiB under ASan when the tree was built
+fault objects '^GET /containers/json$' front.lookup_failed bad_answer
+((RSS < base_rss + 32768)) || fail "objects: peak RSS $RSS KiB, truncated's $base_rss KiB"
+assert_eq "answer larger than 1048576 bytes" "$(jq -r .detail <<<"$FIRST")" "objects: detail"
+fault manyvalues '^GET /containers/json$' front.lookup_failed bad_answer
+((RSS < base_rss + 32768)) || fail "manyvalues: peak RSS $RSS KiB, truncated's $base_rss KiB"
+assert_eq "answer of more than 65536 JSON values" "$(jq -r .detail <<<"$FIRST")" "manyvalues: detail"
 fault badframe '^POST /exec/.*/start$' reload.exec_failed bad_answer
 fault nohttp '^GET /exec/.*/json$' reload.exec_failed bad_answer
 fault close '^GET /exec/.*/json$' reload.exec_failed bad_answer
@@ -83,6 +112,7 @@ assert_all_serve "$fp_a"
 
 # the same relay, no fault: B rotates (the faults above were the cause)
 : >"$T/rules"
+MCA_AGENT=$real_agent
 # shellcheck disable=SC2046
 agent_run pass once $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" \
 	"--docker-host=unix://$T/bad.sock" --front=label:mca.it51=front

@@ -16,6 +16,9 @@ real front and only the chosen call misbehaves. Modes:
     garbage    the expected status, Content-Type JSON, a body that is not JSON
     truncated  Content-Length 4096, 20 bytes, then the connection closes
     huge       the expected status and a 9 MiB JSON-looking body
+    objects    the expected status and 8 MiB of [{},{},...] with no length
+               (until the connection closes): within the old 8 MiB cap
+    manyvalues the expected status and [{},{},...] of 1 MiB, the list's cap
     badframe   a 200 raw stream whose second frame header is invalid
     nohttp     bytes that are not an HTTP answer at all
     old        /version of an engine too old (API 1.12)
@@ -95,6 +98,13 @@ class Handler(socketserver.StreamRequestHandler):
                 chunk = b"[" + b" " * 65535
                 for _ in range(9 * 16):
                     w(chunk)
+            elif mode == "objects":
+                w(answer(ok, b"", length=False))
+                body = b"[" + b"{}," * ((8 * 1024 * 1024 - 4) // 3) + b"{}]"
+                for i in range(0, len(body), 65536):
+                    w(body[i:i + 65536])
+            elif mode == "manyvalues":
+                w(answer(ok, b"[" + b"{}," * ((1024 * 1024 - 4) // 3) + b"{}]"))
             elif mode == "badframe":
                 w(answer(ok, b"", "application/vnd.docker.raw-stream", False))
                 w(b"\x01\x00\x00\x00\x00\x00\x00\x03ok\n\x07\x07\x07\x07\x00\x00\x00\x05junk!")

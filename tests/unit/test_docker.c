@@ -1,9 +1,13 @@
 /*
- * docker: the stream demultiplexer under every chunking, and host
- * strings. Everything that needs an engine is in 08-docker-api.sh.
+ * docker: the stream demultiplexer under every chunking, host strings,
+ * the answer parsers, and the memory an answer of any shape may cost.
+ * Everything that needs an engine is in 08-docker-api.sh.
  */
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "docker.h"
@@ -510,6 +514,335 @@ TEST(parse_exec_and_errors)
 	CHECK_STR(st.detail, "HTTP 403");
 }
 
+/*
+ * Memory an answer drives, measured as the peak of the resident set
+ * while the parse runs above what was resident before it: writing "5"
+ * to /proc/self/clear_refs resets the peak (VmHWM) to the current
+ * VmRSS. Under ASan a block freed during the parse waits in the
+ * quarantine (256 MiB by default) and is not reused at once, so what
+ * the parse allocated counts even if it was freed before the end; the
+ * shadow memory and redzones ASan adds count too, which only makes the
+ * measure larger. Memory that is resident but free is reused without
+ * growth, though: once a parse of hundreds of MiB overflowed the
+ * quarantine, the next measured next to nothing (seen on the old code).
+ * So each parse runs in a child forked from this process, which never
+ * parses a large answer itself: no child starts with a pool of free
+ * resident memory. The bound: 32 MiB, against the ~630 MiB the 8 MiB
+ * answer cost before its tree was bounded.
+ */
+#define GROWTH_MAX_KIB (32 * 1024L)
+
+static long
+status_kib(const char *key)
+{
+	char buf[4096], *p;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((p = strstr(buf, key)) == NULL)
+		return -1;
+	return strtol(p + strlen(key), NULL, 10);
+}
+
+/* One parse of an engine answer, in a form peak_growth_kib can call. */
+struct parse {
+	const char *body;
+	size_t len;
+	int which;			/* 0 version .. 5 error, as fuzz_docker_json */
+	struct parse_out {		/* what the child reports */
+		int rc;
+		struct docker_status st;
+		size_t n;
+		long growth;		/* KiB, -1 when not measured */
+	} out;
+};
+
+static void
+run_parse(struct parse *p)
+{
+	struct docker_container *list = NULL, c;
+	char v[12], eid[65], host[64];
+	int code;
+
+	struct parse_out *o = &p->out;
+
+	switch (p->which) {
+	case 0:
+		o->rc = docker_parse_version(p->body, p->len, v, &o->st);
+		break;
+	case 1:
+		o->rc = docker_parse_list(p->body, p->len, "k=v", NULL, &list, &o->n,
+		    &o->st);
+		free(list);
+		break;
+	case 2:
+		o->rc = docker_parse_inspect(p->body, p->len, &c, host, sizeof(host),
+		    &o->st);
+		break;
+	case 3:
+		o->rc = docker_parse_exec_create(p->body, p->len, eid, &o->st);
+		break;
+	case 4:
+		o->rc = docker_parse_exec_inspect(p->body, p->len, &code, NULL, &o->st);
+		break;
+	default:
+		docker_parse_error(p->body, p->len, 500, &o->st);
+		o->rc = -1;
+		break;
+	}
+}
+
+/* In a child: the parse, and how far the resident set peaked above its start. */
+static void
+measure(struct parse *p)
+{
+	long before, peak;
+	int fd;
+
+	p->out.growth = -1;
+	if ((fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC)) < 0)
+		return;
+	if (write(fd, "5", 1) != 1) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	/* a peak that was not reset is no measure */
+	if ((before = status_kib("VmRSS:")) < 0 || status_kib("VmHWM:") > before + 1024)
+		return;
+	run_parse(p);
+	if ((peak = status_kib("VmHWM:")) >= 0)
+		p->out.growth = peak - before;
+}
+
+/* Runs the parse in a child; p->out gets its outcome (growth -1: none). */
+static void
+peak_growth_kib(struct parse *p)
+{
+	int fds[2], status = 0;
+	pid_t pid;
+
+	memset(&p->out, 0, sizeof(p->out));
+	p->out.growth = -1;
+	if (pipe(fds) != 0)
+		return;
+	if ((pid = fork()) == 0) {
+		close(fds[0]);
+		measure(p);
+		_exit(write(fds[1], &p->out, sizeof(p->out)) == (ssize_t)sizeof(p->out) ?
+		    0 : 1);
+	}
+	close(fds[1]);
+	if (pid < 0 || read(fds[0], &p->out, sizeof(p->out)) != (ssize_t)sizeof(p->out))
+		p->out.growth = -1;
+	close(fds[0]);
+	if (pid > 0 && (waitpid(pid, &status, 0) != pid || status != 0))
+		p->out.growth = -1;
+}
+
+/* pre, reps copies of unit joined by commas, post (NULL without memory). */
+static char *
+repeat(const char *pre, const char *unit, size_t reps, const char *post,
+    size_t *len)
+{
+	size_t ul = strlen(unit), pl = strlen(pre), n = 0;
+	char *b = malloc(pl + reps * (ul + 1) + strlen(post) + 1);
+
+	if (b == NULL)
+		return NULL;
+	memcpy(b, pre, pl);
+	n = pl;
+	for (size_t i = 0; i < reps; i++) {
+		if (i > 0)
+			b[n++] = ',';
+		memcpy(b + n, unit, ul);
+		n += ul;
+	}
+	memcpy(b + n, post, strlen(post) + 1);
+	*len = n + strlen(post);
+	return b;
+}
+
+/*
+ * The finding: 8 MiB of [{},{},...] (what DOCKER_MAX_BODY let in) fed
+ * to docker_parse_list peaked at 633 MiB. Now every parser refuses it
+ * before jansson builds anything, in bounded memory; an error answer
+ * keeps its first bytes as the detail.
+ */
+TEST(huge_array_bounded)
+{
+	size_t len, reps = (8 * 1024 * 1024 - 2) / 3;
+	char *body = repeat("[", "{}", reps, "]", &len);
+
+	if (body == NULL) {
+		CHECK(body != NULL);
+		return;
+	}
+	CHECK(len <= 8 * 1024 * 1024);
+	for (int which = 0; which <= 5; which++) {
+		struct parse p = { .body = body, .len = len, .which = which };
+
+		peak_growth_kib(&p);
+		printf("  8 MiB [{},{},...] to parser %d: peak RSS +%ld KiB\n", which,
+		    p.out.growth);
+		CHECK(p.out.growth >= 0);
+		CHECK(p.out.growth < GROWTH_MAX_KIB);
+		CHECK_INT(p.out.rc, -1);
+		CHECK_INT(p.out.n, 0);
+		if (which < 5) {
+			CHECK_INT(p.out.st.error, DOCKER_ERR_BAD_ANSWER);
+			CHECK_STR(p.out.st.detail, "answer of more than 65536 JSON values");
+		} else {
+			CHECK_INT(p.out.st.error, DOCKER_ERR_HTTP);
+			CHECK(strncmp(p.out.st.detail, "[{},{},{},", 10) == 0);
+		}
+	}
+	free(body);
+}
+
+/* A list entry the parser accepts; %05zu makes the names distinct. */
+#define ENTRY "{\"Id\":\"" ID64 "\",\"Names\":[\"/c%05zu\"],\"State\":\"running\"," \
+	"\"Labels\":{\"k\":\"v\"}}"
+
+/* reps valid list entries, as one answer (NULL without memory). */
+static char *
+entries(size_t reps, size_t *len)
+{
+	size_t each = sizeof(ENTRY) + 8;
+	char *b = malloc(reps * each + 3), *p = b;
+
+	if (b == NULL)
+		return NULL;
+	*p++ = '[';
+	for (size_t i = 0; i < reps; i++)
+		p += snprintf(p, each, i > 0 ? "," ENTRY : ENTRY, reps - i);
+	*p++ = ']';
+	*p = '\0';
+	*len = (size_t)(p - b);
+	return b;
+}
+
+/*
+ * Entries that are all valid containers, one more than
+ * DOCKER_MAX_CONTAINERS: refused before the array they would size; as
+ * many as the maximum still parse, sorted.
+ */
+TEST(list_too_many_containers)
+{
+	struct docker_container *c = NULL;
+	struct docker_status st = { 0 };
+	size_t len, n = 0;
+	char *body;
+
+	if ((body = entries(DOCKER_MAX_CONTAINERS, &len)) == NULL) {
+		CHECK(body != NULL);
+		return;
+	}
+	CHECK_INT(docker_parse_list(body, len, "k=v", NULL, &c, &n, &st), 0);
+	CHECK_INT(n, DOCKER_MAX_CONTAINERS);
+	if (n == DOCKER_MAX_CONTAINERS) {
+		CHECK_STR(c[0].name, "c00001");
+		CHECK_STR(c[n - 1].name, "c02048");
+	}
+	free(c);
+	free(body);
+
+	if ((body = entries(DOCKER_MAX_CONTAINERS + 1, &len)) == NULL) {
+		CHECK(body != NULL);
+		return;
+	}
+	{
+		struct parse p = { .body = body, .len = len, .which = 1 };
+
+		peak_growth_kib(&p);
+		printf("  %d valid entries (%zu bytes): peak RSS +%ld KiB\n",
+		    DOCKER_MAX_CONTAINERS + 1, len, p.out.growth);
+		CHECK(p.out.growth >= 0);
+		CHECK(p.out.growth < GROWTH_MAX_KIB);
+		CHECK_INT(p.out.rc, -1);
+		CHECK_INT(p.out.n, 0);
+		CHECK_INT(p.out.st.error, DOCKER_ERR_BAD_ANSWER);
+		CHECK_STR(p.out.st.detail, "list of more than 2048 containers");
+	}
+	free(body);
+}
+
+/*
+ * Bodies within the list's byte cap, shaped to cost the most tree a
+ * byte: wide ([{},{},...] and {"0":{},"1":{},...}), deep then wide, and
+ * the costliest that the value bound still lets jansson build (exactly
+ * DOCKER_MAX_VALUES counted values of members holding {}). All stay
+ * within the bound; the first three are refused unparsed.
+ */
+TEST(list_cap_bodies_bounded)
+{
+	static const struct {
+		const char *what;
+		size_t reps;			/* 0: as many as DOCKER_MAX_LIST holds */
+		bool keyed;			/* {"0":{},...} rather than [{},...] */
+		size_t depth;			/* '[' before the wide part */
+		const char *detail;
+	} t[] = {
+		{ "1 MiB of [{},{},...]", 0, false, 0,
+		    "answer of more than 65536 JSON values" },
+		{ "1 MiB of {\"0\":{},...}", 0, true, 0,
+		    "answer of more than 65536 JSON values" },
+		{ "1 MiB 2000 deep, then wide", 0, false, 2000,
+		    "answer of more than 65536 JSON values" },
+		/* 1 + 2 * reps counted values: the last that is let through */
+		{ "the most values let through", (DOCKER_MAX_VALUES - 1) / 2, true, 0,
+		    "answer of the wrong JSON type" },
+		{ "one value more", (DOCKER_MAX_VALUES - 1) / 2 + 1, true, 0,
+		    "answer of more than 65536 JSON values" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t len = 0, cap = DOCKER_MAX_LIST + 1, room = cap - t[i].depth - 2;
+		char *body = malloc(cap);
+		int w;
+
+		if (body == NULL) {
+			CHECK(body != NULL);
+			continue;
+		}
+		memset(body, '[', t[i].depth);
+		len = t[i].depth;
+		body[len++] = t[i].keyed ? '{' : '[';
+		for (size_t k = 0; t[i].reps == 0 || k < t[i].reps; k++) {
+			w = t[i].keyed ? snprintf(body + len, room - len, "%s\"%zu\":{}",
+			    k > 0 ? "," : "", k) : snprintf(body + len, room - len, "%s{}",
+			    k > 0 ? "," : "");
+			if (w < 0 || (size_t)w >= room - len)
+				break;		/* full: this one is cut off */
+			len += (size_t)w;
+		}
+		body[len++] = t[i].keyed ? '}' : ']';
+		memset(body + len, ']', t[i].depth);
+		len += t[i].depth;
+		{
+			struct parse p = { .body = body, .len = len, .which = 1 };
+
+			peak_growth_kib(&p);
+			printf("  %s (%zu bytes): peak RSS +%ld KiB\n", t[i].what, len,
+			    p.out.growth);
+			CHECK(len <= DOCKER_MAX_LIST);
+			CHECK(p.out.growth >= 0);
+			CHECK(p.out.growth < GROWTH_MAX_KIB);
+			CHECK_INT(p.out.rc, -1);
+			CHECK_INT(p.out.st.error, DOCKER_ERR_BAD_ANSWER);
+			CHECK_STR(p.out.st.detail, t[i].detail);
+		}
+		free(body);
+	}
+}
+
 HARNESS_MAIN("docker",
     RUN(demux_whole),
     RUN(demux_byte_by_byte),
@@ -526,4 +859,7 @@ HARNESS_MAIN("docker",
     RUN(invalid_requests),
     RUN(parse_version),
     RUN(parse_list_and_inspect),
-    RUN(parse_exec_and_errors))
+    RUN(parse_exec_and_errors),
+    RUN(huge_array_bounded),
+    RUN(list_too_many_containers),
+    RUN(list_cap_bodies_bounded))
