@@ -15,6 +15,11 @@
 #include "reload.h"
 #include "source.h"
 
+/* The Makefile sets it from `git describe`; a build without git has this. */
+#ifndef MCA_VERSION
+#define MCA_VERSION "0.0.0-dev"
+#endif
+
 /* Exit codes of `once` and `rollback` (and `run` that cannot start). */
 #define EXIT_OK 0
 #define EXIT_REJECTED 1

@@ -11,6 +11,7 @@
 
 #include "cert.h"
 #include "check.h"
+#include "clock.h"
 #include "log.h"
 #include "probe.h"
 #include "verify.h"
@@ -158,7 +159,7 @@ check_run(const struct config *cfg, const struct endpoint *eps, size_t n)
 	struct verify_summary sum;
 	bool have_pair, key_ok, exposed;
 	const char *sni = cfg->n_hostnames > 0 ? cfg->hostnames[0] : NULL;
-	long start = probe_now_ms();
+	long start = clock_ms();
 
 	if (cfg->flavor == FLAVOR_NOTLS) {
 		log_event(LOG_LEVEL_INFO, "check.done",
@@ -192,7 +193,7 @@ check_run(const struct config *cfg, const struct endpoint *eps, size_t n)
 	    "critical", "exit_code", (int)status, "endpoints", (json_int_t)n,
 	    "matched", (json_int_t)sum.matched, "stale", sum.stale, "unreachable",
 	    sum.unreachable, "services", sum.services, "ms",
-	    (json_int_t)(probe_now_ms() - start)),
+	    (json_int_t)(clock_ms() - start)),
 	    "%zu of %zu endpoints serve the installed certificate", sum.matched, n);
 	verify_summary_free(&sum);
 	cert_pair_free(&pair);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "clock.h"
 #include "cycle.h"
 #include "log.h"
 #include "metrics.h"
@@ -61,7 +62,7 @@ static enum outcome
 finish(struct agent *a, enum outcome o, long start_ms, json_t *timings,
     const char *fp)
 {
-	long now = probe_now_ms();
+	long now = clock_ms();
 	json_t *f = json_pack("{s:s, s:I, s:s}", "outcome", outcome_names[o],
 	    "ms", (json_int_t)(now - start_ms), "fingerprint", fp != NULL ? fp : "");
 	const char *legacy = outcome_legacy_name(o);
@@ -146,7 +147,7 @@ deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
 	struct verify_stats vst = { 0 };
 	char key[32];
 	time_t started = time(NULL);
-	long t0 = probe_now_ms();
+	long t0 = clock_ms();
 	enum reload_fault rf = RELOAD_OK;
 	int rc = -1;
 
@@ -164,17 +165,17 @@ deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
 		goto out;
 	}
 	snprintf(key, sizeof(key), "%sreload_ms", prefix);
-	json_object_set_new(timings, key, json_integer(probe_now_ms() - t0));
+	json_object_set_new(timings, key, json_integer(clock_ms() - t0));
 	TEST_PAUSE("cycle.verifying");
 
-	t0 = probe_now_ms();
+	t0 = clock_ms();
 	if ((res = calloc(t.n_eps > 0 ? t.n_eps : 1, sizeof(*res))) == NULL)
 		goto out;
 	verify_until(t.eps, t.n_eps, cfg->n_hostnames > 0 ? cfg->hostnames[0] : NULL,
 	    fp, cfg->verify_timeout_ms, cfg->probe_timeout_ms, res, &vst);
 	verify_report(t.eps, t.n_eps, res, fp, &sum);
 	snprintf(key, sizeof(key), "%sverify_ms", prefix);
-	json_object_set_new(timings, key, json_integer(probe_now_ms() - t0));
+	json_object_set_new(timings, key, json_integer(clock_ms() - t0));
 	/* where verify's time went: probe rounds, and backoff between them */
 	snprintf(key, sizeof(key), "%sverify_rounds", prefix);
 	json_object_set_new(timings, key, json_integer(vst.rounds));
@@ -182,7 +183,7 @@ deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
 	json_object_set_new(timings, key, json_integer(vst.probe_ms));
 	snprintf(key, sizeof(key), "%sverify_wait_ms", prefix);
 	json_object_set_new(timings, key, json_integer(vst.wait_ms));
-	metrics_set_verify_duration((double)(probe_now_ms() - t0) / 1000.0);
+	metrics_set_verify_duration((double)(clock_ms() - t0) / 1000.0);
 	a->last_verified = t.n_eps > 0 && sum.matched == t.n_eps;
 	{
 		json_t *errs = reload_log_errors(&a->reload, &t, started - 1);
@@ -361,7 +362,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	enum outcome o;
 	char detail[256] = "", err[256], desc[PATH_MAX + 16], when[32], bpath[PATH_MAX];
 	bool have_old, engine_fault;
-	long start = probe_now_ms(), t0;
+	long start = clock_ms(), t0;
 	time_t reload_since;
 	struct targets fronts = { 0 };
 
@@ -375,7 +376,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	source_describe(&a->src, desc, sizeof(desc));
 
 	/* validate: nothing is touched before the new pair passes every check */
-	t0 = probe_now_ms();
+	t0 = clock_ms();
 	if (raw_in != NULL && parsed_in != NULL) {
 		raw = *raw_in;
 		parsed = *parsed_in;
@@ -412,10 +413,10 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		goto out;
 	}
 	TEST_PAUSE("cycle.validated");
-	json_object_set_new(timings, "validate_ms", json_integer(probe_now_ms() - t0));
+	json_object_set_new(timings, "validate_ms", json_integer(clock_ms() - t0));
 
 	/* back up what we would fall back to */
-	t0 = probe_now_ms();
+	t0 = clock_ms();
 	have_old = load_previous(a, raw.fingerprint, &old);
 	if (have_old && install_newest_backup_is(&a->ictx, old.fingerprint, bpath,
 	    sizeof(bpath))) {
@@ -477,7 +478,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	    json_pack("{s:s, s:s, s:b}", "fingerprint", raw.fingerprint, "dir",
 	    cfg->certs_dir, "in_place", !a->src.installs),
 	    "%.16s... is in %s", raw.fingerprint, cfg->certs_dir);
-	json_object_set_new(timings, "install_ms", json_integer(probe_now_ms() - t0));
+	json_object_set_new(timings, "install_ms", json_integer(clock_ms() - t0));
 	TEST_PAUSE("cycle.installed");
 	if (a->src.kind == SOURCE_CERTS_DIR && !disk_holds(a, raw.fingerprint)) {
 		/*
@@ -542,7 +543,7 @@ cycle_rollback(struct agent *a)
 	enum cert_reason why;
 	enum outcome o;
 	char err[256], path[PATH_MAX];
-	long start = probe_now_ms();
+	long start = clock_ms();
 
 	begin(a);
 	if (install_read_served(&a->ictx, &served, &why) != 0)
@@ -575,7 +576,7 @@ void
 cycle_reject(struct agent *a, enum cert_reason why, const char *detail)
 {
 	char desc[PATH_MAX + 16];
-	long start = probe_now_ms();
+	long start = clock_ms();
 
 	begin(a);
 	source_describe(&a->src, desc, sizeof(desc));

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cycle.h"
 #include "daemon.h"
 #include "log.h"
@@ -24,10 +25,6 @@
 #include "probe.h"
 #include "schedule.h"
 #include "watch.h"
-
-#ifndef MCA_VERSION
-#define MCA_VERSION "0.0.0-dev"
-#endif
 
 /* inotify unless AGENT_WATCH=poll; -1 (poll only) otherwise or on failure */
 static int
@@ -160,20 +157,10 @@ read_source(struct agent *a, struct sched *s, const struct sched_do *d,
 	c.not_before = a->rejected_not_before;
 	c.not_after = a->rejected_not_after;
 	c.retry = a->retry_pending;
-	if ((delay = sched_cycle_done(s, &c, sig, probe_now_ms())) > 0)
+	if ((delay = sched_cycle_done(s, &c, sig, clock_ms())) > 0)
 		log_event(LOG_LEVEL_INFO, "cycle.retry",
 		    json_pack("{s:I}", "in_ms", (json_int_t)delay),
 		    "will try again in %ld ms", delay);
-}
-
-/* Wall-clock nanoseconds: dates a change by mtime, lifts a date rejection. */
-static int64_t
-wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /*
@@ -187,7 +174,7 @@ act(struct agent *a, struct sched *s, struct watch *w, int *lockfd,
 	struct sched_do d;
 
 	for (;;) {
-		sched_step(s, sig, probe_now_ms(), wall_ns(), &d);
+		sched_step(s, sig, clock_ms(), clock_wall_ns(), &d);
 		switch (d.what) {
 		case SCHED_WAIT:
 			return 0;
@@ -209,7 +196,7 @@ act(struct agent *a, struct sched *s, struct watch *w, int *lockfd,
 			break;
 		case SCHED_DRIFT:
 			sched_drift_done(s, d.may_heal,
-			    cycle_reconcile(a, d.may_heal) == 0, probe_now_ms());
+			    cycle_reconcile(a, d.may_heal) == 0, clock_ms());
 			break;
 		case SCHED_EXPIRY:
 			cycle_expiry(a);
@@ -257,11 +244,11 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	cycle_reconcile(&a, true);
 	cycle_expiry(&a);
 	sched_init(&s, cfg->poll_interval_ms, cfg->drift_interval_ms,
-	    cfg->settle_timeout_ms, &sig, probe_now_ms());
+	    cfg->settle_timeout_ms, &sig, clock_ms());
 
 	while (running) {
 		struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { w.fd, POLLIN, 0 } };
-		long wait = sched_wait_ms(&s, probe_now_ms());
+		long wait = sched_wait_ms(&s, clock_ms());
 		struct signalfd_siginfo si;
 
 		/* going idle after work: the code it ran need not stay resident */
@@ -277,12 +264,12 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 			}
 			reload_settings(&a, &cfg, &w, argc, argv, envp);
 			sched_settings(&s, cfg->poll_interval_ms, cfg->drift_interval_ms,
-			    cfg->settle_timeout_ms, probe_now_ms());
+			    cfg->settle_timeout_ms, clock_ms());
 		}
 		if (!running)
 			break;
 		if (w.fd >= 0 && (pfd[1].revents & POLLIN) && watch_drain(&w))
-			sched_source_event(&s, probe_now_ms());
+			sched_source_event(&s, clock_ms());
 		source_stat(&a.src, &sig);
 		if (act(&a, &s, &w, &lockfd, &sig, desc) != 0) {
 			lost = true;

@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "docker.h"
 #include "jsonbound.h"
 #include "log.h"
@@ -63,15 +64,6 @@ struct sink {
 	bool stop;			/* set by fn: read enough */
 	enum { SINK_OK, SINK_TOO_LARGE, SINK_BAD_STREAM, SINK_NOMEM, SINK_STOPPED } why;
 };
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 set_detail(struct docker_status *st, const char *src, size_t n)
@@ -1068,7 +1060,7 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 	struct exec_out *o = NULL;
 	struct sink s = { .want_stream = true, .fn = exec_frame };
 	struct timespec nap = { 0, EXEC_POLL_MS * 1000000L };
-	long t0 = now_ms(), deadline = t0 + timeout_ms;
+	long t0 = clock_ms(), deadline = t0 + timeout_ms;
 	char eid[65], path[128];
 	size_t len = 0;
 	int rc = -1, r = 1;
@@ -1092,7 +1084,7 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 	docker_demux_init(&s.dm, FRAME_MAX);
 	snprintf(path, sizeof(path), "/exec/%s/start", eid);
 	if (call(d, "POST /exec/{id}/start", path, "{\"Detach\":false,\"Tty\":false}",
-	    deadline - now_ms() > 1 ? deadline - now_ms() : 1, 200, &s, st) != 0) {
+	    deadline - clock_ms() > 1 ? deadline - clock_ms() : 1, 200, &s, st) != 0) {
 		/* which process hangs, for the caller that wants it gone */
 		if (st->error == DOCKER_ERR_TIMEOUT) {
 			struct docker_status ist;
@@ -1110,7 +1102,7 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 
 	/* The stream can end a moment before the engine records the exit. */
 	for (int i = 0; i < EXEC_POLLS && r == 1; i++) {
-		if (i > 0 && (now_ms() + EXEC_POLL_MS > deadline ||
+		if (i > 0 && (clock_ms() + EXEC_POLL_MS > deadline ||
 		    nanosleep(&nap, NULL) != 0))
 			break;
 		if ((r = exec_inspect(d, eid, &res->exit_code, &res->pid, st)) < 0)
@@ -1130,7 +1122,7 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 	res->output_total = o->total;
 	rc = 0;
 out:
-	res->ms = now_ms() - t0;
+	res->ms = clock_ms() - t0;
 	free(o);
 	free(s.buf);
 	return rc;

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "check.h"
+#include "clock.h"
 #include "config.h"
 #include "cycle.h"
 #include "daemon.h"
@@ -21,10 +22,6 @@
 #include "probe.h"
 #include "reload.h"
 #include "status.h"
-
-#ifndef MCA_VERSION
-#define MCA_VERSION "0.0.0-dev"
-#endif
 
 /* sysexits.h EX_USAGE: a setting or argument is wrong. */
 #define EXIT_USAGE 64
@@ -108,7 +105,7 @@ cmd_once(struct config *cfg)
 	int lockfd = -1;
 
 	if (agent_open(&a, cfg, &lockfd) == 0)
-		o = cycle_run(&a, probe_now_ms(), NULL, NULL, &rejected);
+		o = cycle_run(&a, clock_ms(), NULL, NULL, &rejected);
 	agent_close(&a, lockfd);
 	return o == OUTCOME_ROTATED || o == OUTCOME_UNCHANGED ? EXIT_OK :
 	    o == OUTCOME_REJECTED ? EXIT_REJECTED : EXIT_FAILED;

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "metrics.h"
 
 #define MAX_CLIENTS	16
@@ -111,15 +112,6 @@ struct buf {
 	size_t len, cap;
 	bool over;			/* RESP_MAX reached: output cut */
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Copies src, cut to size - 1 bytes but never inside a UTF-8 sequence. */
 static void
@@ -372,7 +364,7 @@ on_event(struct client *c)
 		c->resp = NULL;
 		c->state = METRICS_CONN_DRAIN;
 		c->drained = 0;
-		if ((now = now_ms()) + drain_ms < c->end)
+		if ((now = clock_ms()) + drain_ms < c->end)
 			c->deadline = now + drain_ms;
 		return;
 	case METRICS_CONN_DRAIN:
@@ -419,7 +411,7 @@ accept_some(void)
 			close(fd);
 			continue;
 		}
-		now = now_ms();
+		now = clock_ms();
 		c->fd = fd;
 		c->state = METRICS_CONN_HEAD;
 		c->seq = ++srv.seq;
@@ -439,7 +431,7 @@ serve(void *arg)
 
 	(void)arg;
 	for (;;) {
-		long long now = now_ms(), timeout = -1;
+		long long now = clock_ms(), timeout = -1;
 		nfds_t n = 2;
 
 		pfd[0] = (struct pollfd){ .fd = srv.wake[0], .events = POLLIN };
@@ -478,11 +470,11 @@ serve(void *arg)
 			on_event(c);
 			/* also here, before the accepts below: past its deadline, a
 			 * slot is freed rather than taken from a live peer */
-			if (c->state != METRICS_CONN_FREE && c->deadline <= now_ms())
+			if (c->state != METRICS_CONN_FREE && c->deadline <= clock_ms())
 				client_close(c);
 		}
 		if (pfd[1].revents != 0 && accept_some() == -1)
-			paused = now_ms() + 100;
+			paused = clock_ms() + 100;
 	}
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (srv.c[i].state != METRICS_CONN_FREE)

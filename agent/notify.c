@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "clock.h"
 #include "log.h"
 #include "notify.h"
 
@@ -178,24 +179,11 @@ url_for_log(const char *url, char *out, size_t size, char id[9])
 			snprintf(id + 2 * i, 3, "%02x", md[i]);
 }
 
-static struct timespec
-deadline_in(long ms)
-{
-	struct timespec ts;
-	long ns;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ns = ts.tv_nsec + (ms % 1000) * 1000000L;
-	ts.tv_sec += ms / 1000 + ns / 1000000000L;
-	ts.tv_nsec = ns % 1000000000L;
-	return ts;
-}
-
 /* Sleeps ms unless notify_stop aborts first. Returns -1 if aborted. */
 static int
 backoff(long ms)
 {
-	struct timespec dl = deadline_in(ms);
+	struct timespec dl = clock_after(ms);
 	int rc = 0;
 
 	pthread_mutex_lock(&notify_lock);
@@ -458,7 +446,7 @@ notify_event(const char *event, const char *msg, json_t *fields)
 void
 notify_stop(long timeout_ms)
 {
-	struct timespec dl = deadline_in(timeout_ms > 0 ? timeout_ms : 0);
+	struct timespec dl = clock_after(timeout_ms > 0 ? timeout_ms : 0);
 	size_t left;
 	int rc = 0;
 

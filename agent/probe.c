@@ -16,19 +16,11 @@
 
 #include <openssl/err.h>
 
+#include "clock.h"
 #include "log.h"
 #include "probe.h"
 #include "proxyproto.h"
 #include "starttls.h"
-
-long
-probe_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 failed(struct probe_result *res, const char *code, const char *detail)
@@ -45,7 +37,7 @@ wait_fd(int fd, short events, long deadline)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = events };
-		long left = deadline - probe_now_ms();
+		long left = deadline - clock_ms();
 		int n;
 
 		if (left <= 0)
@@ -310,7 +302,7 @@ int
 probe_endpoint(SSL_CTX *ctx, const struct endpoint *ep, const char *sni,
     long timeout_ms, struct probe_result *res)
 {
-	long start = probe_now_ms(), deadline = start + timeout_ms;
+	long start = clock_ms(), deadline = start + timeout_ms;
 	enum starttls_kind kind = proto_table[ep->proto].starttls;
 	int fd, rc = -1;
 
@@ -326,6 +318,6 @@ probe_endpoint(SSL_CTX *ctx, const struct endpoint *ep, const char *sni,
 done:
 	if (fd >= 0)
 		close(fd);
-	res->ms = probe_now_ms() - start;
+	res->ms = clock_ms() - start;
 	return rc;
 }

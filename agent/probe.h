@@ -36,7 +36,5 @@ SSL_CTX *probe_ctx_new(void);
 int probe_endpoint(SSL_CTX *ctx, const struct endpoint *ep, const char *sni,
     long timeout_ms, struct probe_result *res);
 
-/* Milliseconds on the monotonic clock. */
-long probe_now_ms(void);
 
 #endif

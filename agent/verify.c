@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "testhook.h"
@@ -144,7 +145,7 @@ verify_until(const struct endpoint *eps, size_t n, const char *sni,
     const char *fp, long timeout_ms, long probe_timeout_ms,
     struct probe_result *results, struct verify_stats *stats)
 {
-	long deadline = probe_now_ms() + timeout_ms, backoff = VERIFY_BACKOFF_FIRST_MS, t0;
+	long deadline = clock_ms() + timeout_ms, backoff = VERIFY_BACKOFF_FIRST_MS, t0;
 	struct verify_stats st = { 0 };
 	struct endpoint *todo = calloc(n > 0 ? n : 1, sizeof(*todo));
 	struct probe_result *res = calloc(n > 0 ? n : 1, sizeof(*res));
@@ -159,7 +160,7 @@ verify_until(const struct endpoint *eps, size_t n, const char *sni,
 		goto out;
 	for (;;) {
 		size_t k = 0;
-		long left = deadline - probe_now_ms();
+		long left = deadline - clock_ms();
 
 		for (size_t i = 0; i < n; i++)
 			if (!results[i].ok || strcmp(results[i].fingerprint, fp) != 0) {
@@ -169,16 +170,16 @@ verify_until(const struct endpoint *eps, size_t n, const char *sni,
 		matched = n - k;
 		if (k == 0 || left <= 0)
 			break;
-		t0 = probe_now_ms();
+		t0 = clock_ms();
 		verify_probe_all(todo, k, sni, left < probe_timeout_ms ? left :
 		    probe_timeout_ms, res);
 		st.rounds++;
-		st.probe_ms += probe_now_ms() - t0;
+		st.probe_ms += clock_ms() - t0;
 		if (st.rounds == 1)
 			TEST_PAUSE("verify.probed");	/* after the first round */
 		for (size_t j = 0; j < k; j++)
 			results[idx[j]] = res[j];
-		left = deadline - probe_now_ms();
+		left = deadline - clock_ms();
 		if (left <= 0)
 			continue;	/* count once more, then stop */
 		for (size_t j = 0; j < k; j++)
@@ -186,9 +187,9 @@ verify_until(const struct endpoint *eps, size_t n, const char *sni,
 				/* someone is still stale: wait before asking again */
 				struct timespec ts = { 0, (backoff < left ? backoff : left) * 1000000L };
 
-				t0 = probe_now_ms();
+				t0 = clock_ms();
 				nanosleep(&ts, NULL);
-				st.wait_ms += probe_now_ms() - t0;
+				st.wait_ms += clock_ms() - t0;
 				backoff = backoff * 2 > VERIFY_BACKOFF_MAX_MS ?
 				    VERIFY_BACKOFF_MAX_MS : backoff * 2;
 				break;
