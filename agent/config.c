@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "source_spec.h"
 
 const char *const tls_flavor_names[FLAVOR__MAX] = {
 	"cert", "letsencrypt", "mail", "mail-letsencrypt", "notls",
@@ -492,25 +493,6 @@ parse_warn(struct config *cfg, const char *value, const struct setting *s,
 }
 
 static bool
-valid_source(const char *v)
-{
-	static const char *const prefixes[] = {
-		"pair:", "certbot:", "lego:", "traefik:", "k8s-secret:",
-	};
-
-	if (strcmp(v, "certs-dir") == 0)
-		return true;
-	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-		size_t plen = strlen(prefixes[i]);
-
-		if (strncmp(v, prefixes[i], plen) == 0 && v[plen] == '/')
-			return strcmp(prefixes[i], "pair:") != 0 ||
-			    strstr(v, ",/") != NULL;
-	}
-	return false;
-}
-
-static bool
 valid_docker_host(const char *v)
 {
 	if (strncmp(v, "unix:///", 8) == 0)
@@ -576,12 +558,13 @@ apply(struct config *cfg, const struct setting *s, const char *v,
 		    &cfg->proxy_ports, msg, sizeof(msg)) != 0)
 			return set_err(err, s->env, "%s", msg);
 		return 0;
-	case K_SOURCE:
-		if (!valid_source(v))
-			return set_err(err, s->env, "%s",
-			    "not certs-dir, pair:/CERT,/KEY, certbot:/DIR, "
-			    "lego:/DIR/DOMAIN, traefik:/FILE[#R] or k8s-secret:/DIR");
+	case K_SOURCE: {
+		struct source_spec sp;
+
+		if (source_spec_parse(v, &sp) != 0)
+			return set_err(err, s->env, "not %s", SOURCE_SPEC_FORMS);
 		break;
+	}
 	case K_RELOAD:
 		if ((e = parse_enum(v, reload_backend_names, RELOAD__MAX)) < 0)
 			return set_err(err, s->env, "unknown backend '%.32s'", v);

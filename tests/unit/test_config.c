@@ -4,6 +4,8 @@
 
 #include "config.h"
 #include "harness.h"
+#include "source.h"
+#include "source_spec.h"
 
 static int
 load(struct config *cfg, struct config_error *err, char **argv, char **env)
@@ -217,6 +219,102 @@ TEST(watch_mode)
 	config_free(&cfg);
 }
 
+/* The one AGENT_SOURCE parse: every prefix, its arguments, what it refuses. */
+TEST(source_spec_forms)
+{
+	static const struct {
+		const char *value;
+		int kind;
+		const char *path;	/* path[0..path_len) */
+		const char *extra;	/* NULL: none */
+	} ok[] = {
+		{ "certs-dir", SOURCE_CERTS_DIR, "", NULL },
+		{ "pair:/a/cert.pem,/b/key.pem", SOURCE_PAIR, "/a/cert.pem", "/b/key.pem" },
+		/* a comma not followed by '/' is CERT's; KEY takes the rest */
+		{ "pair:/a,b/cert.pem,/k,ey.pem", SOURCE_PAIR, "/a,b/cert.pem", "/k,ey.pem" },
+		{ "pair:/c,/k,/x", SOURCE_PAIR, "/c", "/k,/x" },
+		{ "pair:/c:1,/k:2", SOURCE_PAIR, "/c:1", "/k:2" },
+		{ "certbot:/etc/letsencrypt/live/mail", SOURCE_CERTBOT,
+		    "/etc/letsencrypt/live/mail", NULL },
+		{ "lego:/lego/*.example.com", SOURCE_LEGO, "/lego/*.example.com", NULL },
+		{ "k8s-secret:/secret", SOURCE_K8S, "/secret", NULL },
+		{ "k8s-secret:/a:b,c", SOURCE_K8S, "/a:b,c", NULL },
+		{ "traefik:/t/acme.json", SOURCE_TRAEFIK, "/t/acme.json", NULL },
+		{ "traefik:/t/acme.json#le", SOURCE_TRAEFIK, "/t/acme.json", "le" },
+		{ "traefik:/t:1/a.json#r#s", SOURCE_TRAEFIK, "/t:1/a.json", "r#s" },
+		/* the shape only: an empty resolver is source_init's to refuse */
+		{ "traefik:/t/acme.json#", SOURCE_TRAEFIK, "/t/acme.json", "" },
+	};
+	static const char *const bad[] = {
+		"", "certs-dir/", "certs-dirx", "CERTS-DIR", "pair", "pair:",
+		"pair:relative,/k", "pair:/c", "pair:/c,k", "pair:/c,", "pair:,/k",
+		"certbot:", "certbot:etc", "lego:", "lego:lego/x", "k8s-secret:",
+		"k8s-secret:s", "traefik:", "traefik:#r", "traefik:acme.json",
+		"ftp:/x", "pair/c,/k", " certs-dir", "certbot /x",
+	};
+	struct source_spec sp;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		CHECK_INT(source_spec_parse(ok[i].value, &sp), 0);
+		CHECK_INT(sp.kind, ok[i].kind);
+		CHECK_INT(sp.path_len, strlen(ok[i].path));
+		CHECK(strncmp(sp.path, ok[i].path, sp.path_len) == 0);
+		if (ok[i].extra == NULL) {
+			CHECK(sp.extra == NULL);
+			CHECK_STR(sp.path, ok[i].path);	/* runs to the end */
+		} else {
+			CHECK_STR(sp.extra, ok[i].extra);
+			CHECK_INT(sp.extra_len, strlen(ok[i].extra));
+		}
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(source_spec_parse(bad[i], &sp), -1);
+	}
+	/* every kind's name is its prefix; certs-dir alone stands bare */
+	for (int k = SOURCE_CERTS_DIR + 1; k < SOURCE__MAX; k++) {
+		char v[64];
+
+		snprintf(v, sizeof(v), "%s:/x,/y", source_kind_names[k]);
+		CHECK_INT(source_spec_parse(v, &sp), 0);
+		CHECK_INT(sp.kind, k);
+	}
+}
+
+/* What config_load accepts, source_init builds, with the same paths. */
+TEST(source_config_agree)
+{
+	static const struct {
+		const char *value;
+		const char *cert, *key;
+	} cases[] = {
+		{ "pair:/src/cert.pem,/src/key.pem", "/src/cert.pem", "/src/key.pem" },
+		{ "pair:/a,b/cert.pem,/k/key.pem", "/a,b/cert.pem", "/k/key.pem" },
+		{ "certbot:/etc/letsencrypt/live/mail/", "/etc/letsencrypt/live/mail/fullchain.pem",
+		    "/etc/letsencrypt/live/mail/privkey.pem" },
+		{ "lego:/lego/*.example.com", "/lego/certificates/_.example.com.crt",
+		    "/lego/certificates/_.example.com.key" },
+		{ "traefik:/t/acme.json#le", "/t/acme.json", "/t/acme.json" },
+		{ "certs-dir", "/certs/cert.pem", "/certs/key.pem" },
+	};
+	char *argv[] = { "agent", "check", NULL };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config cfg;
+		struct config_error err;
+		struct source src;
+		char e[256] = "", env0[128], *env[] = { env0, NULL };
+
+		snprintf(env0, sizeof(env0), "AGENT_SOURCE=%s", cases[i].value);
+		CHECK_INT(load(&cfg, &err, argv, env), 0);
+		CHECK_INT(source_init(&src, &cfg, e, sizeof(e)), 0);
+		CHECK_STR(src.cert_path, cases[i].cert);
+		CHECK_STR(src.key_path, cases[i].key);
+		source_free(&src);
+		config_free(&cfg);
+	}
+}
+
 HARNESS_MAIN("config", RUN(defaults), RUN(precedence_file_env_flag),
     RUN(bad_values_name_the_setting), RUN(flags), RUN(env_file_errors),
-    RUN(durations), RUN(watch_mode))
+    RUN(durations), RUN(watch_mode), RUN(source_spec_forms),
+    RUN(source_config_agree))
