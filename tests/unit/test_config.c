@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_table.h"
 #include "harness.h"
 #include "source.h"
 #include "source_spec.h"
@@ -314,7 +315,241 @@ TEST(source_config_agree)
 	}
 }
 
+/* A value each kind's parser must refuse; a new kind without one fails. */
+static const char *const garbage[K__MAX] = {
+	[K_PATH] = "", [K_TEXT] = "", [K_NAME] = "../etc/passwd",
+	[K_SOURCE] = "ftp:/x", [K_DOCKER_HOST] = "http://x", [K_LISTEN] = "nope",
+	[K_URLS] = "ftp://x", [K_WORD] = "xml", [K_ENUM] = "maybe",
+	[K_LOGLEVEL] = "loud", [K_SWITCH] = "maybe", [K_DURATION] = "5x",
+	[K_COUNT] = "5x", [K_WARN] = "soon", [K_HOSTNAMES] = "mail example",
+	[K_PORTS] = "25,smtp", [K_ENDPOINTS] = "gopher://front",
+};
+
+static bool
+all_of(const char *s, const char *set)
+{
+	return s[0] != '\0' && strspn(s, set) == strlen(s);
+}
+
+/* What --help, the reference and config_load rely on in every entry. */
+TEST(table_invariants)
+{
+	int groups[G__MAX] = { 0 };
+
+	CHECK(config_nsettings > 0);
+	for (size_t i = 0; i < config_nsettings; i++) {
+		const struct setting *s = &config_settings[i];
+		struct config cfg = { 0 };
+		struct config_error err;
+
+		CHECK(all_of(s->env, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"));
+		CHECK(all_of(s->flag, "abcdefghijklmnopqrstuvwxyz0123456789-"));
+		/* every entry has a help line, and neither text breaks a table row */
+		CHECK(s->help != NULL && s->help[0] != '\0');
+		CHECK(s->help != NULL && strpbrk(s->help, "|\n") == NULL);
+		CHECK(s->more == NULL || (s->more[0] != '\0' &&
+		    strpbrk(s->more, "|\n") == NULL));
+		CHECK(s->def == NULL || strpbrk(s->def, "|`\n") == NULL);
+		CHECK(s->kind < K__MAX);
+		CHECK(s->group < G__MAX);
+		/* groups stand together, so --help and the reference share an order */
+		CHECK(i == 0 || s->group >= config_settings[i - 1].group);
+		groups[s->group]++;
+		/* names and flags are unique, and a lookup finds the entry */
+		CHECK(config_setting_env(s->env, strlen(s->env)) == s);
+		CHECK(config_setting_flag(s->flag, strlen(s->flag)) == s);
+		CHECK(strcmp(s->flag, ENV_FILE_FLAG) != 0);
+		CHECK(config_switch(s->flag) == NULL);
+		for (size_t j = 0; j < i; j++) {
+			CHECK(strcmp(s->env, config_settings[j].env) != 0);
+			CHECK(strcmp(s->flag, config_settings[j].flag) != 0);
+		}
+		/* a kind of names lists them, and the help line says each */
+		if (s->kind == K_WORD || s->kind == K_ENUM || s->kind == K_SWITCH ||
+		    s->kind == K_LOGLEVEL) {
+			CHECK(s->names != NULL && s->n_names >= 2);
+			for (size_t j = 0; s->names != NULL && j < s->n_names; j++)
+				CHECK(strstr(s->help, s->names[j]) != NULL);
+		}
+		CHECK(s->kind != K_ENUM || s->what != NULL);
+		if (s->kind == K_DURATION || s->kind == K_COUNT || s->kind == K_WARN)
+			CHECK(s->min >= 0 && s->min <= s->max);
+		if (s->kind == K_WARN || s->kind == K_HOSTNAMES || s->kind == K_ENDPOINTS)
+			CHECK(s->off_n != 0 && s->off_n != s->off);
+		CHECK(s->off < sizeof(struct config) && s->off_n < sizeof(struct config));
+		/* the default passes its own parser */
+		if (s->def != NULL)
+			CHECK_INT(config_setting_parse(&cfg, s, s->def, &err), 0);
+		config_free(&cfg);
+	}
+	for (int g = 0; g < G__MAX; g++)
+		CHECK(groups[g] > 0 && setting_group_names[g] != NULL);
+	for (size_t i = 0; i < config_nswitches; i++) {
+		CHECK(config_switch(config_switches[i].name) == &config_switches[i]);
+		CHECK(config_setting_flag(config_switches[i].name,
+		    strlen(config_switches[i].name)) == NULL);
+	}
+}
+
+/* Every kind's parser refuses garbage, and the error names the setting. */
+TEST(kinds_reject_garbage)
+{
+	char *argv[] = { "agent", "check", NULL, NULL };
+
+	for (int k = 0; k < K__MAX; k++)
+		CHECK(garbage[k] != NULL);
+	for (size_t i = 0; i < config_nsettings; i++) {
+		const struct setting *s = &config_settings[i];
+		struct config cfg = { 0 };
+		struct config_error err = { 0 };
+		char env0[128], flag[128], *env[] = { env0, NULL }, *none[] = { NULL };
+
+		if (s->kind >= K__MAX || garbage[s->kind] == NULL)
+			continue;
+		CHECK_INT(config_setting_parse(&cfg, s, garbage[s->kind], &err), -1);
+		CHECK_STR(err.setting, s->env);
+		CHECK(err.msg[0] != '\0');
+		config_free(&cfg);
+		/* through config_load too, from the environment and from a flag;
+		 * an empty value is unset when there is no default */
+		if (garbage[s->kind][0] == '\0' && s->def == NULL)
+			continue;
+		snprintf(env0, sizeof(env0), "%s=%s", s->env, garbage[s->kind]);
+		CHECK_INT(load(&cfg, &err, argv, env), -1);
+		CHECK_STR(err.setting, s->env);
+		config_free(&cfg);
+		snprintf(flag, sizeof(flag), "--%s=%s", s->flag, garbage[s->kind]);
+		argv[2] = flag;
+		CHECK_INT(load(&cfg, &err, argv, none), -1);
+		CHECK_STR(err.setting, s->env);
+		config_free(&cfg);
+		argv[2] = NULL;
+	}
+}
+
+/* Bounds: min and max are taken, one past either is refused. */
+TEST(kinds_bounds)
+{
+	for (size_t i = 0; i < config_nsettings; i++) {
+		const struct setting *s = &config_settings[i];
+		char v[32];
+		struct config cfg = { 0 };
+		struct config_error err;
+
+		if (s->kind != K_DURATION && s->kind != K_COUNT)
+			continue;
+		/* durations in ms ("500ms"), counts bare */
+		snprintf(v, sizeof(v), "%ld%s", s->min,
+		    s->kind == K_DURATION ? "ms" : "");
+		CHECK_INT(config_setting_parse(&cfg, s, v, &err), 0);
+		CHECK_INT(*(long *)(void *)((char *)&cfg + s->off), s->min);
+		snprintf(v, sizeof(v), "%ld%s", s->max, s->kind == K_DURATION ? "ms" : "");
+		CHECK_INT(config_setting_parse(&cfg, s, v, &err), 0);
+		CHECK_INT(*(long *)(void *)((char *)&cfg + s->off), s->max);
+		snprintf(v, sizeof(v), "%ld%s", s->max + 1, s->kind == K_DURATION ? "ms" : "");
+		CHECK_INT(config_setting_parse(&cfg, s, v, &err), -1);
+		CHECK_STR(err.setting, s->env);
+		if (s->min > 0) {
+			snprintf(v, sizeof(v), "%ld%s", s->min - 1,
+			    s->kind == K_DURATION ? "ms" : "");
+			CHECK_INT(config_setting_parse(&cfg, s, v, &err), -1);
+			CHECK_STR(err.setting, s->env);
+		}
+		config_free(&cfg);
+	}
+}
+
+/* --help is printed from the table, every entry. */
+TEST(help_from_table)
+{
+	char *help = NULL;
+	size_t hlen = 0;
+	FILE *h = open_memstream(&help, &hlen);
+	const char *at = NULL;
+
+	CHECK(h != NULL);
+	config_usage(h);
+	fclose(h);
+	CHECK(strstr(help, "  AGENT_VERIFY_TIMEOUT   --verify-timeout       30s\n"
+	    "      wait for every endpoint to serve a new certificate\n") != NULL);
+	CHECK(strstr(help, "  HOSTNAMES              --hostnames            (unset)\n") != NULL);
+	CHECK(strstr(help, "--env-file") != NULL);
+	at = help;
+	/* in table order */
+	for (size_t i = 0; i < config_nsettings; i++)
+		CHECK(at != NULL && (at = strstr(at, config_settings[i].env)) != NULL);
+	free(help);
+}
+
+/* Flags that are not settings: switches take no value; -h, --h, --help. */
+TEST(switches)
+{
+	struct config cfg;
+	struct config_error err;
+	char *a1[] = { "agent", "-h", NULL };
+	char *a2[] = { "agent", "--h", NULL };
+	char *a3[] = { "agent", "--force=1", NULL };
+	char *a4[] = { "agent", "--help=x", NULL };
+	char *a5[] = { "agent", "--env-file", NULL };
+	char *env[] = { NULL };
+
+	CHECK_INT(load(&cfg, &err, a1, env), 0);
+	CHECK(cfg.help && !cfg.force);
+	config_free(&cfg);
+	CHECK_INT(load(&cfg, &err, a2, env), 0);
+	CHECK(cfg.help);
+	config_free(&cfg);
+	CHECK_INT(load(&cfg, &err, a3, env), -1);
+	CHECK_STR(err.setting, "--force");
+	config_free(&cfg);
+	CHECK_INT(load(&cfg, &err, a4, env), -1);
+	CHECK_STR(err.setting, "--help");
+	config_free(&cfg);
+	CHECK_INT(load(&cfg, &err, a5, env), -1);
+	CHECK_STR(err.setting, "--env-file");
+	config_free(&cfg);
+}
+
+/* Kinds that parse into fields: each lands where its entry says. */
+TEST(kinds_land)
+{
+	struct config cfg;
+	struct config_error err;
+	char *argv[] = { "agent", "check", NULL };
+	char *env[] = { "AGENT_LOG_LEVEL=warning", "AGENT_LOG_FORMAT=text",
+	    "AGENT_RELOAD=signal", "TLS_FLAVOR=notls", "AGENT_BACKUPS=1000",
+	    "AGENT_WEBHOOK_FORMAT=slack", "AGENT_EXPIRY_WARN=3d 21d,7d",
+	    "AGENT_SETTLE_TIMEOUT=1ms", "AGENT_PROBE_TIMEOUT=2h",
+	    "AGENT_DRIFT_INTERVAL=366d", "PROXY_PROTOCOL=all",
+	    "AGENT_STATE_DIR=/st", "AGENT_CA_FILE=", NULL };
+
+	CHECK_INT(load(&cfg, &err, argv, env), 0);
+	CHECK_INT(cfg.log_level, LOG_LEVEL_WARN);
+	CHECK(cfg.log_text);
+	CHECK_INT(cfg.reload, RELOAD_SIGNAL);
+	CHECK_INT(cfg.flavor, FLAVOR_NOTLS);
+	CHECK_INT(cfg.backups, 1000);
+	CHECK_STR(cfg.webhook_format, "slack");
+	CHECK_INT(cfg.n_expiry_warn, 3);
+	CHECK_INT(cfg.expiry_warn_s[0], 21 * 86400);
+	CHECK_INT(cfg.expiry_warn_s[1], 7 * 86400);
+	CHECK_INT(cfg.expiry_warn_s[2], 3 * 86400);
+	CHECK_INT(cfg.settle_timeout_ms, 1);
+	CHECK_INT(cfg.probe_timeout_ms, 7200000);
+	CHECK_INT(cfg.drift_interval_ms, 366L * 86400000);
+	CHECK_INT(cfg.poll_interval_ms, 10000);
+	CHECK(port_set_has(&cfg.proxy_ports, 993));
+	CHECK_STR(cfg.state_dir, "/st");
+	CHECK(cfg.ca_file == NULL);		/* empty: unset */
+	CHECK_STR(cfg.source, "certs-dir");
+	CHECK_STR(cfg.docker_host, "unix:///var/run/docker.sock");
+	CHECK(cfg.metrics_listen == NULL && cfg.webhook_url == NULL);
+	config_free(&cfg);
+}
+
 HARNESS_MAIN("config", RUN(defaults), RUN(precedence_file_env_flag),
     RUN(bad_values_name_the_setting), RUN(flags), RUN(env_file_errors),
     RUN(durations), RUN(watch_mode), RUN(source_spec_forms),
-    RUN(source_config_agree))
+    RUN(source_config_agree), RUN(table_invariants),
+    RUN(kinds_reject_garbage), RUN(kinds_bounds), RUN(help_from_table),
+    RUN(switches), RUN(kinds_land))
