@@ -93,5 +93,7 @@ int config_parse_duration(const char *s, long *ms);
 
 /* Prints the settings table for --help. */
 void config_usage(FILE *out);
+/* Prints it as the Markdown of docs/reference.md's Settings. */
+void config_reference(FILE *out);
 
 #endif

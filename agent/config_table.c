@@ -1,6 +1,7 @@
 /*
  * config_table: the settings, one entry each (see config_table.h), and
- * --help printed from them.
+ * the two texts printed from them: --help and the Markdown reference of
+ * docs/reference.md (`make docs-check` compares the two).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -276,4 +277,56 @@ config_usage(FILE *out)
 	}
 	fprintf(out, "  %-22s --%-20s %s\n      %s\n", "", ENV_FILE_FLAG,
 	    "(unset)", ENV_FILE_HELP);
+}
+
+static void
+reference_head(FILE *out, const char *title)
+{
+	fprintf(out, "\n### %s\n\n| setting | flag | default | meaning |\n"
+	    "|---|---|---|---|\n", title);
+}
+
+/* What config_load does with the table, for the reference's readers. */
+static const char *const reference_intro[] = {
+	"Settings are read from the defaults, then `--env-file FILE` (a Mailu",
+	"`mailu.env`), then the environment, then `--flags`; the last one wins.",
+	"Mailu's own names mean what they mean to Mailu. An unknown name beginning",
+	"with `AGENT_`, or an unknown flag, is an error (exit 64), so a typo can't",
+	"pass silently. Other names in `mailu.env` are ignored, and their values",
+	"never reach the log. Mailu writes an unset setting as empty, so an empty",
+	"value counts as unset for a setting without a default. A duration is a",
+	"number and a unit (`500ms`, `30s`, `10m`, `2h`, `21d`); a bare number",
+	"means seconds.",
+};
+
+void
+config_reference(FILE *out)
+{
+	for (size_t i = 0; i < NELEM(reference_intro); i++)
+		fprintf(out, "%s\n", reference_intro[i]);
+	for (int g = 0; g < G__MAX; g++) {
+		reference_head(out, setting_group_names[g]);
+		for (size_t i = 0; i < config_nsettings; i++) {
+			const struct setting *s = &config_settings[i];
+
+			if ((int)s->group != g)
+				continue;
+			fprintf(out, "| `%s` | `--%s` | ", s->env, s->flag);
+			if (s->def != NULL)
+				fprintf(out, "`%s`", s->def);
+			else
+				fprintf(out, "(unset)");
+			/* help is a phrase; more, sentences after it */
+			fprintf(out, " | %s%s%s |\n", s->help, s->more == NULL ? "" :
+			    s->help[strlen(s->help) - 1] == '.' ? " " : ". ",
+			    s->more != NULL ? s->more : "");
+		}
+	}
+	reference_head(out, "Command line only");
+	fprintf(out, "| | `--%s FILE` | (unset) | %s |\n", ENV_FILE_FLAG,
+	    ENV_FILE_HELP);
+	for (size_t i = 0; i < config_nswitches; i++)
+		if (config_switches[i].help != NULL)
+			fprintf(out, "| | `--%s` | | %s |\n",
+			    config_switches[i].name, config_switches[i].help);
 }

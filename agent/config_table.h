@@ -3,7 +3,8 @@
  * one setting: its environment name and --flag, its default, its kind
  * (the parser, and the type of the struct config field the value lands
  * in), its help line and the reference section it belongs to.
- * config_load reads every source over it; --help prints it.
+ * config_load reads every source over it; --help and the hidden
+ * `settings-reference` command print it, so the docs cannot drift.
  * Adding a setting is adding one entry (and its struct config field).
  */
 #ifndef MCA_CONFIG_TABLE_H

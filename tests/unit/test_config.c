@@ -459,26 +459,40 @@ TEST(kinds_bounds)
 	}
 }
 
-/* --help is printed from the table, every entry. */
-TEST(help_from_table)
+/* --help and the reference are printed from the table, every entry. */
+TEST(help_and_reference)
 {
-	char *help = NULL;
-	size_t hlen = 0;
-	FILE *h = open_memstream(&help, &hlen);
+	char *help = NULL, *ref = NULL;
+	size_t hlen = 0, rlen = 0;
+	FILE *h = open_memstream(&help, &hlen), *r = open_memstream(&ref, &rlen);
 	const char *at = NULL;
 
-	CHECK(h != NULL);
+	CHECK(h != NULL && r != NULL);
 	config_usage(h);
+	config_reference(r);
 	fclose(h);
+	fclose(r);
 	CHECK(strstr(help, "  AGENT_VERIFY_TIMEOUT   --verify-timeout       30s\n"
 	    "      wait for every endpoint to serve a new certificate\n") != NULL);
 	CHECK(strstr(help, "  HOSTNAMES              --hostnames            (unset)\n") != NULL);
 	CHECK(strstr(help, "--env-file") != NULL);
 	at = help;
-	/* in table order */
-	for (size_t i = 0; i < config_nsettings; i++)
-		CHECK(at != NULL && (at = strstr(at, config_settings[i].env)) != NULL);
+	for (size_t i = 0; i < config_nsettings; i++) {
+		const struct setting *s = &config_settings[i];
+		char row[256];
+
+		/* in table order in --help */
+		CHECK(at != NULL && (at = strstr(at, s->env)) != NULL);
+		snprintf(row, sizeof(row), "| `%s` | `--%s` | ", s->env, s->flag);
+		CHECK(strstr(ref, row) != NULL);
+		CHECK(strstr(ref, s->help) != NULL);
+	}
+	for (int g = 0; g < G__MAX; g++)
+		CHECK(strstr(ref, setting_group_names[g]) != NULL);
+	CHECK(strstr(ref, "`--env-file FILE`") != NULL);
+	CHECK(strstr(ref, "`--force`") != NULL);
 	free(help);
+	free(ref);
 }
 
 /* Flags that are not settings: switches take no value; -h, --h, --help. */
@@ -551,5 +565,5 @@ HARNESS_MAIN("config", RUN(defaults), RUN(precedence_file_env_flag),
     RUN(bad_values_name_the_setting), RUN(flags), RUN(env_file_errors),
     RUN(durations), RUN(watch_mode), RUN(source_spec_forms),
     RUN(source_config_agree), RUN(table_invariants),
-    RUN(kinds_reject_garbage), RUN(kinds_bounds), RUN(help_from_table),
+    RUN(kinds_reject_garbage), RUN(kinds_bounds), RUN(help_and_reference),
     RUN(switches), RUN(kinds_land))
