@@ -24,7 +24,8 @@ ASAN_CFLAGS := $(WARN) $(DEFS) -DMCA_TEST_HOOKS -O1 -g -fno-omit-frame-pointer \
 STATIC := build/static
 
 .SECONDARY:
-.PHONY: all static image test unit integration bench demo deps clean install fuzz fuzz-smoke
+.PHONY: all static image test unit integration bench demo deps clean install fuzz fuzz-smoke \
+	docs docs-check
 all: $(DEV)/mailu-cert-agent
 
 $(DEV)/%.o: agent/%.c | $(DEV)
@@ -84,6 +85,15 @@ image: static
 unit: $(UNIT_BINS)
 	tests/run-unit.sh $(UNIT_BINS)
 
+# docs/reference.md's Settings are printed by the binary from the table
+# --help prints (agent/config_table.c), so --help and the docs cannot
+# drift: docs-check fails when the committed text differs from what the
+# binary prints; `make docs` writes it (scripts/docs-check.sh).
+docs-check: $(DEV)/mailu-cert-agent
+	scripts/docs-check.sh $(DEV)/mailu-cert-agent
+docs: $(DEV)/mailu-cert-agent
+	scripts/docs-check.sh --update $(DEV)/mailu-cert-agent
+
 # the dev build too: tests/integration/64-valgrind.sh runs it under valgrind;
 # tls-load is the load generator of tests/integration/61-zero-downtime.sh
 integration: $(ASAN)/mailu-cert-agent $(ASAN)/docker-driver $(DEV)/mailu-cert-agent \
@@ -102,6 +112,7 @@ bench:
 test:
 	scripts/install-deps.sh
 	$(MAKE) unit
+	$(MAKE) docs-check
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 

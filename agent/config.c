@@ -1,8 +1,7 @@
 /*
- * config: one table of settings drives parsing, precedence, validation
- * and --help. Names are the contract in DESIGN.md; Mailu's own names
- * (CERTS_DIR, HOSTNAMES, TLS_FLAVOR, PORTS, PROXY_PROTOCOL, ...) are read
- * as Mailu means them so `env_file: mailu.env` just works.
+ * config: reads the settings of config_table.c from defaults, an optional
+ * Mailu mailu.env, the environment and --flags, and parses each value
+ * as its kind says, into the struct config field its entry names.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -16,6 +15,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_table.h"
+#include "source_spec.h"
 
 const char *const tls_flavor_names[FLAVOR__MAX] = {
 	"cert", "letsencrypt", "mail", "mail-letsencrypt", "notls",
@@ -24,103 +25,6 @@ const char *const tls_flavor_names[FLAVOR__MAX] = {
 const char *const reload_backend_names[RELOAD__MAX] = {
 	"docker", "signal", "none",
 };
-
-enum kind {
-	K_PATH,		/* non-empty path */
-	K_NAME,		/* a file name inside CERTS_DIR */
-	K_HOSTNAMES,
-	K_FLAVOR,
-	K_PORTS,
-	K_PROXY,
-	K_SOURCE,
-	K_RELOAD,
-	K_DOCKER_HOST,
-	K_TEXT,		/* non-empty free text */
-	K_ENDPOINTS,
-	K_DURATION,
-	K_WARN,
-	K_BACKUPS,
-	K_LOGLEVEL,
-	K_LISTEN,
-	K_URLS,
-	K_WEBHOOK_FORMAT,
-	K_LOGFORMAT,
-	K_WATCH,
-};
-
-struct setting {
-	const char *env;	/* environment / mailu.env name */
-	const char *flag;	/* --flag twin */
-	const char *def;	/* default, NULL: unset */
-	enum kind kind;
-	const char *help;
-};
-
-/* Mailu's default PORTS (since 2024.06): 110, 143 and 587 are off. */
-#define MAILU_DEFAULT_PORTS "25,80,443,465,993,995,4190"
-
-static const struct setting settings[] = {
-	{ "CERTS_DIR", "certs-dir", "/certs", K_PATH,
-	  "Mailu's certs volume as mounted in the agent" },
-	{ "TLS_CERT_FILENAME", "tls-cert-filename", "cert.pem", K_NAME,
-	  "served certificate (chain) file in CERTS_DIR" },
-	{ "TLS_KEYPAIR_FILENAME", "tls-keypair-filename", "key.pem", K_NAME,
-	  "served private key file in CERTS_DIR" },
-	{ "HOSTNAMES", "hostnames", NULL, K_HOSTNAMES,
-	  "Mailu's host names; the first is the SNI of every probe" },
-	{ "TLS_FLAVOR", "tls-flavor", "cert", K_FLAVOR,
-	  "cert, letsencrypt, mail, mail-letsencrypt or notls" },
-	{ "PORTS", "ports", MAILU_DEFAULT_PORTS, K_PORTS,
-	  "Mailu's enabled ports; picks the default endpoints" },
-	{ "PROXY_PROTOCOL", "proxy-protocol", NULL, K_PROXY,
-	  "ports (or mail, all-but-http, all) that expect a PROXY header" },
-	{ "AGENT_SOURCE", "source", "certs-dir", K_SOURCE,
-	  "where new certificates come from" },
-	{ "AGENT_RELOAD", "reload", "docker", K_RELOAD,
-	  "docker, signal or none" },
-	{ "DOCKER_HOST", "docker-host", "unix:///var/run/docker.sock",
-	  K_DOCKER_HOST, "unix:///path or tcp://host:port" },
-	{ "AGENT_FRONT", "front", "label:com.docker.compose.service=front",
-	  K_TEXT, "front container(s): name, id or label:K=V" },
-	{ "AGENT_RELOAD_COMMANDS", "reload-commands",
-	  "nginx -t; nginx -s reload; dovecot reload", K_TEXT,
-	  "commands run in the front, in order" },
-	{ "AGENT_RELOAD_TIMEOUT", "reload-timeout", "60s", K_DURATION,
-	  "one reload command in the front; a hung one is killed" },
-	{ "AGENT_ENDPOINTS", "endpoints", NULL, K_ENDPOINTS,
-	  "endpoints to verify, e.g. imaps://front:993,..." },
-	{ "AGENT_VERIFY_TIMEOUT", "verify-timeout", "30s", K_DURATION,
-	  "wait for every endpoint to serve a new certificate" },
-	{ "AGENT_PROBE_TIMEOUT", "probe-timeout", "5s", K_DURATION,
-	  "one probe: connect, STARTTLS and handshake" },
-	{ "AGENT_POLL_INTERVAL", "poll-interval", "10s", K_DURATION,
-	  "poll period beside inotify" },
-	{ "AGENT_WATCH", "watch", "inotify", K_WATCH,
-	  "inotify (plus the poll) or poll (poll only, e.g. NFS)" },
-	{ "AGENT_SETTLE_TIMEOUT", "settle-timeout", "30s", K_DURATION,
-	  "how long a changed pair may stay unstable" },
-	{ "AGENT_DRIFT_INTERVAL", "drift-interval", "10m", K_DURATION,
-	  "period of the verify of what is served" },
-	{ "AGENT_EXPIRY_WARN", "expiry-warn", "21d,7d,3d", K_WARN,
-	  "expiry warning thresholds" },
-	{ "AGENT_STATE_DIR", "state-dir", NULL, K_PATH,
-	  "backups, journal, status file (default $CERTS_DIR/.mailu-cert-agent)" },
-	{ "AGENT_BACKUPS", "backups", "5", K_BACKUPS, "backups kept" },
-	{ "AGENT_METRICS_LISTEN", "metrics-listen", NULL, K_LISTEN,
-	  "host:port of /metrics and /healthz" },
-	{ "AGENT_WEBHOOK_URL", "webhook-url", NULL, K_URLS,
-	  "comma-separated URLs for JSON POSTs" },
-	{ "AGENT_WEBHOOK_FORMAT", "webhook-format", "json", K_WEBHOOK_FORMAT,
-	  "json, ntfy or slack (incoming-webhook text)" },
-	{ "AGENT_LOG_LEVEL", "log-level", "info", K_LOGLEVEL,
-	  "debug, info, warn or error" },
-	{ "AGENT_LOG_FORMAT", "log-format", "json", K_LOGFORMAT,
-	  "json (one object per line) or text (for a terminal)" },
-	{ "AGENT_CA_FILE", "ca-file", NULL, K_PATH,
-	  "trust store the chain must verify to" },
-};
-
-#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
 /* An env file is read whole: bound it. */
 #define ENV_FILE_MAX (1024 * 1024)
@@ -138,6 +42,13 @@ set_err(struct config_error *err, const char *setting, const char *fmt, ...)
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+/* A field of cfg, by offset: a setting's (its kind says the type) or a switch's. */
+static void *
+field(struct config *cfg, size_t off)
+{
+	return (char *)cfg + off;
 }
 
 int
@@ -162,33 +73,12 @@ config_parse_duration(const char *s, long *ms)
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].suffix) != 0)
 			continue;
-		/* a year is plenty for any of our durations */
-		if (v > 366L * 86400000 / units[i].ms)
+		if (v > CONFIG_DURATION_MAX_MS / units[i].ms)
 			return -1;
 		*ms = v * units[i].ms;
 		return 0;
 	}
 	return -1;
-}
-
-static const struct setting *
-setting_by_env(const char *name, size_t len)
-{
-	for (size_t i = 0; i < NSETTINGS; i++)
-		if (strlen(settings[i].env) == len &&
-		    strncmp(settings[i].env, name, len) == 0)
-			return &settings[i];
-	return NULL;
-}
-
-static const struct setting *
-setting_by_flag(const char *name, size_t len)
-{
-	for (size_t i = 0; i < NSETTINGS; i++)
-		if (strlen(settings[i].flag) == len &&
-		    strncmp(settings[i].flag, name, len) == 0)
-			return &settings[i];
-	return NULL;
 }
 
 /* Our own prefix: a typo there is an error, other names are Mailu's. */
@@ -218,8 +108,8 @@ raw_set(char **raw, const struct setting *s, const char *value, size_t len)
 
 	if (copy == NULL)
 		return -1;
-	free(raw[s - settings]);
-	raw[s - settings] = copy;
+	free(raw[s - config_settings]);
+	raw[s - config_settings] = copy;
 	return 0;
 }
 
@@ -304,7 +194,7 @@ read_env_file(const char *path, char **raw, struct config_error *err)
 		while (vlen > 0 && isspace((unsigned char)v[vlen - 1]))
 			vlen--;
 		unquote(&v, &vlen);
-		s = setting_by_env(k, klen);
+		s = config_setting_env(k, klen);
 		if (s == NULL) {
 			char at[PATH_MAX + 32];
 
@@ -334,7 +224,7 @@ read_environ(char **env, char **raw, struct config_error *err)
 		if (eq == NULL)
 			continue;
 		klen = (size_t)(eq - *env);
-		s = setting_by_env(*env, klen);
+		s = config_setting_env(*env, klen);
 		if (s == NULL) {
 			if (check_unknown(*env, klen, "environment", err) != 0)
 				return -1;
@@ -346,16 +236,15 @@ read_environ(char **env, char **raw, struct config_error *err)
 	return 0;
 }
 
-/* Flags that are not settings. */
+/* A flag that is not a setting and takes no value: --force, --help. */
 static int
 plain_flag(struct config *cfg, const char *name)
 {
-	if (strcmp(name, "help") == 0 || strcmp(name, "h") == 0)
-		cfg->help = true;
-	else if (strcmp(name, "force") == 0)
-		cfg->force = true;
-	else
+	const struct config_switch *sw = config_switch(name);
+
+	if (sw == NULL)
 		return -1;
+	*(bool *)field(cfg, sw->off) = true;
 	return 0;
 }
 
@@ -383,7 +272,8 @@ read_argv(struct config *cfg, int argc, char **argv, char **raw,
 		name = a + 2;
 		eq = strchr(name, '=');
 		nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
-		if (nlen == 8 && strncmp(name, "env-file", 8) == 0) {
+		if (nlen == strlen(ENV_FILE_FLAG) &&
+		    strncmp(name, ENV_FILE_FLAG, nlen) == 0) {
 			val = eq != NULL ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
 			if (val == NULL)
 				return set_err(err, "--env-file", "%s", "needs a value");
@@ -394,7 +284,7 @@ read_argv(struct config *cfg, int argc, char **argv, char **raw,
 			}
 			continue;
 		}
-		s = setting_by_flag(name, nlen);
+		s = config_setting_flag(name, nlen);
 		if (s == NULL) {
 			char fl[64];
 
@@ -413,10 +303,11 @@ read_argv(struct config *cfg, int argc, char **argv, char **raw,
 }
 
 static int
-parse_list(const char *value, char **out, size_t max, size_t *n,
-    const struct setting *s, struct config_error *err)
+parse_hostnames(struct config *cfg, const struct setting *s, const char *value,
+    struct config_error *err)
 {
-	char *copy = strdup(value), *tok, *save = NULL;
+	char **out = field(cfg, s->off), *copy = strdup(value), *tok, *save = NULL;
+	size_t *n = field(cfg, s->off_n);
 	int rc = -1;
 
 	*n = 0;
@@ -435,7 +326,7 @@ parse_list(const char *value, char **out, size_t max, size_t *n,
 			set_err(err, s->env, "'%.64s' is not a host name", tok);
 			goto out;
 		}
-		if (*n >= max) {
+		if (*n >= CONFIG_MAX_HOSTNAMES) {
 			set_err(err, s->env, "%s", "too many host names");
 			goto out;
 		}
@@ -450,64 +341,72 @@ out:
 	return rc;
 }
 
+/* The index of value in s->names, or -1. */
 static int
-parse_enum(const char *value, const char *const *names, int n)
+parse_name(const struct setting *s, const char *value)
 {
-	for (int i = 0; i < n; i++)
-		if (strcmp(value, names[i]) == 0)
-			return i;
+	for (size_t i = 0; i < s->n_names; i++)
+		if (strcmp(value, s->names[i]) == 0)
+			return (int)i;
 	return -1;
 }
 
+/* "a or b", "a, b or c": s->names for an error message. */
 static int
-parse_warn(struct config *cfg, const char *value, const struct setting *s,
+names_err(const struct setting *s, struct config_error *err)
+{
+	char list[128] = "";
+	size_t len = 0;
+
+	for (size_t i = 0; i < s->n_names && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+		    i == 0 ? "" : i + 1 == s->n_names ? " or " : ", ", s->names[i]);
+	return set_err(err, s->env, "%s", list);
+}
+
+static int
+parse_warn(struct config *cfg, const struct setting *s, const char *value,
     struct config_error *err)
 {
+	long *warn = field(cfg, s->off);
+	size_t *n = field(cfg, s->off_n);
 	char buf[256], *tok, *save = NULL;
 	long ms;
 
 	if (strlen(value) >= sizeof(buf))
 		return set_err(err, s->env, "%s", "too long");
 	snprintf(buf, sizeof(buf), "%s", value);
-	cfg->n_expiry_warn = 0;
+	*n = 0;
 	for (tok = strtok_r(buf, ", ", &save); tok != NULL;
 	    tok = strtok_r(NULL, ", ", &save)) {
-		if (config_parse_duration(tok, &ms) != 0 || ms < 1000)
+		if (config_parse_duration(tok, &ms) != 0 || ms < s->min ||
+		    ms > s->max)
 			return set_err(err, s->env, "'%.32s' is not a duration", tok);
-		if (cfg->n_expiry_warn >= CONFIG_MAX_WARN)
+		if (*n >= CONFIG_MAX_WARN)
 			return set_err(err, s->env, "%s", "too many thresholds");
-		cfg->expiry_warn_s[cfg->n_expiry_warn++] = ms / 1000;
+		warn[(*n)++] = ms / 1000;
 	}
-	if (cfg->n_expiry_warn == 0)
+	if (*n == 0)
 		return set_err(err, s->env, "%s", "no threshold given");
 	/* descending, so [0] is the first threshold crossed */
-	for (size_t i = 1; i < cfg->n_expiry_warn; i++)
-		for (size_t j = i; j > 0 && cfg->expiry_warn_s[j] >
-		    cfg->expiry_warn_s[j - 1]; j--) {
-			long t = cfg->expiry_warn_s[j];
-			cfg->expiry_warn_s[j] = cfg->expiry_warn_s[j - 1];
-			cfg->expiry_warn_s[j - 1] = t;
+	for (size_t i = 1; i < *n; i++)
+		for (size_t j = i; j > 0 && warn[j] > warn[j - 1]; j--) {
+			long t = warn[j];
+			warn[j] = warn[j - 1];
+			warn[j - 1] = t;
 		}
 	return 0;
 }
 
+/* host:port, as a URL's authority would be. */
 static bool
-valid_source(const char *v)
+valid_listen(const char *v)
 {
-	static const char *const prefixes[] = {
-		"pair:", "certbot:", "lego:", "traefik:", "k8s-secret:",
-	};
+	struct endpoint ep;
+	char url[300], e[160];
 
-	if (strcmp(v, "certs-dir") == 0)
-		return true;
-	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-		size_t plen = strlen(prefixes[i]);
-
-		if (strncmp(v, prefixes[i], plen) == 0 && v[plen] == '/')
-			return strcmp(prefixes[i], "pair:") != 0 ||
-			    strstr(v, ",/") != NULL;
-	}
-	return false;
+	snprintf(url, sizeof(url), "https://%s", v);
+	return strchr(v, ':') != NULL && endpoint_parse(url, &ep, e, sizeof(e)) == 0;
 }
 
 static bool
@@ -515,15 +414,7 @@ valid_docker_host(const char *v)
 {
 	if (strncmp(v, "unix:///", 8) == 0)
 		return strlen(v) < 108 + 7;	/* sun_path */
-	if (strncmp(v, "tcp://", 6) == 0) {
-		struct endpoint ep;
-		char url[300], e[64];
-
-		snprintf(url, sizeof(url), "https://%s", v + 6);
-		return strchr(v + 6, ':') != NULL &&
-		    endpoint_parse(url, &ep, e, sizeof(e)) == 0;
-	}
-	return false;
+	return strncmp(v, "tcp://", 6) == 0 && valid_listen(v + 6);
 }
 
 static bool
@@ -542,170 +433,121 @@ valid_urls(const char *v)
 	return ok && n > 0;
 }
 
-static int
-apply(struct config *cfg, const struct setting *s, const char *v,
-    struct config_error *err)
+/* Why v is no value of the string kind k, or NULL: it is one. */
+static const char *
+string_refused(enum setting_kind k, const char *v)
 {
-	char msg[160];
-	long ms;
-	int e;
+	struct source_spec sp;
+
+	switch (k) {
+	case K_PATH:
+	case K_TEXT:
+		return *v == '\0' ? "must not be empty" : NULL;
+	case K_NAME:
+		return *v == '\0' || strchr(v, '/') != NULL || strcmp(v, ".") == 0 ||
+		    strcmp(v, "..") == 0 ? "must be a file name inside CERTS_DIR" : NULL;
+	case K_SOURCE:
+		return source_spec_parse(v, &sp) != 0 ? "not " SOURCE_SPEC_FORMS : NULL;
+	case K_DOCKER_HOST:
+		return valid_docker_host(v) ? NULL : "not unix:///path or tcp://host:port";
+	case K_LISTEN:
+		return valid_listen(v) ? NULL : "not host:port";
+	case K_URLS:
+		return valid_urls(v) ? NULL :
+		    "not a comma-separated list of http(s) URLs";
+	default:
+		return NULL;
+	}
+}
+
+int
+config_setting_parse(struct config *cfg, const struct setting *s,
+    const char *v, struct config_error *err)
+{
+	enum log_level lvl;
+	const char *why;
+	char msg[160], *end;
+	long n;
+	int i;
 
 	switch (s->kind) {
 	case K_PATH:
 	case K_TEXT:
-		if (*v == '\0')
-			return set_err(err, s->env, "%s", "must not be empty");
-		break;
 	case K_NAME:
-		if (*v == '\0' || strchr(v, '/') != NULL ||
-		    strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
-			return set_err(err, s->env, "%s",
-			    "must be a file name inside CERTS_DIR");
-		break;
-	case K_HOSTNAMES:
-		return parse_list(v, cfg->hostnames, CONFIG_MAX_HOSTNAMES,
-		    &cfg->n_hostnames, s, err);
-	case K_FLAVOR:
-		if ((e = parse_enum(v, tls_flavor_names, FLAVOR__MAX)) < 0)
-			return set_err(err, s->env, "unknown flavor '%.32s'", v);
-		cfg->flavor = (enum tls_flavor)e;
+	case K_SOURCE:
+	case K_DOCKER_HOST:
+	case K_LISTEN:
+	case K_URLS:
+		if ((why = string_refused(s->kind, v)) != NULL)
+			return set_err(err, s->env, "%s", why);
 		return 0;
+	case K_WORD:
+		return parse_name(s, v) < 0 ? names_err(s, err) : 0;
+	case K_ENUM:
+		if ((i = parse_name(s, v)) < 0)
+			return set_err(err, s->env, "unknown %s '%.32s'", s->what, v);
+		/* an int-sized enum (config_table.c checks): the index is its value */
+		memcpy(field(cfg, s->off), &i, sizeof(i));
+		return 0;
+	case K_LOGLEVEL:
+		if (log_level_parse(v, &lvl) != 0)
+			return set_err(err, s->env, "unknown level '%.16s'", v);
+		*(enum log_level *)field(cfg, s->off) = lvl;
+		return 0;
+	case K_SWITCH:
+		if ((i = parse_name(s, v)) < 0)
+			return names_err(s, err);
+		*(bool *)field(cfg, s->off) = i == 1;
+		return 0;
+	case K_DURATION:
+		if (config_parse_duration(v, &n) != 0 || n < s->min || n > s->max)
+			return set_err(err, s->env, "'%.32s' is not a duration "
+			    "(e.g. 500ms, 30s, 10m)", v);
+		*(long *)field(cfg, s->off) = n;
+		return 0;
+	case K_COUNT:
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (errno != 0 || end == v || *end != '\0' || n < s->min ||
+		    n > s->max)
+			return set_err(err, s->env, "must be %ld..%ld", s->min, s->max);
+		*(long *)field(cfg, s->off) = n;
+		return 0;
+	case K_WARN:
+		return parse_warn(cfg, s, v, err);
+	case K_HOSTNAMES:
+		return parse_hostnames(cfg, s, v, err);
 	case K_PORTS:
-	case K_PROXY:
-		if (port_set_parse(v, s->kind == K_PORTS ? &cfg->ports :
-		    &cfg->proxy_ports, msg, sizeof(msg)) != 0)
+		if (port_set_parse(v, field(cfg, s->off), msg, sizeof(msg)) != 0)
 			return set_err(err, s->env, "%s", msg);
 		return 0;
-	case K_SOURCE:
-		if (!valid_source(v))
-			return set_err(err, s->env, "%s",
-			    "not certs-dir, pair:/CERT,/KEY, certbot:/DIR, "
-			    "lego:/DIR/DOMAIN, traefik:/FILE[#R] or k8s-secret:/DIR");
-		break;
-	case K_RELOAD:
-		if ((e = parse_enum(v, reload_backend_names, RELOAD__MAX)) < 0)
-			return set_err(err, s->env, "unknown backend '%.32s'", v);
-		cfg->reload = (enum reload_backend)e;
-		return 0;
-	case K_DOCKER_HOST:
-		if (!valid_docker_host(v))
-			return set_err(err, s->env, "%s",
-			    "not unix:///path or tcp://host:port");
-		break;
 	case K_ENDPOINTS:
-		if (endpoint_list_parse(v, &cfg->endpoints, &cfg->n_endpoints,
+		if (endpoint_list_parse(v, field(cfg, s->off), field(cfg, s->off_n),
 		    msg, sizeof(msg)) != 0)
 			return set_err(err, s->env, "%s", msg);
 		return 0;
-	case K_DURATION:
-		if (config_parse_duration(v, &ms) != 0 || ms < 1)
-			return set_err(err, s->env, "'%.32s' is not a duration "
-			    "(e.g. 500ms, 30s, 10m)", v);
-		if (strcmp(s->env, "AGENT_VERIFY_TIMEOUT") == 0)
-			cfg->verify_timeout_ms = ms;
-		else if (strcmp(s->env, "AGENT_PROBE_TIMEOUT") == 0)
-			cfg->probe_timeout_ms = ms;
-		else if (strcmp(s->env, "AGENT_POLL_INTERVAL") == 0)
-			cfg->poll_interval_ms = ms;
-		else if (strcmp(s->env, "AGENT_SETTLE_TIMEOUT") == 0)
-			cfg->settle_timeout_ms = ms;
-		else if (strcmp(s->env, "AGENT_RELOAD_TIMEOUT") == 0)
-			cfg->reload_timeout_ms = ms;
-		else
-			cfg->drift_interval_ms = ms;
-		return 0;
-	case K_WARN:
-		return parse_warn(cfg, v, s, err);
-	case K_BACKUPS: {
-		char *end;
-
-		errno = 0;
-		cfg->backups = strtol(v, &end, 10);
-		if (errno != 0 || end == v || *end != '\0' ||
-		    cfg->backups < 1 || cfg->backups > 1000)
-			return set_err(err, s->env, "%s", "must be 1..1000");
-		return 0;
-	}
-	case K_LOGLEVEL:
-		if (log_level_parse(v, &cfg->log_level) != 0)
-			return set_err(err, s->env, "unknown level '%.16s'", v);
-		return 0;
-	case K_LISTEN: {
-		struct endpoint ep;
-		char url[300];
-
-		snprintf(url, sizeof(url), "https://%s", v);
-		if (strchr(v, ':') == NULL ||
-		    endpoint_parse(url, &ep, msg, sizeof(msg)) != 0)
-			return set_err(err, s->env, "%s", "not host:port");
+	case K__MAX:
 		break;
 	}
-	case K_LOGFORMAT:
-		if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
-			return set_err(err, s->env, "%s", "json or text");
-		cfg->log_text = strcmp(v, "text") == 0;
-		return 0;
-	case K_WATCH:
-		if (strcmp(v, "inotify") != 0 && strcmp(v, "poll") != 0)
-			return set_err(err, s->env, "%s", "inotify or poll");
-		cfg->watch_poll = strcmp(v, "poll") == 0;
-		return 0;
-	case K_WEBHOOK_FORMAT:
-		if (strcmp(v, "json") != 0 && strcmp(v, "ntfy") != 0 &&
-		    strcmp(v, "slack") != 0)
-			return set_err(err, s->env, "%s", "json, ntfy or slack");
-		break;
-	case K_URLS:
-		if (!valid_urls(v))
-			return set_err(err, s->env, "%s",
-			    "not a comma-separated list of http(s) URLs");
-		break;
-	}
-	return 0;
-}
-
-/* The string a K_PATH/K_TEXT/... setting lands in. */
-static char **
-string_slot(struct config *cfg, const struct setting *s)
-{
-	static const struct {
-		const char *env;
-		size_t off;
-	} slots[] = {
-		{ "CERTS_DIR", offsetof(struct config, certs_dir) },
-		{ "TLS_CERT_FILENAME", offsetof(struct config, cert_filename) },
-		{ "TLS_KEYPAIR_FILENAME", offsetof(struct config, key_filename) },
-		{ "AGENT_SOURCE", offsetof(struct config, source) },
-		{ "DOCKER_HOST", offsetof(struct config, docker_host) },
-		{ "AGENT_FRONT", offsetof(struct config, front) },
-		{ "AGENT_RELOAD_COMMANDS", offsetof(struct config, reload_commands) },
-		{ "AGENT_STATE_DIR", offsetof(struct config, state_dir) },
-		{ "AGENT_METRICS_LISTEN", offsetof(struct config, metrics_listen) },
-		{ "AGENT_WEBHOOK_URL", offsetof(struct config, webhook_url) },
-		{ "AGENT_WEBHOOK_FORMAT", offsetof(struct config, webhook_format) },
-		{ "AGENT_CA_FILE", offsetof(struct config, ca_file) },
-	};
-
-	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
-		if (strcmp(slots[i].env, s->env) == 0)
-			return (char **)(void *)((char *)cfg + slots[i].off);
-	return NULL;
+	return set_err(err, s->env, "%s", "no parser for this kind");
 }
 
 int
 config_load(struct config *cfg, int argc, char **argv, char **environ_,
     struct config_error *err)
 {
-	char *raw[NSETTINGS] = { 0 };
+	char **raw;	/* each setting's value, as the last source set it */
 	int rc = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
 	memset(err, 0, sizeof(*err));
 	cfg->log_level = LOG_LEVEL_INFO;
 
-	for (size_t i = 0; i < NSETTINGS; i++)
-		if (settings[i].def != NULL &&
-		    (raw[i] = strdup(settings[i].def)) == NULL)
+	if ((raw = calloc(config_nsettings, sizeof(*raw))) == NULL)
+		goto out;
+	for (size_t i = 0; i < config_nsettings; i++)
+		if (config_settings[i].def != NULL &&
+		    (raw[i] = strdup(config_settings[i].def)) == NULL)
 			goto out;
 	/* --env-file first, since the environment and flags override it */
 	if (read_argv(cfg, argc, argv, raw, true, err) != 0)
@@ -717,18 +559,18 @@ config_load(struct config *cfg, int argc, char **argv, char **environ_,
 	if (read_argv(cfg, argc, argv, raw, false, err) != 0)
 		goto out;
 
-	for (size_t i = 0; i < NSETTINGS; i++) {
-		char **slot;
+	for (size_t i = 0; i < config_nsettings; i++) {
+		const struct setting *s = &config_settings[i];
 
 		if (raw[i] == NULL)
 			continue;
 		/* Mailu writes unset settings as empty: treat them as unset */
-		if (raw[i][0] == '\0' && settings[i].def == NULL)
+		if (raw[i][0] == '\0' && s->def == NULL)
 			continue;
-		if (apply(cfg, &settings[i], raw[i], err) != 0)
+		if (config_setting_parse(cfg, s, raw[i], err) != 0)
 			goto out;
-		if ((slot = string_slot(cfg, &settings[i])) != NULL) {
-			*slot = raw[i];
+		if (SETTING_IS_STRING(s->kind)) {
+			*(char **)field(cfg, s->off) = raw[i];
 			raw[i] = NULL;
 		}
 	}
@@ -746,42 +588,28 @@ config_load(struct config *cfg, int argc, char **argv, char **environ_,
 out:
 	if (rc != 0 && err->setting[0] == '\0')
 		set_err(err, "config", "%s", "out of memory");
-	for (size_t i = 0; i < NSETTINGS; i++)
+	for (size_t i = 0; raw != NULL && i < config_nsettings; i++)
 		free(raw[i]);
+	free(raw);
 	return rc;
 }
 
 void
 config_free(struct config *cfg)
 {
-	free(cfg->certs_dir);
-	free(cfg->cert_filename);
-	free(cfg->key_filename);
-	for (size_t i = 0; i < cfg->n_hostnames; i++)
-		free(cfg->hostnames[i]);
-	free(cfg->source);
-	free(cfg->docker_host);
-	free(cfg->front);
-	free(cfg->reload_commands);
-	free(cfg->endpoints);
-	free(cfg->state_dir);
-	free(cfg->metrics_listen);
-	free(cfg->webhook_url);
-	free(cfg->webhook_format);
-	free(cfg->ca_file);
+	for (size_t i = 0; i < config_nsettings; i++) {
+		const struct setting *s = &config_settings[i];
+		void *f = field(cfg, s->off);
+
+		if (SETTING_IS_STRING(s->kind))
+			free(*(char **)f);
+		else if (s->kind == K_ENDPOINTS)
+			free(*(struct endpoint **)f);
+		else if (s->kind == K_HOSTNAMES)
+			for (size_t j = 0; j < *(size_t *)field(cfg, s->off_n); j++)
+				free(((char **)f)[j]);
+	}
 	free(cfg->env_file);
 	free(cfg->command);
 	memset(cfg, 0, sizeof(*cfg));
-}
-
-void
-config_usage(FILE *out)
-{
-	fprintf(out, "Settings (environment name, --flag twin, default):\n");
-	for (size_t i = 0; i < NSETTINGS; i++)
-		fprintf(out, "  %-22s --%-20s %s\n      %s\n", settings[i].env,
-		    settings[i].flag, settings[i].def != NULL ? settings[i].def : "(unset)",
-		    settings[i].help);
-	fprintf(out, "  %-22s --%-20s %s\n      %s\n", "", "env-file", "(unset)",
-	    "read settings from a Mailu mailu.env first");
 }

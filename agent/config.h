@@ -88,8 +88,12 @@ void config_free(struct config *cfg);
 
 /* "500ms", "30s", "10m", "2h", "21d"; a bare number means seconds. */
 int config_parse_duration(const char *s, long *ms);
+/* A year is plenty for any of our durations. */
+#define CONFIG_DURATION_MAX_MS (366L * 86400000)
 
 /* Prints the settings table for --help. */
 void config_usage(FILE *out);
+/* Prints it as the Markdown of docs/reference.md's Settings. */
+void config_reference(FILE *out);
 
 #endif

@@ -156,6 +156,10 @@ main(int argc, char **argv)
 		    MCA_VERSION, OpenSSL_version(OPENSSL_VERSION),
 		    curl_version_info(CURLVERSION_NOW)->version, JANSSON_VERSION);
 		rc = 0;
+	} else if (strcmp(cfg.command, "settings-reference") == 0) {
+		/* hidden: docs/reference.md's settings, from --help's table */
+		config_reference(stdout);
+		rc = 0;
 	} else if (strcmp(cfg.command, "check") == 0) {
 		rc = cmd_check(&cfg);
 	} else if (strcmp(cfg.command, "run") == 0) {

@@ -14,10 +14,6 @@
 #include "acme_json.h"
 #include "source.h"
 
-const char *const source_kind_names[SOURCE__MAX] = {
-	"certs-dir", "pair", "certbot", "lego", "k8s-secret", "traefik",
-};
-
 static int
 split_path(const char *path, char *dir, char *name, size_t len)
 {
@@ -181,23 +177,21 @@ init_k8s(struct source *s, const char *arg, const char *certs_dir, char *err,
 
 /* traefik: one JSON file holds every certificate; pick by HOSTNAMES. */
 static int
-init_traefik(struct source *s, const char *arg, char *err, size_t errlen)
+init_traefik(struct source *s, const struct source_spec *sp, char *err,
+    size_t errlen)
 {
 	char path[PATH_MAX], dir[PATH_MAX], name[PATH_MAX];
-	const char *hash = strchr(arg, '#');
-	size_t plen = hash != NULL ? (size_t)(hash - arg) : strlen(arg);
 
 	s->kind = SOURCE_TRAEFIK;
-	if (plen == 0 || plen >= sizeof(path) || arg[0] != '/' ||
-	    (hash != NULL && (strlen(hash + 1) == 0 ||
-	    strlen(hash + 1) >= sizeof(s->resolver)))) {
+	if (sp->path_len >= sizeof(path) || (sp->extra != NULL &&
+	    (sp->extra_len == 0 || sp->extra_len >= sizeof(s->resolver)))) {
 		snprintf(err, errlen, "AGENT_SOURCE: traefik:/FILE[#RESOLVER]");
 		return -1;
 	}
-	memcpy(path, arg, plen);
-	path[plen] = '\0';
-	if (hash != NULL)
-		snprintf(s->resolver, sizeof(s->resolver), "%s", hash + 1);
+	memcpy(path, sp->path, sp->path_len);
+	path[sp->path_len] = '\0';
+	if (sp->extra != NULL)
+		snprintf(s->resolver, sizeof(s->resolver), "%s", sp->extra);
 	if (split_path(path, dir, name, sizeof(dir)) != 0 ||
 	    set_files(s, dir, name, name, dir) != 0) {
 		snprintf(err, errlen, "AGENT_SOURCE: path too long");
@@ -206,78 +200,104 @@ init_traefik(struct source *s, const char *arg, char *err, size_t errlen)
 	return 0;
 }
 
-int
-source_init(struct source *s, const struct config *cfg, char *err, size_t errlen)
+/* pair: two files, each watched in its own directory. */
+static int
+init_pair(struct source *s, const struct source_spec *sp, char *err,
+    size_t errlen)
 {
 	char name[PATH_MAX];
 
-	memset(s, 0, sizeof(*s));
-	if (strcmp(cfg->source, "certs-dir") == 0) {
-		s->kind = SOURCE_CERTS_DIR;
-		snprintf(s->cert_dir, sizeof(s->cert_dir), "%s", cfg->certs_dir);
-		snprintf(s->key_dir, sizeof(s->key_dir), "%s", cfg->certs_dir);
-		if (snprintf(s->cert_path, sizeof(s->cert_path), "%s/%s",
-		    cfg->certs_dir, cfg->cert_filename) >= (int)sizeof(s->cert_path) ||
-		    snprintf(s->key_path, sizeof(s->key_path), "%s/%s",
-		    cfg->certs_dir, cfg->key_filename) >= (int)sizeof(s->key_path)) {
-			snprintf(err, errlen, "CERTS_DIR path too long");
-			return -1;
-		}
-		s->watch_dirs[0] = strdup(cfg->certs_dir);
-		s->watch_names[0] = strdup(cfg->cert_filename);
-		s->watch_names[1] = strdup(cfg->key_filename);
-		s->n_watch_dirs = 1;
-		s->installs = false;
-	} else if (strncmp(cfg->source, "pair:", 5) == 0) {
-		const char *comma = strchr(cfg->source + 5, ',');
-		size_t clen;
+	s->kind = SOURCE_PAIR;
+	if (sp->path_len >= sizeof(s->cert_path) ||
+	    sp->extra_len >= sizeof(s->key_path)) {
+		snprintf(err, errlen, "AGENT_SOURCE: expected pair:/CERT,/KEY");
+		return -1;
+	}
+	memcpy(s->cert_path, sp->path, sp->path_len);
+	s->cert_path[sp->path_len] = '\0';
+	snprintf(s->key_path, sizeof(s->key_path), "%s", sp->extra);
+	if (split_path(s->cert_path, s->cert_dir, name, sizeof(name)) != 0) {
+		snprintf(err, errlen, "AGENT_SOURCE: path too long");
+		return -1;
+	}
+	s->watch_dirs[0] = strdup(s->cert_dir);
+	s->watch_names[0] = strdup(name);
+	if (split_path(s->key_path, s->key_dir, name, sizeof(name)) != 0) {
+		snprintf(err, errlen, "AGENT_SOURCE: path too long");
+		return -1;
+	}
+	s->watch_names[1] = strdup(name);
+	s->n_watch_dirs = 1;
+	if (strcmp(s->key_dir, s->cert_dir) != 0) {
+		s->watch_dirs[1] = strdup(s->key_dir);
+		s->n_watch_dirs = 2;
+	}
+	s->installs = true;
+	return 0;
+}
 
-		s->kind = SOURCE_PAIR;
-		if (comma == NULL || (clen = (size_t)(comma - (cfg->source + 5))) == 0 ||
-		    clen >= sizeof(s->cert_path) || comma[1] != '/' ||
-		    strlen(comma + 1) >= sizeof(s->key_path)) {
-			snprintf(err, errlen, "AGENT_SOURCE: expected pair:/CERT,/KEY");
-			return -1;
-		}
-		memcpy(s->cert_path, cfg->source + 5, clen);
-		s->cert_path[clen] = '\0';
-		snprintf(s->key_path, sizeof(s->key_path), "%s", comma + 1);
-		if (split_path(s->cert_path, s->cert_dir, name, sizeof(name)) != 0) {
-			snprintf(err, errlen, "AGENT_SOURCE: path too long");
-			return -1;
-		}
-		s->watch_dirs[0] = strdup(s->cert_dir);
-		s->watch_names[0] = strdup(name);
-		if (split_path(s->key_path, s->key_dir, name, sizeof(name)) != 0) {
-			snprintf(err, errlen, "AGENT_SOURCE: path too long");
-			return -1;
-		}
-		s->watch_names[1] = strdup(name);
-		s->n_watch_dirs = 1;
-		if (strcmp(s->key_dir, s->cert_dir) != 0) {
-			s->watch_dirs[1] = strdup(s->key_dir);
-			s->n_watch_dirs = 2;
-		}
-		s->installs = true;
-	} else if (strncmp(cfg->source, "certbot:", 8) == 0) {
-		if (init_certbot(s, cfg->source + 8, err, errlen) != 0)
-			return -1;
-	} else if (strncmp(cfg->source, "lego:", 5) == 0) {
-		if (init_lego(s, cfg->source + 5, err, errlen) != 0)
-			return -1;
-	} else if (strncmp(cfg->source, "k8s-secret:", 11) == 0) {
-		if (init_k8s(s, cfg->source + 11, cfg->certs_dir, err, errlen) != 0)
-			return -1;
-	} else if (strncmp(cfg->source, "traefik:", 8) == 0) {
-		if (init_traefik(s, cfg->source + 8, err, errlen) != 0)
-			return -1;
-		s->hostnames = cfg->hostnames;
-		s->n_hostnames = cfg->n_hostnames;
-	} else {
+/* certs-dir: the served pair itself, as the ACME tool writes it. */
+static int
+init_certs_dir(struct source *s, const struct config *cfg, char *err,
+    size_t errlen)
+{
+	s->kind = SOURCE_CERTS_DIR;
+	snprintf(s->cert_dir, sizeof(s->cert_dir), "%s", cfg->certs_dir);
+	snprintf(s->key_dir, sizeof(s->key_dir), "%s", cfg->certs_dir);
+	if (snprintf(s->cert_path, sizeof(s->cert_path), "%s/%s",
+	    cfg->certs_dir, cfg->cert_filename) >= (int)sizeof(s->cert_path) ||
+	    snprintf(s->key_path, sizeof(s->key_path), "%s/%s",
+	    cfg->certs_dir, cfg->key_filename) >= (int)sizeof(s->key_path)) {
+		snprintf(err, errlen, "CERTS_DIR path too long");
+		return -1;
+	}
+	s->watch_dirs[0] = strdup(cfg->certs_dir);
+	s->watch_names[0] = strdup(cfg->cert_filename);
+	s->watch_names[1] = strdup(cfg->key_filename);
+	s->n_watch_dirs = 1;
+	s->installs = false;
+	return 0;
+}
+
+int
+source_init(struct source *s, const struct config *cfg, char *err, size_t errlen)
+{
+	struct source_spec sp;
+	int rc = -1;
+
+	memset(s, 0, sizeof(*s));
+	/* the parse config_load validated AGENT_SOURCE with */
+	if (source_spec_parse(cfg->source, &sp) != 0) {
 		snprintf(err, errlen, "AGENT_SOURCE %.40s: not available in this "
 		    "version", cfg->source);
 		return -1;
 	}
+	switch (sp.kind) {
+	case SOURCE_CERTS_DIR:
+		rc = init_certs_dir(s, cfg, err, errlen);
+		break;
+	case SOURCE_PAIR:
+		rc = init_pair(s, &sp, err, errlen);
+		break;
+	case SOURCE_CERTBOT:
+		rc = init_certbot(s, sp.path, err, errlen);
+		break;
+	case SOURCE_LEGO:
+		rc = init_lego(s, sp.path, err, errlen);
+		break;
+	case SOURCE_K8S:
+		rc = init_k8s(s, sp.path, cfg->certs_dir, err, errlen);
+		break;
+	case SOURCE_TRAEFIK:
+		rc = init_traefik(s, &sp, err, errlen);
+		s->hostnames = cfg->hostnames;
+		s->n_hostnames = cfg->n_hostnames;
+		break;
+	case SOURCE__MAX:
+		break;
+	}
+	if (rc != 0)
+		return -1;
 	for (size_t i = 0; i < s->n_watch_dirs; i++)
 		if (s->watch_dirs[i] == NULL) {
 			snprintf(err, errlen, "out of memory");

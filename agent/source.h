@@ -13,18 +13,7 @@
 #include "cert.h"
 #include "config.h"
 #include "install.h"
-
-enum source_kind {
-	SOURCE_CERTS_DIR,	/* the ACME tool writes CERTS_DIR's pair itself */
-	SOURCE_PAIR,		/* pair:/CERT,/KEY */
-	SOURCE_CERTBOT,		/* certbot:/etc/letsencrypt/live/NAME */
-	SOURCE_LEGO,		/* lego:/DIR/DOMAIN -> DIR/certificates/DOMAIN.{crt,key} */
-	SOURCE_K8S,		/* k8s-secret:/DIR, a mounted Secret (kubelet atomic writer) */
-	SOURCE_TRAEFIK,		/* traefik:/FILE[#RESOLVER], Traefik's acme.json */
-	SOURCE__MAX
-};
-
-extern const char *const source_kind_names[SOURCE__MAX];
+#include "source_spec.h"
 
 struct source {
 	enum source_kind kind;
