@@ -14,7 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-/* Reason codes of cert.rejected: the contract in DESIGN.md. */
+/* Reason codes of cert.rejected: the contract in docs/design.md. */
 enum cert_reason {
 	CERT_OK,
 	CERT_UNREADABLE,

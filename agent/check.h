@@ -4,7 +4,7 @@
 
 #include "config.h"
 
-/* Exit codes of `check` (DESIGN.md). */
+/* Exit codes of `check` (docs/design.md). */
 enum check_status {
 	CHECK_OK = 0,
 	CHECK_WARNING = 1,	/* expiring within the first threshold */

@@ -1,5 +1,5 @@
 /*
- * cycle: one bundle through the pipeline, in the order DESIGN.md draws:
+ * cycle: one bundle through the pipeline, in the order docs/design.md draws:
  * validate -> back up -> install -> reload -> verify -> report, with
  * rollback on failure. Each cycle ends in exactly one outcome.
  */

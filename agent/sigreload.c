@@ -1,5 +1,5 @@
 /*
- * sigreload (DESIGN.md's `signal`; renamed so it never shadows <signal.h>):
+ * sigreload (not signal.c: that would shadow <signal.h>):
  * /proc is read like any other input: bounded reads, numeric names only,
  * once into a table; then a pure decision picks the masters from it. A
  * command line only makes a candidate: any process of the namespace can
