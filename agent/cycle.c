@@ -20,6 +20,7 @@
 #include "reload.h"
 #include "sigreload.h"
 #include "status.h"
+#include "store.h"
 #include "testhook.h"
 #include "verify.h"
 
@@ -40,7 +41,7 @@ agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen)
 		return -1;
 	a->ictx = (struct install_ctx){ cfg->certs_dir, cfg->cert_filename,
 	    cfg->key_filename, cfg->state_dir, cfg->backups, (uid_t)-1, (gid_t)-1 };
-	if (install_prepare(&a->ictx, err, errlen) != 0)
+	if (store_prepare(&a->ictx, err, errlen) != 0)
 		return -1;
 	if (cfg->reload == RELOAD_DOCKER) {
 		struct docker_container self;
@@ -64,7 +65,7 @@ agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen)
 		if (docker_self(a->docker, &self, &st) == 0)
 			snprintf(a->project, sizeof(a->project), "%s", self.project);
 	}
-	if (install_load_current(&a->ictx, &cur, ierr, sizeof(ierr)) == 0) {
+	if (store_load_current(&a->ictx, &cur, ierr, sizeof(ierr)) == 0) {
 		struct cert_pair p = { 0 };
 		enum cert_reason why;
 
@@ -161,7 +162,7 @@ load_previous(struct agent *a, const char *new_fp, struct install_pair *old)
 	char err[256];
 	enum cert_reason why;
 
-	if (install_load_current(&a->ictx, old, err, sizeof(err)) == 0 &&
+	if (store_load_current(&a->ictx, old, err, sizeof(err)) == 0 &&
 	    strcmp(old->fingerprint, new_fp) != 0)
 		return true;
 	install_pair_free(old);
@@ -492,14 +493,14 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	/* back up what we would fall back to */
 	t0 = probe_now_ms();
 	have_old = load_previous(a, raw.fingerprint, &old);
-	if (have_old && install_newest_backup_is(&a->ictx, old.fingerprint, bpath,
+	if (have_old && store_newest_backup_is(&a->ictx, old.fingerprint, bpath,
 	    sizeof(bpath))) {
 		/* a retry: the newest backup already holds it; keep the history */
 		log_event(LOG_LEVEL_INFO, "cert.backup",
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old.fingerprint, "path",
 		    bpath, "reused", 1), "%.16s... is already backed up in %s",
 		    old.fingerprint, bpath);
-	} else if (have_old && install_backup(&a->ictx, &old, bpath, sizeof(bpath), err,
+	} else if (have_old && store_backup(&a->ictx, &old, bpath, sizeof(bpath), err,
 	    sizeof(err)) == 0) {
 		log_event(LOG_LEVEL_INFO, "cert.backup",
 		    json_pack("{s:s, s:s}", "fingerprint", old.fingerprint, "path", bpath),
@@ -575,7 +576,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	/* reload and verify; anything short of every endpoint: roll back */
 	reload_since = time(NULL);
 	if (deliver(a, raw.fingerprint, true, &engine_fault, timings, "", &fronts) == 0) {
-		if (install_save_current(&a->ictx, &raw, err, sizeof(err)) != 0)
+		if (store_save_current(&a->ictx, &raw, err, sizeof(err)) != 0)
 			log_event(LOG_LEVEL_WARN, "state.write_failed",
 			    json_pack("{s:s, s:s}", "error",
 			    install_error_code(install_last_errno()), "detail", err),
@@ -625,7 +626,7 @@ cycle_rollback(struct agent *a)
 	begin(a);
 	if (install_read_served(&a->ictx, &served, &why) != 0)
 		served.fingerprint[0] = '\0';
-	if (install_load_backup(&a->ictx, served.fingerprint, &old, path,
+	if (store_load_backup(&a->ictx, served.fingerprint, &old, path,
 	    sizeof(path), err, sizeof(err)) != 0) {
 		log_event(LOG_LEVEL_ERROR, "rollback.failed",
 		    json_pack("{s:s, s:s}", "reason", "no_backup", "detail", err),
@@ -639,7 +640,7 @@ cycle_rollback(struct agent *a)
 	    "rolling back to %.16s... from %s", old.fingerprint, path);
 	o = rollback_to(a, &old, true, NULL, "requested", timings);
 	if (o == OUTCOME_ROLLED_BACK) {
-		install_save_current(&a->ictx, &old, err, sizeof(err));
+		store_save_current(&a->ictx, &old, err, sizeof(err));
 		memcpy(a->good_fp, old.fingerprint, sizeof(a->good_fp));
 	}
 	o = finish(a, o, start, timings, old.fingerprint);

@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "probe.h"
+#include "store.h"
 #include "watch.h"
 
 #ifndef MCA_VERSION
@@ -156,7 +157,7 @@ state_recreate(struct agent *a, int *lockfd)
 
 	static bool said;	/* one error line per outage, not one per poll */
 
-	if (install_prepare(&a->ictx, err, sizeof(err)) != 0) {
+	if (store_prepare(&a->ictx, err, sizeof(err)) != 0) {
 		if (!said)
 			log_event(LOG_LEVEL_ERROR, "state.write_failed",
 			    json_pack("{s:s, s:s}", "error",
@@ -175,7 +176,7 @@ state_recreate(struct agent *a, int *lockfd)
 	*lockfd = fd;
 	if (a->good_fp[0] != '\0' && install_read_served(&a->ictx, &served, &why) == 0 &&
 	    strcmp(served.fingerprint, a->good_fp) == 0 &&
-	    install_save_current(&a->ictx, &served, err, sizeof(err)) != 0)
+	    store_save_current(&a->ictx, &served, err, sizeof(err)) != 0)
 		log_event(LOG_LEVEL_WARN, "state.write_failed",
 		    json_pack("{s:s, s:s}", "error",
 		    install_error_code(install_last_errno()), "detail", err),
@@ -231,7 +232,7 @@ start(struct agent *a, struct config *cfg, int *lockfd)
 		    cert_parse_key(served.key_pem, served.key_len, &p, &why) == 0 &&
 		    cert_key_matches(&p) && cfg->source != NULL &&
 		    (a->src.installs || strcmp(cfg->command, "run") == 0) &&
-		    install_save_current(&a->ictx, &served, err, sizeof(err)) == 0) {
+		    store_save_current(&a->ictx, &served, err, sizeof(err)) == 0) {
 			memcpy(a->good_fp, p.fingerprint, sizeof(a->good_fp));
 			a->good_not_after = p.not_after;
 			log_event(LOG_LEVEL_INFO, "state.adopted",

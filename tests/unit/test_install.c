@@ -21,6 +21,7 @@
 #include "cert.h"
 #include "install.h"
 #include "log.h"
+#include "store.h"
 #include "harness.h"
 
 static char dir[] = "/tmp/mca-test-install-XXXXXX";
@@ -168,7 +169,7 @@ fresh_with_a(void)
 
 	wipe(certs, true);
 	CHECK_INT(install_commit(&ctx, &A, err, sizeof(err)), 0);
-	CHECK_INT(install_save_current(&ctx, &A, err, sizeof(err)), 0);
+	CHECK_INT(store_save_current(&ctx, &A, err, sizeof(err)), 0);
 	if (err[0] != '\0')
 		fprintf(stderr, "  setup: %s\n", err);
 }
@@ -190,7 +191,7 @@ TEST(install_a_then_b)
 	char err[256] = "";
 
 	wipe(certs, true);
-	CHECK_INT(install_prepare(&ctx, err, sizeof(err)), 0);
+	CHECK_INT(store_prepare(&ctx, err, sizeof(err)), 0);
 	CHECK_INT(mode_of(state, "."), 0700);
 	CHECK_INT(install_commit(&ctx, &A, err, sizeof(err)), 0);
 	CHECK(served_is(&A));
@@ -266,7 +267,7 @@ TEST(refuses_bad_input)
 		path_in(link, dir, "state-link");
 		CHECK_INT(symlink(state, link), 0);
 		c2.state_dir = link;
-		CHECK_INT(install_prepare(&c2, err, sizeof(err)), -1);
+		CHECK_INT(store_prepare(&c2, err, sizeof(err)), -1);
 		CHECK_INT(install_commit(&c2, &B, err, sizeof(err)), -1);
 		CHECK(served_is(&A));
 	}
@@ -315,8 +316,8 @@ TEST(key_never_in_a_cert_file)
 	CHECK(strstr(err, "private key") != NULL);
 	CHECK(served_is(&A));
 	CHECK_INT(leftovers(), 0);
-	CHECK_INT(install_backup(&ctx, &leaky, NULL, 0, err, sizeof(err)), -1);
-	CHECK_INT(install_save_current(&ctx, &leaky, err, sizeof(err)), -1);
+	CHECK_INT(store_backup(&ctx, &leaky, NULL, 0, err, sizeof(err)), -1);
+	CHECK_INT(store_save_current(&ctx, &leaky, err, sizeof(err)), -1);
 
 	/* an ACME client wrote a combined cert.pem: read back, the key is gone */
 	path_in(p, certs, "cert.pem");
@@ -328,7 +329,7 @@ TEST(key_never_in_a_cert_file)
 	CHECK_STR(served.fingerprint, A.fingerprint);
 	CHECK(served.cert_len == A.cert_len && memcmp(served.cert_pem, A.cert_pem,
 	    A.cert_len) == 0);
-	CHECK_INT(install_backup(&ctx, &served, made, sizeof(made), err, sizeof(err)), 0);
+	CHECK_INT(store_backup(&ctx, &served, made, sizeof(made), err, sizeof(err)), 0);
 	CHECK(!holds_key(made, "cert.pem"));
 	CHECK_INT(mode_of(made, "key.pem"), 0600);
 	install_pair_free(&served);
@@ -390,8 +391,8 @@ TEST(state_links_replaced_not_followed)
 	path_in(p, state, "status.json");
 	CHECK_INT(symlink(out, p), 0);
 
-	CHECK_INT(install_backup(&ctx, &A, NULL, 0, err, sizeof(err)), 0);
-	CHECK_INT(install_save_current(&ctx, &A, err, sizeof(err)), 0);
+	CHECK_INT(store_backup(&ctx, &A, NULL, 0, err, sizeof(err)), 0);
+	CHECK_INT(store_save_current(&ctx, &A, err, sizeof(err)), 0);
 	path_in(p, state, "backups");
 	CHECK(lstat(p, &st) == 0 && S_ISDIR(st.st_mode));
 	path_in(p, state, "current");
@@ -405,17 +406,17 @@ TEST(state_links_replaced_not_followed)
 	/* a backup entry and current/key.pem as links: never read */
 	path_in(p, state, "backups/20991231T235959Z-aaaaaaaaaaaa");
 	CHECK_INT(symlink(outdir, p), 0);
-	CHECK_INT(install_load_backup(&ctx, NULL, &got, NULL, 0, err, sizeof(err)), 0);
+	CHECK_INT(store_load_backup(&ctx, NULL, &got, NULL, 0, err, sizeof(err)), 0);
 	CHECK_STR(got.fingerprint, A.fingerprint);
 	install_pair_free(&got);
 	path_in(p, state, "current/key.pem");
 	CHECK_INT(unlink(p), 0);
 	CHECK_INT(symlink(out, p), 0);
-	CHECK_INT(install_load_current(&ctx, &got, err, sizeof(err)), -1);
+	CHECK_INT(store_load_current(&ctx, &got, err, sizeof(err)), -1);
 	install_pair_free(&got);
 	/* the next save replaces current/ whole; the link goes, its target stays */
-	CHECK_INT(install_save_current(&ctx, &A, err, sizeof(err)), 0);
-	CHECK_INT(install_load_current(&ctx, &got, err, sizeof(err)), 0);
+	CHECK_INT(store_save_current(&ctx, &A, err, sizeof(err)), 0);
+	CHECK_INT(store_load_current(&ctx, &got, err, sizeof(err)), 0);
 	install_pair_free(&got);
 	CHECK(file_is(dir, "outfile", (const unsigned char *)"outside\n", 8));
 }
@@ -432,7 +433,7 @@ TEST(backups_pruned_and_loaded)
 	ctx.backups_kept = 3;
 	/* five in (most likely) one second: suffixes keep them apart and in order */
 	for (int i = 0; i < 5; i++)
-		CHECK_INT(install_backup(&ctx, i % 2 ? &B : &A, made[i], PATH_MAX,
+		CHECK_INT(store_backup(&ctx, i % 2 ? &B : &A, made[i], PATH_MAX,
 		    err, sizeof(err)), 0);
 	path_in(p, state, "backups");
 	CHECK_INT(mode_of(p, "."), 0700);
@@ -448,12 +449,12 @@ TEST(backups_pruned_and_loaded)
 	CHECK_INT(mode_of(made[4], "cert.pem"), 0644);
 	CHECK(file_is(made[4], "key.pem", A.key_pem, A.key_len));
 
-	CHECK_INT(install_load_backup(&ctx, NULL, &got, p, PATH_MAX, err,
+	CHECK_INT(store_load_backup(&ctx, NULL, &got, p, PATH_MAX, err,
 	    sizeof(err)), 0);
 	CHECK_STR(got.fingerprint, A.fingerprint);
 	CHECK_STR(p, made[4]);
 	install_pair_free(&got);
-	CHECK_INT(install_load_backup(&ctx, A.fingerprint, &got, p, PATH_MAX, err,
+	CHECK_INT(store_load_backup(&ctx, A.fingerprint, &got, p, PATH_MAX, err,
 	    sizeof(err)), 0);
 	CHECK_STR(got.fingerprint, B.fingerprint);
 	CHECK_STR(p, made[3]);
@@ -462,11 +463,11 @@ TEST(backups_pruned_and_loaded)
 	/* a broken newest backup is skipped */
 	path_in(p, made[4], "key.pem");
 	CHECK_INT(truncate(p, 10), 0);
-	CHECK_INT(install_load_backup(&ctx, NULL, &got, p, PATH_MAX, err,
+	CHECK_INT(store_load_backup(&ctx, NULL, &got, p, PATH_MAX, err,
 	    sizeof(err)), 0);
 	CHECK_STR(p, made[3]);
 	install_pair_free(&got);
-	CHECK_INT(install_load_backup(&ctx, B.fingerprint, &got, p, PATH_MAX, err,
+	CHECK_INT(store_load_backup(&ctx, B.fingerprint, &got, p, PATH_MAX, err,
 	    sizeof(err)), 0);
 	CHECK_STR(p, made[2]);
 	install_pair_free(&got);
@@ -480,29 +481,29 @@ TEST(newest_backup_is)
 	const char *slash;
 
 	path_in(p, state, "backups");
-	wipe(p, false);		/* state_open makes it again, 0700 */
-	CHECK(!install_newest_backup_is(&ctx, A.fingerprint, p, PATH_MAX));
-	CHECK_INT(install_backup(&ctx, &A, made[0], PATH_MAX, err, sizeof(err)), 0);
-	CHECK_INT(install_backup(&ctx, &B, made[1], PATH_MAX, err, sizeof(err)), 0);
+	wipe(p, false);		/* store_open makes it again, 0700 */
+	CHECK(!store_newest_backup_is(&ctx, A.fingerprint, p, PATH_MAX));
+	CHECK_INT(store_backup(&ctx, &A, made[0], PATH_MAX, err, sizeof(err)), 0);
+	CHECK_INT(store_backup(&ctx, &B, made[1], PATH_MAX, err, sizeof(err)), 0);
 	p[0] = '\0';
-	CHECK(install_newest_backup_is(&ctx, B.fingerprint, p, PATH_MAX));
+	CHECK(store_newest_backup_is(&ctx, B.fingerprint, p, PATH_MAX));
 	CHECK_STR(p, made[1]);
 	/* A is backed up, but not newest: a rotation away from A backs it up again */
-	CHECK(!install_newest_backup_is(&ctx, A.fingerprint, p, PATH_MAX));
-	CHECK(!install_newest_backup_is(&ctx, "not-a-fingerprint", p, PATH_MAX));
+	CHECK(!store_newest_backup_is(&ctx, A.fingerprint, p, PATH_MAX));
+	CHECK(!store_newest_backup_is(&ctx, "not-a-fingerprint", p, PATH_MAX));
 
 	/* the name decides "another pair"; a matching name is still parsed */
 	slash = strrchr(made[1], '/');
 	snprintf(named, sizeof(named), "%.*s/29991231T235959Z-%.12s",
 	    (int)(slash - made[1]), made[1], A.fingerprint);
 	CHECK_INT(rename(made[1], named), 0);	/* B's files under A's name, newest */
-	CHECK(!install_newest_backup_is(&ctx, A.fingerprint, p, PATH_MAX));
-	CHECK(!install_newest_backup_is(&ctx, B.fingerprint, p, PATH_MAX));
+	CHECK(!store_newest_backup_is(&ctx, A.fingerprint, p, PATH_MAX));
+	CHECK(!store_newest_backup_is(&ctx, B.fingerprint, p, PATH_MAX));
 	CHECK_INT(rename(named, made[1]), 0);
 	/* a broken newest backup is not the pair: a fresh backup supersedes it */
 	path_in(q, made[1], "key.pem");
 	CHECK_INT(truncate(q, 10), 0);
-	CHECK(!install_newest_backup_is(&ctx, B.fingerprint, p, PATH_MAX));
+	CHECK(!store_newest_backup_is(&ctx, B.fingerprint, p, PATH_MAX));
 }
 
 /* Writes pair into state/name by hand, to stage a half-done save. */
@@ -542,7 +543,7 @@ current_fp(void)
 	char err[256] = "";
 
 	fp[0] = '\0';
-	if (install_load_current(&ctx, &got, err, sizeof(err)) == 0) {
+	if (store_load_current(&ctx, &got, err, sizeof(err)) == 0) {
 		memcpy(fp, got.fingerprint, sizeof(fp));
 		install_pair_free(&got);
 	}
@@ -556,9 +557,9 @@ TEST(current_save_load_and_half_states)
 
 	wipe(certs, true);
 	CHECK_STR(current_fp(), "");
-	CHECK_INT(install_save_current(&ctx, &A, err, sizeof(err)), 0);
+	CHECK_INT(store_save_current(&ctx, &A, err, sizeof(err)), 0);
 	CHECK_STR(current_fp(), A.fingerprint);
-	CHECK_INT(install_save_current(&ctx, &B, err, sizeof(err)), 0);
+	CHECK_INT(store_save_current(&ctx, &B, err, sizeof(err)), 0);
 	CHECK_STR(current_fp(), B.fingerprint);
 	path_in(cur, state, "current");
 	CHECK_INT(mode_of(cur, "."), 0700);
@@ -614,7 +615,7 @@ run_paused(const char *step)
 		setenv("MCA_TEST_PAUSE_AT", step, 1);
 		log_init(fdopen(fds[1], "w"), LOG_LEVEL_DEBUG);
 		if (install_read_served(&ctx, &cur, &why) != 0 ||
-		    install_backup(&ctx, &cur, NULL, 0, err, sizeof(err)) != 0 ||
+		    store_backup(&ctx, &cur, NULL, 0, err, sizeof(err)) != 0 ||
 		    install_commit(&ctx, &B, err, sizeof(err)) != 0)
 			_exit(2);
 		_exit(3);	/* never paused */
@@ -692,7 +693,7 @@ TEST(crash_matrix)
 		CHECK(served_is(want));
 		CHECK_INT(leftovers(), 0);
 		/* the backup of A made before the kill is whole */
-		CHECK_INT(install_load_backup(&ctx, NULL, &bk, NULL, 0, err,
+		CHECK_INT(store_load_backup(&ctx, NULL, &bk, NULL, 0, err,
 		    sizeof(err)), 0);
 		CHECK_STR(bk.fingerprint, A.fingerprint);
 		install_pair_free(&bk);
