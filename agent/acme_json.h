@@ -42,7 +42,7 @@
  *   store CERT_BAD_ACME_JSON. A bad key in the chosen entry (missing, not
  *   base64, too large) is CERT_BAD_ACME_JSON.
  * - An entry whose leaf cannot cover the names is ruled out from a look
- *   at the leaf's DER (a TLV walk and a byte search, see acme_json.c),
+ *   at the leaf's DER (a TLV walk and a byte search, see acme_pick.c),
  *   without parsing it: its chain past the leaf is not examined, so a
  *   broken chain there does not count it as unparsable. Every entry whose
  *   leaf may cover is parsed whole, as cert_parse_chain does.

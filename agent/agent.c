@@ -17,6 +17,7 @@
 #include "cycle.h"
 #include "log.h"
 #include "reload.h"
+#include "store.h"
 
 int
 agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen)
@@ -31,11 +32,11 @@ agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen)
 		return -1;
 	a->ictx = (struct install_ctx){ cfg->certs_dir, cfg->cert_filename,
 	    cfg->key_filename, cfg->state_dir, cfg->backups, (uid_t)-1, (gid_t)-1 };
-	if (install_prepare(&a->ictx, err, errlen) != 0)
+	if (store_prepare(&a->ictx, err, errlen) != 0)
 		return -1;
 	if (reload_open(&a->reload, cfg, err, errlen) != 0)
 		return -1;
-	if (install_load_current(&a->ictx, &cur, ierr, sizeof(ierr)) == 0) {
+	if (store_load_current(&a->ictx, &cur, ierr, sizeof(ierr)) == 0) {
 		struct cert_pair p = { 0 };
 		enum cert_reason why;
 
@@ -59,7 +60,7 @@ agent_free(struct agent *a)
 /*
  * The daemon's lock: STATE_DIR/lock, held (flock) for the life of the
  * process and naming its pid. Opened relative to the state dir with
- * O_NOFOLLOW, so a link planted there is never followed (state_open has
+ * O_NOFOLLOW, so a link planted there is never followed (store_open has
  * removed one before; one planted since fails here, ELOOP). Returns the
  * fd; -2 when another process holds it (*holder: its pid as it wrote
  * it, 0 if unknown); -1 with errno otherwise.
@@ -142,7 +143,7 @@ agent_state_recreate(struct agent *a, int *lockfd)
 
 	static bool said;	/* one error line per outage, not one per poll */
 
-	if (install_prepare(&a->ictx, err, sizeof(err)) != 0) {
+	if (store_prepare(&a->ictx, err, sizeof(err)) != 0) {
 		if (!said)
 			log_event(LOG_LEVEL_ERROR, "state.write_failed",
 			    json_pack("{s:s, s:s}", "error",
@@ -161,7 +162,7 @@ agent_state_recreate(struct agent *a, int *lockfd)
 	*lockfd = fd;
 	if (a->good_fp[0] != '\0' && install_read_served(&a->ictx, &served, &why) == 0 &&
 	    strcmp(served.fingerprint, a->good_fp) == 0 &&
-	    install_save_current(&a->ictx, &served, err, sizeof(err)) != 0)
+	    store_save_current(&a->ictx, &served, err, sizeof(err)) != 0)
 		log_event(LOG_LEVEL_WARN, "state.write_failed",
 		    json_pack("{s:s, s:s}", "error",
 		    install_error_code(install_last_errno()), "detail", err),
@@ -216,7 +217,7 @@ agent_open(struct agent *a, struct config *cfg, int *lockfd)
 		    cert_parse_key(served.key_pem, served.key_len, &p, &why) == 0 &&
 		    cert_key_matches(&p) && cfg->source != NULL &&
 		    (a->src.installs || strcmp(cfg->command, "run") == 0) &&
-		    install_save_current(&a->ictx, &served, err, sizeof(err)) == 0) {
+		    store_save_current(&a->ictx, &served, err, sizeof(err)) == 0) {
 			memcpy(a->good_fp, p.fingerprint, sizeof(a->good_fp));
 			a->good_not_after = p.not_after;
 			log_event(LOG_LEVEL_INFO, "state.adopted",

@@ -20,6 +20,7 @@
 #include "probe.h"
 #include "reload.h"
 #include "status.h"
+#include "store.h"
 #include "testhook.h"
 #include "verify.h"
 
@@ -107,7 +108,7 @@ load_previous(struct agent *a, const char *new_fp, struct install_pair *old)
 	char err[256];
 	enum cert_reason why;
 
-	if (install_load_current(&a->ictx, old, err, sizeof(err)) == 0 &&
+	if (store_load_current(&a->ictx, old, err, sizeof(err)) == 0 &&
 	    strcmp(old->fingerprint, new_fp) != 0)
 		return true;
 	install_pair_free(old);
@@ -418,14 +419,14 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	/* back up what we would fall back to */
 	t0 = clock_ms();
 	have_old = load_previous(a, raw.fingerprint, &old);
-	if (have_old && install_newest_backup_is(&a->ictx, old.fingerprint, bpath,
+	if (have_old && store_newest_backup_is(&a->ictx, old.fingerprint, bpath,
 	    sizeof(bpath))) {
 		/* a retry: the newest backup already holds it; keep the history */
 		log_event(LOG_LEVEL_INFO, "cert.backup",
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old.fingerprint, "path",
 		    bpath, "reused", 1), "%.16s... is already backed up in %s",
 		    old.fingerprint, bpath);
-	} else if (have_old && install_backup(&a->ictx, &old, bpath, sizeof(bpath), err,
+	} else if (have_old && store_backup(&a->ictx, &old, bpath, sizeof(bpath), err,
 	    sizeof(err)) == 0) {
 		log_event(LOG_LEVEL_INFO, "cert.backup",
 		    json_pack("{s:s, s:s}", "fingerprint", old.fingerprint, "path", bpath),
@@ -498,7 +499,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	/* reload and verify; anything short of every endpoint: roll back */
 	reload_since = time(NULL);
 	if (deliver(a, raw.fingerprint, true, &engine_fault, timings, "", &fronts) == 0) {
-		if (install_save_current(&a->ictx, &raw, err, sizeof(err)) != 0)
+		if (store_save_current(&a->ictx, &raw, err, sizeof(err)) != 0)
 			log_event(LOG_LEVEL_WARN, "state.write_failed",
 			    json_pack("{s:s, s:s}", "error",
 			    install_error_code(install_last_errno()), "detail", err),
@@ -548,7 +549,7 @@ cycle_rollback(struct agent *a)
 	begin(a);
 	if (install_read_served(&a->ictx, &served, &why) != 0)
 		served.fingerprint[0] = '\0';
-	if (install_load_backup(&a->ictx, served.fingerprint, &old, path,
+	if (store_load_backup(&a->ictx, served.fingerprint, &old, path,
 	    sizeof(path), err, sizeof(err)) != 0) {
 		log_event(LOG_LEVEL_ERROR, "rollback.failed",
 		    json_pack("{s:s, s:s}", "reason", "no_backup", "detail", err),
@@ -562,7 +563,7 @@ cycle_rollback(struct agent *a)
 	    "rolling back to %.16s... from %s", old.fingerprint, path);
 	o = rollback_to(a, &old, true, NULL, "requested", timings);
 	if (o == OUTCOME_ROLLED_BACK) {
-		install_save_current(&a->ictx, &old, err, sizeof(err));
+		store_save_current(&a->ictx, &old, err, sizeof(err));
 		memcpy(a->good_fp, old.fingerprint, sizeof(a->good_fp));
 	}
 	o = finish(a, o, start, timings, old.fingerprint);

@@ -2,7 +2,8 @@
  * install: the only module that writes into CERTS_DIR. Every file is
  * written beside its target under a temp name and renamed over it; the
  * journal in the state dir records the intent before the first rename,
- * so a restart after kill -9 finishes or undoes it (install.h).
+ * so a restart after kill -9 finishes or undoes it (install.h). What
+ * else the state dir holds (backups/, current/) is store's.
  *
  * Targets that are symlinks are replaced by regular files: rename swaps
  * the directory entry and never writes through the link, so nothing
@@ -10,30 +11,26 @@
  *
  * Everything here works on directory fds (openat, renameat) opened once,
  * and every public function except install_read_served holds an
- * exclusive flock on the state dir, so a `once` from a deploy hook and
- * the daemon never interleave their steps.
+ * exclusive flock on the state dir (store_open), so a `once` from a
+ * deploy hook and the daemon never interleave their steps.
  */
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "cert.h"
+#include "fsutil.h"
 #include "install.h"
 #include "log.h"
+#include "store.h"
 #include "testhook.h"
 
 #define JOURNAL		"journal"
@@ -41,18 +38,6 @@
 #define JOURNAL_MAX	(64 * 1024)
 #define JOURNAL_VERSION	1
 #define TMP_SUFFIX	".mca-new"
-#define BACKUPS		"backups"
-#define BACKUP_NEW	".new"
-#define CURRENT		"current"
-#define CURRENT_NEW	"current.new"
-#define CURRENT_OLD	"current.old"
-#define SAVED_CERT	"cert.pem"
-#define SAVED_KEY	"key.pem"
-#define LOCK_WAIT_MS	10000
-#define STAMP_LEN	16		/* YYYYmmddTHHMMSSZ */
-#define FP12_LEN	12
-
-static const char hexdigits[] = "0123456789abcdef";
 
 /* The temp names of one install, beside their targets in CERTS_DIR. */
 struct names {
@@ -67,35 +52,14 @@ struct journal {
 	char replaces[CERT_FP_HEX + 1];	/* install_commit_over's expect, "" none */
 };
 
-/* Backup dir names, sorted oldest first. */
-struct blist {
-	char (*name)[48];
-	size_t n;
-};
-
 static int recover_locked(const struct install_ctx *, int, bool,
     enum install_recovery *, char *, size_t, char *, size_t);
 static int served_fp(const struct install_ctx *, char[CERT_FP_HEX + 1]);
 
-/* The errno behind the last failure (install_last_errno), 0 for none. */
-static _Thread_local int last_errno;
-
-static int __attribute__((format(printf, 3, 4)))
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	last_errno = errno;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 int
 install_last_errno(void)
 {
-	return last_errno;
+	return fsutil_last_errno();
 }
 
 const char *
@@ -118,12 +82,6 @@ install_error_code(int e)
 	default:
 		return "io_error";
 	}
-}
-
-static bool
-is_hex(const char *s, size_t len)
-{
-	return strlen(s) == len && strspn(s, hexdigits) == len;
 }
 
 static int
@@ -159,108 +117,10 @@ names_of(const struct install_ctx *ctx, struct names *n, char *err,
 	    snprintf(n->key_tmp, sizeof(n->key_tmp), ".%s" TMP_SUFFIX,
 	    ctx->key_name) >= (int)sizeof(n->key_tmp)) {
 		errno = 0;
-		return fail(err, errlen, "cert and key must be two plain file names");
+		return fsutil_fail(err, errlen, "cert and key must be two plain "
+		    "file names");
 	}
 	return 0;
-}
-
-static bool
-entry_exists(int dfd, const char *name)
-{
-	struct stat st;
-
-	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-static int
-write_all(int fd, const unsigned char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Creates dfd/name afresh with its final mode from the first instant,
- * writes buf and fsyncs it. A stale file of that name is removed first;
- * O_EXCL|O_NOFOLLOW mean a link or anything else planted there since is
- * never written through.
- */
-static int
-write_new_at(int dfd, const char *name, const unsigned char *buf, size_t len,
-    mode_t mode, uid_t uid, gid_t gid, char *err, size_t errlen)
-{
-	int fd, rc = -1;
-
-	/* Invariant 5: key bytes go only to a file nobody else may read. */
-	if ((mode & 077) != 0 && memmem(buf, len, "PRIVATE KEY", 11) != NULL) {
-		errno = 0;
-		return fail(err, errlen, "refusing to write %s: it holds a private "
-		    "key block and would be readable by others", name);
-	}
-	(void)unlinkat(dfd, name, 0);
-	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, mode);
-	if (fd < 0)
-		return fail(err, errlen, "create %s: %s", name, strerror(errno));
-	/* The umask can only have taken bits away; set exactly what we mean. */
-	if (fchmod(fd, mode) != 0 || ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
-	    fchown(fd, uid, gid) != 0) || write_all(fd, buf, len) != 0 ||
-	    fsync(fd) != 0)
-		fail(err, errlen, "write %s: %s", name, strerror(errno));
-	else
-		rc = 0;
-	if (close(fd) != 0 && rc == 0)
-		rc = fail(err, errlen, "close %s: %s", name, strerror(errno));
-	if (rc != 0)
-		(void)unlinkat(dfd, name, 0);
-	return rc;
-}
-
-static int
-sync_dir(int dfd, const char *what, char *err, size_t errlen)
-{
-	if (fsync(dfd) != 0)
-		return fail(err, errlen, "fsync %s: %s", what, strerror(errno));
-	return 0;
-}
-
-/* Removes dir pfd/name and the plain files in it; absent is fine. */
-static int
-rm_flat(int pfd, const char *name)
-{
-	struct dirent *e;
-	DIR *d;
-	int fd, rc = 0;
-
-	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
-		/* a link (or file) in a directory's place: the entry goes, never its target */
-		return unlinkat(pfd, name, 0) == 0 || errno == ENOENT ? 0 : -1;
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return -1;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-		    unlinkat(fd, e->d_name, 0) != 0)
-			rc = -1;
-	}
-	closedir(d);
-	if (unlinkat(pfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
-		rc = -1;
-	return rc;
 }
 
 /* Parses both halves into cp (the caller frees it), which must match. */
@@ -311,13 +171,8 @@ install_pair_keep_certificates(struct install_pair *p, const struct cert_pair *c
 	return 0;
 }
 
-/*
- * A pair just read from disk: checked as pair_check does, and its cert
- * bytes made what was parsed, so a copy the agent writes of it (a backup,
- * current/, a rollback) holds certificates only, whatever wrote the file.
- */
-static int
-pair_adopt(struct install_pair *p, enum cert_reason *why)
+int
+install_pair_adopt(struct install_pair *p, enum cert_reason *why)
 {
 	struct cert_pair cp;
 	int rc;
@@ -352,38 +207,8 @@ pair_read_dir(const char *dir, const char *cname, const char *kname,
 	memset(out, 0, sizeof(*out));
 	if (read_in(dir, cname, CERT_FILE_MAX, &out->cert_pem, &out->cert_len,
 	    why) == 0 && read_in(dir, kname, CERT_FILE_MAX, &out->key_pem,
-	    &out->key_len, why) == 0 && pair_adopt(out, why) == 0)
+	    &out->key_len, why) == 0 && install_pair_adopt(out, why) == 0)
 		return 0;
-	install_pair_free(out);
-	return -1;
-}
-
-/*
- * Reads pfd/sub/{cname,kname}, a directory the agent wrote itself: the
- * directory and both files are opened with O_NOFOLLOW, so a link planted
- * at any of the three names is never followed (it fails as unusable).
- */
-static int
-pair_read_sub(int pfd, const char *sub, const char *cname, const char *kname,
-    struct install_pair *out, enum cert_reason *why)
-{
-	int dfd;
-
-	memset(out, 0, sizeof(*out));
-	*why = CERT_UNREADABLE;
-	dfd = openat(pfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0) {
-		if (errno == ELOOP || errno == ENOTDIR)
-			*why = CERT_SYMLINK_ESCAPE;
-		return -1;
-	}
-	if (cert_read_at(dfd, cname, CERT_FILE_MAX, &out->cert_pem,
-	    &out->cert_len, why) == 0 && cert_read_at(dfd, kname, CERT_FILE_MAX,
-	    &out->key_pem, &out->key_len, why) == 0 && pair_adopt(out, why) == 0) {
-		close(dfd);
-		return 0;
-	}
-	close(dfd);
 	install_pair_free(out);
 	return -1;
 }
@@ -406,93 +231,6 @@ install_read_served(const struct install_ctx *ctx, struct install_pair *out,
 	    out, why);
 }
 
-/*
- * The state dir's own names. Whatever sits at one of them and is not what
- * the agent puts there (a symlink planted by someone who can write the
- * certs volume, a file where a directory belongs) is removed: unlinkat
- * removes the entry, never its target, and nothing is ever opened
- * through it. The journal is left to recovery (install.journal_invalid).
- */
-static void
-state_repair(int sfd, const char *state_dir)
-{
-	static const struct {
-		const char *name;
-		bool dir;
-	} own[] = {
-		{ BACKUPS, true }, { CURRENT, true }, { CURRENT_NEW, true },
-		{ CURRENT_OLD, true }, { INSTALL_LOCK, false },
-		{ INSTALL_STATUS, false },
-	};
-	struct stat st;
-
-	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
-		if (fstatat(sfd, own[i].name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    (own[i].dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) ||
-		    S_ISDIR(st.st_mode) || unlinkat(sfd, own[i].name, 0) != 0)
-			continue;
-		log_event(LOG_LEVEL_WARN, "state.repaired",
-		    json_pack("{s:s, s:s, s:s}", "state_dir", state_dir, "entry",
-		    own[i].name, "found", S_ISLNK(st.st_mode) ? "symlink" : "other"),
-		    "removed a %s at %s/%s (not followed; its target is untouched)",
-		    S_ISLNK(st.st_mode) ? "symlink" : "stray entry", state_dir,
-		    own[i].name);
-	}
-}
-
-/*
- * Opens the state dir (creating it 0700; a symlink is refused) and takes
- * its lock, waiting a bounded time for another agent to finish a step.
- */
-static int
-state_open(const struct install_ctx *ctx, int *sfd, char *err, size_t errlen)
-{
-	struct timespec nap = { 0, 50 * 1000 * 1000 };
-	struct stat st;
-	int fd, waited = 0;
-
-	*sfd = -1;
-	if (mkdir(ctx->state_dir, 0700) != 0 && errno != EEXIST)
-		return fail(err, errlen, "create state dir %s: %s",
-		    ctx->state_dir, strerror(errno));
-	fd = open(ctx->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return fail(err, errlen, "state dir %s: %s (symlinks are refused)",
-		    ctx->state_dir, strerror(errno));
-	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		if ((errno != EWOULDBLOCK && errno != EINTR) || waited >= LOCK_WAIT_MS) {
-			close(fd);
-			return fail(err, errlen, "state dir %s is locked by "
-			    "another agent", ctx->state_dir);
-		}
-		nanosleep(&nap, NULL);
-		waited += 50;
-	}
-	state_repair(fd, ctx->state_dir);
-	/* Keys are kept here: nobody else may even list it. */
-	if (fstat(fd, &st) != 0 || ((st.st_mode & 07777) != 0700 &&
-	    fchmod(fd, 0700) != 0) || (mkdirat(fd, BACKUPS, 0700) != 0 &&
-	    errno != EEXIST)) {
-		fail(err, errlen, "state dir %s: %s", ctx->state_dir,
-		    strerror(errno));
-		close(fd);
-		return -1;
-	}
-	*sfd = fd;
-	return 0;
-}
-
-int
-install_prepare(const struct install_ctx *ctx, char *err, size_t errlen)
-{
-	int sfd;
-
-	if (state_open(ctx, &sfd, err, errlen) != 0)
-		return -1;
-	close(sfd);
-	return 0;
-}
-
 /* Records the intent: temp file, fsync, rename, fsync of the state dir. */
 static int
 journal_write(const struct install_ctx *ctx, int sfd, const struct names *n,
@@ -512,19 +250,19 @@ journal_write(const struct install_ctx *ctx, int sfd, const struct names *n,
 	if (j != NULL && replaces != NULL)
 		json_object_set_new(j, "replaces", json_string(replaces));
 	if (j == NULL || (text = json_dumps(j, JSON_COMPACT)) == NULL) {
-		fail(err, errlen, "journal: out of memory (or non-UTF-8 path)");
+		fsutil_fail(err, errlen, "journal: out of memory (or non-UTF-8 path)");
 		goto out;
 	}
-	if (write_new_at(sfd, JOURNAL_TMP, (unsigned char *)text, strlen(text),
+	if (fsutil_write_new_at(sfd, JOURNAL_TMP, (unsigned char *)text, strlen(text),
 	    0600, (uid_t)-1, (gid_t)-1, err, errlen) != 0)
 		goto out;
 	TEST_PAUSE("install.journal_temp_written");
 	if (renameat(sfd, JOURNAL_TMP, sfd, JOURNAL) != 0) {
-		fail(err, errlen, "journal rename: %s", strerror(errno));
+		fsutil_fail(err, errlen, "journal rename: %s", strerror(errno));
 		(void)unlinkat(sfd, JOURNAL_TMP, 0);
 		goto out;
 	}
-	rc = sync_dir(sfd, "state dir", err, errlen);
+	rc = fsutil_sync_dir(sfd, "state dir", err, errlen);
 out:
 	free(text);
 	json_decref(j);
@@ -535,8 +273,8 @@ static int
 journal_remove(int sfd, char *err, size_t errlen)
 {
 	if (unlinkat(sfd, JOURNAL, 0) != 0 && errno != ENOENT)
-		return fail(err, errlen, "remove journal: %s", strerror(errno));
-	return sync_dir(sfd, "state dir", err, errlen);
+		return fsutil_fail(err, errlen, "remove journal: %s", strerror(errno));
+	return fsutil_sync_dir(sfd, "state dir", err, errlen);
 }
 
 /*
@@ -555,31 +293,32 @@ journal_read(const struct install_ctx *ctx, int sfd, const struct names *n,
 	size_t len = 0;
 	int v, rc = -1;
 
-	if (!entry_exists(sfd, JOURNAL))
+	if (!fsutil_exists(sfd, JOURNAL))
 		return 0;
 	/* never through a link planted at its name */
 	if (cert_read_at(sfd, JOURNAL, JOURNAL_MAX, &buf, &len, &why) != 0) {
 		errno = 0;
-		return fail(err, errlen, "journal: %s", why == CERT_SYMLINK_ESCAPE ?
-		    "a symlink, not ours" : cert_reason_names[why]);
+		return fsutil_fail(err, errlen, "journal: %s",
+		    why == CERT_SYMLINK_ESCAPE ? "a symlink, not ours" :
+		    cert_reason_names[why]);
 	}
 	if ((j = json_loadb((char *)buf, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		fail(err, errlen, "journal: not JSON (%s)", jerr.text);
+		fsutil_fail(err, errlen, "journal: not JSON (%s)", jerr.text);
 		goto out;
 	}
 	if (json_unpack(j, "{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s?s}", "version",
 	    &v, "op", &op, "cert", &c, "key", &k, "cert_tmp", &ct, "key_tmp",
 	    &kt, "fingerprint", &fp, "key_sha256", &kh, "replaces", &rp) != 0 ||
 	    v != JOURNAL_VERSION || strcmp(op, "install") != 0) {
-		fail(err, errlen, "journal: missing fields or unknown version");
+		fsutil_fail(err, errlen, "journal: missing fields or unknown version");
 		goto out;
 	}
 	/* Only ever rename the names this config derives, whatever it says. */
 	if (strcmp(c, ctx->cert_name) != 0 || strcmp(k, ctx->key_name) != 0 ||
 	    strcmp(ct, n->cert_tmp) != 0 || strcmp(kt, n->key_tmp) != 0 ||
-	    !is_hex(fp, CERT_FP_HEX) || !is_hex(kh, CERT_FP_HEX) ||
-	    (rp != NULL && !is_hex(rp, CERT_FP_HEX))) {
-		fail(err, errlen, "journal: names or digests do not fit");
+	    !fsutil_is_hex(fp, CERT_FP_HEX) || !fsutil_is_hex(kh, CERT_FP_HEX) ||
+	    (rp != NULL && !fsutil_is_hex(rp, CERT_FP_HEX))) {
+		fsutil_fail(err, errlen, "journal: names or digests do not fit");
 		goto out;
 	}
 	memcpy(jr->fp, fp, CERT_FP_HEX + 1);
@@ -640,24 +379,24 @@ commit_locked(const struct install_ctx *ctx, int sfd,
 	errno = 0;
 	if (pair_check(p->cert_pem, p->cert_len, p->key_pem, p->key_len, fp,
 	    &why) != 0)
-		return fail(err, errlen, "refusing to install: %s",
+		return fsutil_fail(err, errlen, "refusing to install: %s",
 		    cert_reason_names[why]);
 	if (strcmp(fp, p->fingerprint) != 0)
-		return fail(err, errlen, "refusing to install: fingerprint is "
+		return fsutil_fail(err, errlen, "refusing to install: fingerprint is "
 		    "not the leaf's");
 	if (sha256_hex(p->key_pem, p->key_len, key_sha256) != 0)
-		return fail(err, errlen, "sha256 failed");
+		return fsutil_fail(err, errlen, "sha256 failed");
 	dfd = open(ctx->certs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		return fail(err, errlen, "certs dir %s: %s", ctx->certs_dir,
+		return fsutil_fail(err, errlen, "certs dir %s: %s", ctx->certs_dir,
 		    strerror(errno));
 
 	/* 1. Both files complete and durable under temp names. */
-	if (write_new_at(dfd, n.key_tmp, p->key_pem, p->key_len, 0600,
+	if (fsutil_write_new_at(dfd, n.key_tmp, p->key_pem, p->key_len, 0600,
 	    ctx->owner, ctx->group, err, errlen) != 0)
 		goto out;
 	TEST_PAUSE("install.key_temp_written");
-	if (write_new_at(dfd, n.cert_tmp, p->cert_pem, p->cert_len, 0644,
+	if (fsutil_write_new_at(dfd, n.cert_tmp, p->cert_pem, p->cert_len, 0644,
 	    ctx->owner, ctx->group, err, errlen) != 0)
 		goto out;
 	TEST_PAUSE("install.temp_written");
@@ -673,25 +412,27 @@ commit_locked(const struct install_ctx *ctx, int sfd,
 	 * first rename; nothing served has changed yet.
 	 */
 	if (expect != NULL && (served_fp(ctx, cur) != 0 || strcmp(cur, expect) != 0)) {
-		fail(err, errlen, "%s no longer holds %.16s...: changed by someone "
-		    "else", ctx->certs_dir, expect);
+		fsutil_fail(err, errlen, "%s no longer holds %.16s...: changed by "
+		    "someone else", ctx->certs_dir, expect);
 		rc = 1;
 		goto out;
 	}
 	/* 3. Key first: a new key beside the old cert is what recovery expects. */
 	if (renameat(dfd, n.key_tmp, dfd, ctx->key_name) != 0) {
-		fail(err, errlen, "rename %s: %s", ctx->key_name, strerror(errno));
+		fsutil_fail(err, errlen, "rename %s: %s", ctx->key_name,
+		    strerror(errno));
 		goto out;
 	}
 	key_moved = true;
 	TEST_PAUSE("install.key_renamed");
 	if (renameat(dfd, n.cert_tmp, dfd, ctx->cert_name) != 0) {
-		fail(err, errlen, "rename %s: %s", ctx->cert_name, strerror(errno));
+		fsutil_fail(err, errlen, "rename %s: %s", ctx->cert_name,
+		    strerror(errno));
 		goto out;
 	}
 	TEST_PAUSE("install.cert_renamed");
 	/* 4. The renames durable, and only then 5. forget the intent. */
-	if (sync_dir(dfd, "certs dir", err, errlen) != 0)
+	if (fsutil_sync_dir(dfd, "certs dir", err, errlen) != 0)
 		goto out;
 	TEST_PAUSE("install.dir_synced");
 	if (journal_remove(sfd, err, errlen) != 0)
@@ -736,373 +477,15 @@ install_commit_over(const struct install_ctx *ctx, const struct install_pair *p,
 {
 	int sfd, rc = -1;
 
-	if (state_open(ctx, &sfd, err, errlen) != 0)
+	if (store_open(ctx, &sfd, err, errlen) != 0)
 		return -1;
 	/* A pending journal belongs to an install only recovery may touch. */
-	if (entry_exists(sfd, JOURNAL)) {
+	if (fsutil_exists(sfd, JOURNAL)) {
 		errno = 0;
-		fail(err, errlen, "an interrupted install is pending: recover first");
+		fsutil_fail(err, errlen, "an interrupted install is pending: "
+		    "recover first");
 	} else
 		rc = commit_locked(ctx, sfd, p, expect, false, err, errlen);
-	close(sfd);
-	return rc;
-}
-
-/*
- * Brings current/ out of any half-done replacement (install_save_current).
- * Nothing half-done (the usual case, a load before every backup): nothing
- * to make durable either, so no fsync.
- */
-static void
-current_settle(int sfd)
-{
-	if (!entry_exists(sfd, CURRENT_NEW) && !entry_exists(sfd, CURRENT_OLD))
-		return;
-	if (!entry_exists(sfd, CURRENT) && entry_exists(sfd, CURRENT_OLD)) {
-		/* Killed between the renames: new was complete, else keep old. */
-		if (renameat(sfd, CURRENT_NEW, sfd, CURRENT) != 0)
-			(void)renameat(sfd, CURRENT_OLD, sfd, CURRENT);
-	}
-	/* current.new without that: a save that never finished. */
-	(void)rm_flat(sfd, CURRENT_NEW);
-	(void)rm_flat(sfd, CURRENT_OLD);
-	(void)fsync(sfd);
-}
-
-/*
- * Writes p as pfd/name/{cert,key}.pem: dir 0700, all fsync'ed. what
- * ("backup", "current_new") names the test pause points only.
- */
-static int
-dir_write(int pfd, const char *name, const char *what,
-    const struct install_pair *p, char *err, size_t errlen)
-{
-	int dfd, rc = -1;
-
-	(void)what;	/* unused without MCA_TEST_HOOKS */
-
-	if (mkdirat(pfd, name, 0700) != 0)
-		return fail(err, errlen, "mkdir %s: %s", name, strerror(errno));
-	dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0)
-		return fail(err, errlen, "open %s: %s", name, strerror(errno));
-	if (write_new_at(dfd, SAVED_KEY, p->key_pem, p->key_len, 0600,
-	    (uid_t)-1, (gid_t)-1, err, errlen) == 0) {
-		TEST_PAUSEF("install.%s_key_written", what);
-		if (write_new_at(dfd, SAVED_CERT, p->cert_pem, p->cert_len, 0644,
-		    (uid_t)-1, (gid_t)-1, err, errlen) == 0)
-			rc = sync_dir(dfd, name, err, errlen);
-	}
-	close(dfd);
-	if (rc == 0)
-		TEST_PAUSEF("install.%s_written", what);
-	return rc;
-}
-
-/* -1 unless name is <stamp>-<fp12>, 0 for that, n for a "-n" suffix. */
-static long
-backup_seq(const char *name)
-{
-	char *end;
-	long seq;
-
-	for (int i = 0; i < STAMP_LEN; i++) {
-		char c = name[i];
-
-		if (i == 8 ? c != 'T' : i == 15 ? c != 'Z' :
-		    !isdigit((unsigned char)c))
-			return -1;
-	}
-	if (name[STAMP_LEN] != '-' ||
-	    strspn(name + STAMP_LEN + 1, hexdigits) != FP12_LEN)
-		return -1;
-	end = (char *)name + STAMP_LEN + 1 + FP12_LEN;
-	if (*end == '\0')
-		return 0;
-	if (*end != '-' || !isdigit((unsigned char)end[1]))
-		return -1;
-	seq = strtol(end + 1, &end, 10);
-	return *end == '\0' && seq > 0 && seq < 1000000 ? seq : -1;
-}
-
-/* By time, then by the suffix that orders backups made in one second. */
-static int
-backup_cmp(const void *a, const void *b)
-{
-	const char *x = a, *y = b;
-	long sx, sy;
-	int c;
-
-	if ((c = strncmp(x, y, STAMP_LEN)) != 0)
-		return c;
-	sx = backup_seq(x);
-	sy = backup_seq(y);
-	if (sx != sy)
-		return sx < sy ? -1 : 1;
-	return strcmp(x, y);
-}
-
-static int
-backups_list(int sfd, struct blist *bl)
-{
-	struct dirent *e;
-	DIR *d;
-	void *grown;
-	size_t cap = 0;
-	int fd;
-
-	bl->name = NULL;
-	bl->n = 0;
-	fd = openat(sfd, BACKUPS, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (strlen(e->d_name) >= sizeof(bl->name[0]) ||
-		    backup_seq(e->d_name) < 0)
-			continue;
-		if (bl->n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((grown = realloc(bl->name, cap * sizeof(bl->name[0]))) == NULL)
-				break;
-			bl->name = grown;
-		}
-		memcpy(bl->name[bl->n++], e->d_name, strlen(e->d_name) + 1);
-	}
-	closedir(d);
-	if (bl->n > 0)
-		qsort(bl->name, bl->n, sizeof(bl->name[0]), backup_cmp);
-	return 0;
-}
-
-int
-install_backup(const struct install_ctx *ctx, const struct install_pair *p,
-    char *path_out, size_t path_len, char *err, size_t errlen)
-{
-	char stamp[STAMP_LEN + 1], name[64];
-	struct blist bl = { NULL, 0 };
-	time_t now = time(NULL);
-	long seq = -1;
-	struct tm tm;
-	int sfd, bfd = -1, rc = -1;
-
-	if (!is_hex(p->fingerprint, CERT_FP_HEX))
-		return fail(err, errlen, "backup: no fingerprint");
-	if (state_open(ctx, &sfd, err, errlen) != 0)
-		return -1;
-	bfd = openat(sfd, BACKUPS, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (bfd < 0 || backups_list(sfd, &bl) != 0) {
-		fail(err, errlen, "backups dir: %s", strerror(errno));
-		goto out;
-	}
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	/* Same second as another backup: a suffix above theirs keeps the order. */
-	for (size_t i = 0; i < bl.n; i++)
-		if (strncmp(bl.name[i], stamp, STAMP_LEN) == 0 &&
-		    backup_seq(bl.name[i]) > seq)
-			seq = backup_seq(bl.name[i]);
-	if (seq < 0)
-		snprintf(name, sizeof(name), "%s-%.12s", stamp, p->fingerprint);
-	else
-		snprintf(name, sizeof(name), "%s-%.12s-%ld", stamp,
-		    p->fingerprint, seq + 1);
-	/* Built aside and renamed in: a backup dir is complete or absent. */
-	(void)rm_flat(bfd, BACKUP_NEW);
-	if (dir_write(bfd, BACKUP_NEW, "backup", p, err, errlen) != 0) {
-		/* a full disk: nothing half-written stays behind */
-		int e = last_errno;
-
-		(void)rm_flat(bfd, BACKUP_NEW);
-		(void)fsync(bfd);
-		last_errno = e;
-		goto out;
-	}
-	if (renameat(bfd, BACKUP_NEW, bfd, name) != 0) {
-		fail(err, errlen, "rename backup %s: %s", name, strerror(errno));
-		(void)rm_flat(bfd, BACKUP_NEW);
-		goto out;
-	}
-	if (sync_dir(bfd, "backups dir", err, errlen) != 0)
-		goto out;
-	TEST_PAUSE("install.backup_renamed");
-	free(bl.name);
-	if (backups_list(sfd, &bl) != 0) {
-		fail(err, errlen, "backups dir: %s", strerror(errno));
-		goto out;
-	}
-	/*
-	 * No fsync after pruning: a prune lost to a power cut only brings
-	 * back an old backup, which the next prune removes. One fsync less
-	 * on the rotation's path.
-	 */
-	for (size_t i = 0; ctx->backups_kept >= 1 &&
-	    i + (size_t)ctx->backups_kept < bl.n; i++)
-		(void)rm_flat(bfd, bl.name[i]);
-	if (path_out != NULL)
-		snprintf(path_out, path_len, "%s/%s/%s", ctx->state_dir,
-		    BACKUPS, name);
-	TEST_PAUSE("install.backup_done");
-	rc = 0;
-out:
-	free(bl.name);
-	if (bfd >= 0)
-		close(bfd);
-	close(sfd);
-	return rc;
-}
-
-int
-install_load_backup(const struct install_ctx *ctx, const char *skip_fp,
-    struct install_pair *out, char *path_out, size_t path_len, char *err,
-    size_t errlen)
-{
-	struct blist bl = { NULL, 0 };
-	char dir[PATH_MAX];
-	enum cert_reason why;
-	int sfd, bfd = -1, rc = -1;
-
-	memset(out, 0, sizeof(*out));
-	if (state_open(ctx, &sfd, err, errlen) != 0)
-		return -1;
-	if (backups_list(sfd, &bl) != 0 || (bfd = openat(sfd, BACKUPS,
-	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		fail(err, errlen, "backups dir: %s", strerror(errno));
-		goto out;
-	}
-	fail(err, errlen, "no usable backup");
-	/* Newest first; a backup that doesn't parse or match is skipped. */
-	for (size_t i = bl.n; i-- > 0; ) {
-		snprintf(dir, sizeof(dir), "%s/%s/%s", ctx->state_dir, BACKUPS,
-		    bl.name[i]);
-		if (pair_read_sub(bfd, bl.name[i], SAVED_CERT, SAVED_KEY, out,
-		    &why) != 0)
-			continue;
-		if (skip_fp != NULL && strcmp(out->fingerprint, skip_fp) == 0) {
-			install_pair_free(out);
-			continue;
-		}
-		if (path_out != NULL)
-			snprintf(path_out, path_len, "%s", dir);
-		err[0] = '\0';
-		rc = 0;
-		break;
-	}
-out:
-	free(bl.name);
-	if (bfd >= 0)
-		close(bfd);
-	close(sfd);
-	return rc;
-}
-
-bool
-install_newest_backup_is(const struct install_ctx *ctx, const char *fp,
-    char *path_out, size_t path_len)
-{
-	struct blist bl = { NULL, 0 };
-	struct install_pair b;
-	enum cert_reason why;
-	char err[128];
-	const char *newest;
-	bool same = false;
-	int sfd, bfd;
-
-	if (!is_hex(fp, CERT_FP_HEX) || state_open(ctx, &sfd, err, sizeof(err)) != 0)
-		return false;
-	if (backups_list(sfd, &bl) != 0 || bl.n == 0)
-		goto out;
-	newest = bl.name[bl.n - 1];
-	/* <stamp>-<fp12>: another pair's backup is told by its name alone */
-	if (strncmp(newest + STAMP_LEN + 1, fp, FP12_LEN) != 0)
-		goto out;
-	bfd = openat(sfd, BACKUPS, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (bfd >= 0 && pair_read_sub(bfd, newest, SAVED_CERT, SAVED_KEY, &b,
-	    &why) == 0) {
-		same = strcmp(b.fingerprint, fp) == 0;
-		install_pair_free(&b);
-	}
-	if (bfd >= 0)
-		close(bfd);
-	if (same && path_out != NULL)
-		snprintf(path_out, path_len, "%s/%s/%s", ctx->state_dir, BACKUPS,
-		    newest);
-out:
-	free(bl.name);
-	close(sfd);
-	return same;
-}
-
-/*
- * A directory can't be renamed over a non-empty one, so current/ is
- * replaced in three steps (current -> current.old, current.new ->
- * current, remove current.old); current_settle() resolves each state a
- * crash can leave.
- */
-int
-install_save_current(const struct install_ctx *ctx, const struct install_pair *p,
-    char *err, size_t errlen)
-{
-	int sfd, rc = -1;
-
-	if (state_open(ctx, &sfd, err, errlen) != 0)
-		return -1;
-	current_settle(sfd);
-	if (dir_write(sfd, CURRENT_NEW, "current_new", p, err, errlen) != 0) {
-		(void)rm_flat(sfd, CURRENT_NEW);
-		goto out;
-	}
-	if (entry_exists(sfd, CURRENT) &&
-	    renameat(sfd, CURRENT, sfd, CURRENT_OLD) != 0) {
-		fail(err, errlen, "rename current: %s", strerror(errno));
-		goto out;
-	}
-	TEST_PAUSE("install.current_old_renamed");
-	if (renameat(sfd, CURRENT_NEW, sfd, CURRENT) != 0) {
-		fail(err, errlen, "rename current.new: %s", strerror(errno));
-		current_settle(sfd);
-		goto out;
-	}
-	if (sync_dir(sfd, "state dir", err, errlen) != 0)
-		goto out;
-	TEST_PAUSE("install.current_renamed");
-	if (rm_flat(sfd, CURRENT_OLD) != 0) {
-		fail(err, errlen, "remove current.old: %s", strerror(errno));
-		goto out;
-	}
-	rc = sync_dir(sfd, "state dir", err, errlen);
-	if (rc == 0)
-		TEST_PAUSE("install.current_saved");
-out:
-	close(sfd);
-	return rc;
-}
-
-static int
-load_current_locked(int sfd, struct install_pair *out, char *err,
-    size_t errlen)
-{
-	enum cert_reason why = CERT_OK;
-
-	current_settle(sfd);
-	if (pair_read_sub(sfd, CURRENT, SAVED_CERT, SAVED_KEY, out, &why) != 0)
-		return fail(err, errlen, "no usable last-known-good copy: %s",
-		    cert_reason_names[why]);
-	return 0;
-}
-
-int
-install_load_current(const struct install_ctx *ctx, struct install_pair *out,
-    char *err, size_t errlen)
-{
-	int sfd, rc;
-
-	memset(out, 0, sizeof(*out));
-	if (state_open(ctx, &sfd, err, errlen) != 0)
-		return -1;
-	rc = load_current_locked(sfd, out, err, errlen);
 	close(sfd);
 	return rc;
 }
@@ -1140,18 +523,18 @@ recover_locked(const struct install_ctx *ctx, int sfd, bool may_restore,
 	if (names_of(ctx, &n, err, errlen) != 0)
 		return -1;
 	if ((dfd = open(ctx->certs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return fail(err, errlen, "certs dir %s: %s", ctx->certs_dir,
+		return fsutil_fail(err, errlen, "certs dir %s: %s", ctx->certs_dir,
 		    strerror(errno));
-	current_settle(sfd);
+	store_settle_current(sfd);
 	(void)unlinkat(sfd, JOURNAL_TMP, 0);
 	jstate = journal_read(ctx, sfd, &n, &jr, jerr, sizeof(jerr));
-	kt = entry_exists(dfd, n.key_tmp);
-	ct = entry_exists(dfd, n.cert_tmp);
+	kt = fsutil_exists(dfd, n.key_tmp);
+	ct = fsutil_exists(dfd, n.cert_tmp);
 	if (jstate == 0) {
 		/* Temps without a journal: killed before the intent, nothing renamed. */
 		(void)unlinkat(dfd, n.key_tmp, 0);
 		(void)unlinkat(dfd, n.cert_tmp, 0);
-		if ((kt || ct) && sync_dir(dfd, "certs dir", err, errlen) != 0)
+		if ((kt || ct) && fsutil_sync_dir(dfd, "certs dir", err, errlen) != 0)
 			goto out;
 		if (served_fp(ctx, fp) == 0 && fp_len > 0)
 			snprintf(fp_out, fp_len, "%s", fp);
@@ -1187,13 +570,13 @@ recover_locked(const struct install_ctx *ctx, int sfd, bool may_restore,
 	/* Whatever was not rolled forward is undone. */
 	(void)unlinkat(dfd, n.key_tmp, 0);
 	(void)unlinkat(dfd, n.cert_tmp, 0);
-	if (sync_dir(dfd, "certs dir", err, errlen) != 0)
+	if (fsutil_sync_dir(dfd, "certs dir", err, errlen) != 0)
 		goto out;
 
 	/* The served pair must match now, whatever the journal said. */
 	if (served_fp(ctx, fp) != 0) {
 		if (!may_restore ||
-		    load_current_locked(sfd, &lkg, err, errlen) != 0) {
+		    store_load_current_locked(sfd, &lkg, err, errlen) != 0) {
 			size_t used = strlen(err);
 
 			snprintf(err + used, errlen - used, "%sserved pair does not "
@@ -1231,7 +614,7 @@ install_recover(const struct install_ctx *ctx, enum install_recovery *what,
 	int sfd, rc;
 
 	*what = INSTALL_RECOVERY_NONE;
-	if (state_open(ctx, &sfd, err, errlen) != 0)
+	if (store_open(ctx, &sfd, err, errlen) != 0)
 		return -1;
 	rc = recover_locked(ctx, sfd, true, what, fp_out, fp_len, err, errlen);
 	close(sfd);

@@ -2,14 +2,13 @@
  * install: putting a certificate pair into CERTS_DIR without ever
  * leaving a half-written or mismatched pair behind, even across kill -9.
  *
- * On disk, under the state dir (AGENT_STATE_DIR, 0700):
+ * On disk, under the state dir (AGENT_STATE_DIR, 0700; its other
+ * entries, backups/ and current/, are store's: store.h):
  *   journal                 present only while an install is in flight
- *   backups/<UTC>-<fp12>/   cert.pem (0644) + key.pem (0600), newest kept
  *
- * Every cert.pem the agent writes (here and in CERTS_DIR) holds the
- * certificates it parsed and nothing else; a 0644 write of bytes that
- * carry a key block is refused outright.
- *   current/                the agent's last-known-good copy of the served pair
+ * Every cert.pem the agent writes (in the state dir and in CERTS_DIR)
+ * holds the certificates it parsed and nothing else; a 0644 write of
+ * bytes that carry a key block is refused outright (fsutil_write_new_at).
  *
  * An install: (1) both new files are written as temp files in CERTS_DIR
  * and fsync'ed; (2) the journal records the intent (temp names, target
@@ -22,8 +21,9 @@
  * Temp files are CERTS_DIR/.<target>.mca-new. A target that is a symlink
  * is replaced by a regular file (rename swaps the entry; nothing is ever
  * written through a link). Every function below except
- * install_read_served holds an exclusive flock on the state dir (waiting
- * at most 10 s for another agent process), so steps never interleave.
+ * install_read_served and the install_pair_* ones holds an exclusive
+ * flock on the state dir (store_open: waiting at most 10 s for another
+ * agent process), so steps never interleave, also with store's.
  */
 #ifndef MCA_INSTALL_H
 #define MCA_INSTALL_H
@@ -53,6 +53,15 @@ void install_pair_free(struct install_pair *p);
  */
 int install_pair_keep_certificates(struct install_pair *p, const struct cert_pair *cp);
 
+/*
+ * A pair just read from disk: both halves parsed and checked to belong
+ * together (CERT_KEY_MISMATCH if not), and its cert bytes made what was
+ * parsed (install_pair_keep_certificates), so a copy the agent writes of
+ * it (a backup, current/, a rollback) holds certificates only, whatever
+ * wrote the file. Returns 0, or -1 with *why.
+ */
+int install_pair_adopt(struct install_pair *p, enum cert_reason *why);
+
 struct install_ctx {
 	const char *certs_dir;
 	const char *cert_name;		/* e.g. "cert.pem" */
@@ -68,18 +77,15 @@ struct install_ctx {
 #define INSTALL_STATUS	"status.json"
 
 /*
- * The errno behind the last failed install_* call in this thread (0: the
- * failure was not a system call), and the stable code events carry for
- * it in "error": no_space (ENOSPC, EDQUOT), read_only (EROFS),
- * permission_denied (EACCES, EPERM), symlink_refused (ELOOP, ENOTDIR: a
- * link where the agent's own file or directory belongs), io_error
- * (anything else), invalid (0).
+ * The errno behind the last failed install_* or store_* call in this
+ * thread (0: the failure was not a system call), and the stable code
+ * events carry for it in "error": no_space (ENOSPC, EDQUOT), read_only
+ * (EROFS), permission_denied (EACCES, EPERM), symlink_refused (ELOOP,
+ * ENOTDIR: a link where the agent's own file or directory belongs),
+ * io_error (anything else), invalid (0).
  */
 int install_last_errno(void);
 const char *install_error_code(int e);
-
-/* Creates the state dir (0700) and its subdirectories if missing. */
-int install_prepare(const struct install_ctx *ctx, char *err, size_t errlen);
 
 /*
  * Reads the pair currently in CERTS_DIR (bounded, symlink-confined) into
@@ -88,33 +94,6 @@ int install_prepare(const struct install_ctx *ctx, char *err, size_t errlen);
  */
 int install_read_served(const struct install_ctx *ctx, struct install_pair *out,
     enum cert_reason *why);
-
-/*
- * Saves p as a new backup dir backups/<UTC time>-<fp12>/ (key 0600, dir
- * 0700, fsync'ed), then prunes to backups_kept. path_out gets the dir.
- * Backups made in the same second get a "-<n>" suffix that keeps them in
- * order. The dir is built as backups/.new and renamed in whole.
- */
-int install_backup(const struct install_ctx *ctx, const struct install_pair *p,
-    char *path_out, size_t path_len, char *err, size_t errlen);
-
-/*
- * Loads the newest backup (whose fingerprint differs from skip_fp, if
- * given); backups whose chain doesn't parse or whose key doesn't match
- * are skipped. -1 with err "no usable backup" if none is left.
- */
-int install_load_backup(const struct install_ctx *ctx, const char *skip_fp,
-    struct install_pair *out, char *path_out, size_t path_len, char *err, size_t errlen);
-
-/*
- * True when the newest backup (by its name's time) holds the pair whose
- * leaf is fp: parsed and matching, path_out set. Its name carries the
- * leaf's first 12 hex digits, so a backup of another pair (the usual case
- * in a rotation) costs no parse. A newest backup that is broken is false:
- * a fresh backup then supersedes it.
- */
-bool install_newest_backup_is(const struct install_ctx *ctx, const char *fp,
-    char *path_out, size_t path_len);
 
 /*
  * Crash-safe install of p into CERTS_DIR (the journaled sequence above).
@@ -137,18 +116,6 @@ int install_commit(const struct install_ctx *ctx, const struct install_pair *p,
  */
 int install_commit_over(const struct install_ctx *ctx, const struct install_pair *p,
     const char *expect, char *err, size_t errlen);
-
-/*
- * The last-known-good copy: save p as current/, or load it. A directory
- * can't be renamed over a non-empty one, so a save writes current.new,
- * renames current -> current.old, current.new -> current, and removes
- * current.old; load, save and recover first settle whatever state a
- * crash left (a complete current.new wins over current.old).
- */
-int install_save_current(const struct install_ctx *ctx, const struct install_pair *p,
-    char *err, size_t errlen);
-int install_load_current(const struct install_ctx *ctx, struct install_pair *out,
-    char *err, size_t errlen);
 
 enum install_recovery {
 	INSTALL_RECOVERY_NONE,		/* no journal: nothing was in flight */
