@@ -110,7 +110,7 @@ const struct setting config_settings[] = {
 	  .help = "where new certificates come from",
 	  .more = "`certs-dir`, `pair:/CERT,/KEY`, `certbot:/CONFIG/live/NAME`, "
 	  "`lego:/DIR/DOMAIN`, `traefik:/FILE[#RESOLVER]`, `k8s-secret:/DIR` "
-	  "(paths absolute; see the README's Sources)." },
+	  "(paths absolute; see Sources in docs/reference.md)." },
 	{ "AGENT_RELOAD", "reload", "docker",
 	  ENUM(reload, enum reload_backend, reload_backend_names, "backend"),
 	  .group = G_SOURCE,
@@ -143,7 +143,7 @@ const struct setting config_settings[] = {
 	  ENDPOINTS(endpoints, n_endpoints), .group = G_VERIFY,
 	  .help = "endpoints to verify, e.g. imaps://front:993,...",
 	  .more = "Comma-separated `scheme://host[:port]`. Unset: Mailu's TLS "
-	  "ports on each front (see the README's Endpoints)." },
+	  "ports on each front (see Endpoints in docs/reference.md)." },
 	{ "AGENT_VERIFY_TIMEOUT", "verify-timeout", "30s",
 	  DURATION(verify_timeout_ms), .group = G_VERIFY,
 	  .help = "wait for every endpoint to serve a new certificate" },
@@ -200,7 +200,8 @@ const struct setting config_settings[] = {
 	  STRING(K_URLS, webhook_url), .group = G_OPS,
 	  .help = "comma-separated URLs for JSON POSTs",
 	  .more = "http(s), at most 8: a POST on `cycle.rolled_back`, "
-	  "`cycle.failed`, `drift.detected`, `expiry.warning`. Unset: off." },
+	  "`cycle.kept`, `cycle.failed`, `drift.detected`, `expiry.warning`. "
+	  "Unset: off." },
 	{ "AGENT_WEBHOOK_FORMAT", "webhook-format", "json",
 	  WORD(webhook_format, webhook_format_names), .group = G_OPS,
 	  .help = "json, ntfy or slack (incoming-webhook text)",

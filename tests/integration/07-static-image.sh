@@ -13,7 +13,7 @@ log "static binary: $(stat -c %s "$bin") bytes stripped; $(grep '^image ' "$T/ma
 certs_leaf "$T" a ec256 90 mail.example.test
 certs_leaf "$T" b ec256 90 mail.example.test
 bed_start a
-# the image runs as uid 10001 (README, "Least privilege"): it owns the certs
+# the image runs as uid 10001 (docs/operations.md, "Least privilege"): it owns the certs
 AGENT_UID=10001
 chown -R "$AGENT_UID" "$T/certs"
 
