@@ -1,14 +1,10 @@
 /*
- * docker: the Engine API over libcurl. One easy handle per struct docker,
- * so requests share a keep-alive connection. The engine is trusted with
- * the front, not with our memory: every answer is bounded, its status
- * mapped to a stable code, and its JSON checked field by field before
- * anything is copied out of it.
+ * docker: the Engine API calls of docker.h: containers found by label,
+ * name or id and the agent's own container (list, inspect), exec with its
+ * output and exit code, and a container's logs as lines. Each answer's
+ * JSON is checked field by field before anything is copied out of it.
+ * Requests, caps, negotiation and the demultiplexer: docker_http.c.
  */
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +16,9 @@
 
 #include "clock.h"
 #include "docker.h"
-#include "jsonbound.h"
+#include "docker_http.h"
 #include "log.h"
 
-#define API_NEWEST	1041	/* 1.41: the shapes below were written against it */
-#define API_OLDEST	1024	/* 1.24: list "State", exec inspect "ExitCode" */
-#define CONNECT_MS	5000L
 #define FRAME_MAX	(1024 * 1024)
 #define LINE_MAX_LOG	4096
 #define EXEC_POLLS	20	/* exec inspects while Running after the stream ended */
@@ -33,574 +26,13 @@
 #define LABEL_PROJECT	"com.docker.compose.project"
 #define LABEL_SERVICE	"com.docker.compose.service"
 #define LABEL_KEY_MAX	256	/* the KEY of label:KEY=VALUE, with its NUL */
-#define HEX		"0123456789abcdef"
-#define ALNUM		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-
-const char *const docker_error_names[DOCKER_ERR__MAX] = {
-	"ok", "connect_failed", "http_status", "not_found", "not_running",
-	"denied", "bad_answer", "timeout", "api_too_old", "invalid_request",
-};
-
-struct docker {
-	CURL *curl;
-	bool global;			/* we hold a curl_global_init reference */
-	char *socket_path;		/* unix socket, or NULL for tcp */
-	char base[300];			/* "http://localhost" or "http://host:port" */
-	long timeout_ms;		/* one request */
-	char version[12];		/* negotiated, "" until the first request */
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-/* Where one answer's body goes: a bounded buffer, or the demultiplexer. */
-struct sink {
-	CURL *curl;
-	bool want_stream;		/* a 200 stream answer goes to fn */
-	int mode;			/* 0 undecided, 1 buffer, 2 stream */
-	char *buf;
-	size_t len, cap, max;		/* max: the body cap, 0 for DOCKER_MAX_ANSWER */
-	struct docker_demux dm;
-	void (*fn)(void *, int, const unsigned char *, size_t);
-	void *arg;
-	bool stop;			/* set by fn: read enough */
-	enum { SINK_OK, SINK_TOO_LARGE, SINK_BAD_STREAM, SINK_NOMEM, SINK_STOPPED } why;
-};
-
-static void
-set_detail(struct docker_status *st, const char *src, size_t n)
-{
-	size_t len = 0;
-
-	log_clean(st->detail, sizeof(st->detail), &len, src, n, false);
-}
-
-static int __attribute__((format(printf, 3, 4)))
-fail(struct docker_status *st, enum docker_error e, const char *fmt, ...)
-{
-	char tmp[sizeof(st->detail)] = "";
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	st->error = e;
-	set_detail(st, tmp, strlen(tmp));
-	return -1;
-}
-
-/* min <= strlen(s) < max, every character from set. */
-static bool
-chars(const char *s, const char *set, size_t min, size_t max)
-{
-	size_t n = strlen(s);
-
-	return n >= min && n < max && strspn(s, set) == n;
-}
-
-static bool
-printable(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < 0x20 || s[i] > 0x7e)
-			return false;
-	return n < max;
-}
 
 /* Docker's name rule [a-zA-Z0-9][a-zA-Z0-9_.-]*, or a (short) id: URL-safe. */
 static bool
 is_ref(const char *s)
 {
-	return (chars(s, ALNUM "_.-", 1, 128) && strchr(ALNUM, s[0]) != NULL) ||
-	    chars(s, HEX, 1, 65);
-}
-
-/* "HOST:PORT" (HOST a name, IPv4 or [IPv6]) to "http://HOST:PORT". */
-static int
-parse_tcp(const char *hp, char *base, size_t size)
-{
-	const char *colon = strrchr(hp, ':');
-	size_t hlen = colon == NULL ? 0 : (size_t)(colon - hp);
-	char *end;
-	long port;
-
-	if (hlen == 0 || colon[1] < '0' || colon[1] > '9')
-		return -1;
-	if (hp[0] == '[' ? hlen < 3 || hp[hlen - 1] != ']' ||
-	    strspn(hp + 1, HEX "ABCDEF:.") != hlen - 2 :
-	    strspn(hp, ALNUM ".-") != hlen)
-		return -1;
-	port = strtol(colon + 1, &end, 10);
-	if ((*end != '\0' && strcmp(end, "/") != 0) || port < 1 || port > 65535)
-		return -1;
-	return snprintf(base, size, "http://%.*s:%ld", (int)hlen, hp, port) <
-	    (int)size ? 0 : -1;
-}
-
-struct docker *
-docker_open(const char *host, long request_timeout_ms)
-{
-	struct docker *d = NULL, *ret = NULL;
-
-	if (host == NULL || request_timeout_ms <= 0 ||
-	    (d = calloc(1, sizeof(*d))) == NULL)
-		return NULL;
-	d->timeout_ms = request_timeout_ms;
-	if (strncmp(host, "unix://", 7) == 0) {
-		/* sun_path holds 108 bytes with the NUL */
-		if (host[7] != '/' || !printable(host + 7, 108) ||
-		    (d->socket_path = strdup(host + 7)) == NULL)
-			goto out;
-		snprintf(d->base, sizeof(d->base), "http://localhost");
-	} else if (strncmp(host, "tcp://", 6) != 0 ||
-	    parse_tcp(host + 6, d->base, sizeof(d->base)) != 0)
-		goto out;
-	/* Reference-counted, and thread-safe since libcurl 7.84. */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		goto out;
-	d->global = true;
-	if ((d->curl = curl_easy_init()) == NULL)
-		goto out;
-	ret = d;
-	d = NULL;
-out:
-	docker_close(&d);
-	return ret;
-}
-
-void
-docker_close(struct docker **dp)
-{
-	struct docker *d;
-
-	if (dp == NULL || (d = *dp) == NULL)
-		return;
-	if (d->curl != NULL)
-		curl_easy_cleanup(d->curl);
-	if (d->global)
-		curl_global_cleanup();
-	free(d->socket_path);
-	free(d);
-	*dp = NULL;
-}
-
-const char *
-docker_api_version(const struct docker *d)
-{
-	return d->version;
-}
-
-void
-docker_demux_init(struct docker_demux *dm, uint32_t max_frame)
-{
-	memset(dm, 0, sizeof(*dm));
-	dm->max_frame = max_frame;
-}
-
-int
-docker_demux_feed(struct docker_demux *dm, const unsigned char *buf, size_t len,
-    void (*fn)(void *arg, int stream, const unsigned char *p, size_t n), void *arg)
-{
-	const unsigned char *h = dm->hdr;
-	uint32_t size;
-	size_t n;
-
-	if (dm->broken)
-		return -1;
-	while (len > 0) {
-		if (dm->left > 0) {
-			n = len < dm->left ? len : dm->left;
-			if (fn != NULL)
-				fn(arg, dm->stream, buf, n);
-			dm->left -= (uint32_t)n;
-		} else {
-			/* A header may come a byte at a time: all eight first. */
-			n = sizeof(dm->hdr) - dm->hdr_have;
-			n = n < len ? n : len;
-			memcpy(dm->hdr + dm->hdr_have, buf, n);
-			dm->hdr_have += n;
-			if (dm->hdr_have == sizeof(dm->hdr)) {
-				dm->hdr_have = 0;
-				size = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 |
-				    (uint32_t)h[6] << 8 | (uint32_t)h[7];
-				if (h[0] > 2 || h[1] != 0 || h[2] != 0 || h[3] != 0 ||
-				    size > dm->max_frame) {
-					dm->broken = 1;
-					return -1;
-				}
-				dm->stream = h[0];
-				dm->left = size;
-			}
-		}
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/*
- * A 200 answer in one of the engine's stream types (1.41 / 1.42+ names),
- * or with none: logs before 1.42 come without a Content-Type.
- */
-static bool
-is_stream_answer(CURL *c)
-{
-	char *ct = NULL;
-	long code = 0;
-
-	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK ||
-	    code != 200 || curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) != CURLE_OK)
-		return false;
-	return ct == NULL ||
-	    strncmp(ct, "application/vnd.docker.raw-stream", 33) == 0 ||
-	    strncmp(ct, "application/vnd.docker.multiplexed-stream", 41) == 0;
-}
-
-static size_t
-sink_write(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct sink *s = arg;
-	size_t n = size * nmemb, cap;
-	char *nb;
-
-	if (s->mode == 0)
-		s->mode = s->want_stream && is_stream_answer(s->curl) ? 2 : 1;
-	/* Returning short makes libcurl abort the transfer. */
-	if (s->mode == 2) {
-		if (docker_demux_feed(&s->dm, (const unsigned char *)p, n,
-		    s->fn, s->arg) != 0)
-			s->why = SINK_BAD_STREAM;
-		else if (s->stop)
-			s->why = SINK_STOPPED;
-		return s->why == SINK_OK ? n : 0;
-	}
-	if (n > s->max - s->len) {
-		s->why = SINK_TOO_LARGE;
-		return 0;
-	}
-	if (s->len + n + 1 > s->cap) {
-		for (cap = s->cap ? s->cap : 16384; cap < s->len + n + 1; cap *= 2)
-			;
-		if ((nb = realloc(s->buf, cap)) == NULL) {
-			s->why = SINK_NOMEM;
-			return 0;
-		}
-		s->buf = nb;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, p, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return n;
-}
-
-/* Why a unix socket refuses us (EACCES, ENOENT...): 0 if it connects now. */
-static int
-unix_connect_errno(const char *path)
-{
-	struct sockaddr_un sa;
-	int fd, e = 0;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-		e = errno;
-	close(fd);
-	return e;
-}
-
-/* Maps a failed transfer to a code: never connected, too slow, or a bad answer. */
-static int
-transfer_failed(struct docker *d, CURLcode rc, struct sink *s,
-    struct docker_status *st)
-{
-	const char *msg = d->errbuf[0] != '\0' ? d->errbuf : curl_easy_strerror(rc);
-	curl_off_t pre = 0;
-
-	curl_easy_getinfo(d->curl, CURLINFO_PRETRANSFER_TIME_T, &pre);
-	if (rc == CURLE_FILESIZE_EXCEEDED ||
-	    (rc == CURLE_WRITE_ERROR && s->why == SINK_TOO_LARGE))
-		return fail(st, DOCKER_ERR_BAD_ANSWER, "answer larger than %zu bytes",
-		    s->max);
-	if (rc == CURLE_WRITE_ERROR)
-		return s->why == SINK_NOMEM ?
-		    fail(st, DOCKER_ERR_INVALID, "out of memory") :
-		    fail(st, DOCKER_ERR_BAD_ANSWER, "malformed stream frame");
-	/* No pretransfer time: the connection itself never came up. */
-	if (rc == CURLE_OPERATION_TIMEDOUT)
-		return fail(st, pre > 0 ? DOCKER_ERR_TIMEOUT : DOCKER_ERR_CONNECT,
-		    "%s", msg);
-	if (rc == CURLE_COULDNT_CONNECT && d->socket_path != NULL) {
-		int e = unix_connect_errno(d->socket_path);
-
-		/* libcurl names neither the socket nor the cause */
-		if (e != 0)
-			return fail(st, DOCKER_ERR_CONNECT, "connect %s: %s%s",
-			    d->socket_path, strerror(e), e == EACCES ?
-			    " (the agent's uid needs the socket's group: "
-			    "--group-add or compose user: UID:GID)" : "");
-	}
-	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-	    rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR)
-		return fail(st, DOCKER_ERR_CONNECT, "%s", msg);
-	return fail(st, DOCKER_ERR_BAD_ANSWER, "%s", msg);
-}
-
-/*
- * One request: a POST of the JSON body, or a GET when body is NULL.
- * Returns 0 when an answer was read to its end (whatever its status, in
- * *code), -1 with st filled in otherwise.
- */
-static int
-http(struct docker *d, const char *endpoint, const char *path,
-    const char *body, long timeout_ms, struct sink *s, long *code,
-    struct docker_status *st)
-{
-	struct curl_slist *hdrs;
-	CURL *c = d->curl;
-	char url[4096];
-	CURLcode rc;
-	int ret = -1;
-
-	snprintf(st->endpoint, sizeof(st->endpoint), "%s", endpoint);
-	st->http_status = *code = 0;
-	/* "/version" itself is the one unversioned path. */
-	if (snprintf(url, sizeof(url), "%s%s%s%s", d->base, d->version[0] ? "/v" : "",
-	    d->version, path) >= (int)sizeof(url))
-		return fail(st, DOCKER_ERR_INVALID, "request path too long");
-	/* "Expect:" off: no 100-continue round trip for a small body. */
-	if ((hdrs = curl_slist_append(NULL, "Expect:")) == NULL || (body != NULL &&
-	    curl_slist_append(hdrs, "Content-Type: application/json") == NULL)) {
-		fail(st, DOCKER_ERR_INVALID, "out of memory");
-		goto out;
-	}
-	s->curl = c;
-	s->max = s->max > 0 ? s->max : DOCKER_MAX_ANSWER;
-	/* Reset keeps live connections; every option is set again below. */
-	curl_easy_reset(c);
-	d->errbuf[0] = '\0';
-	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->errbuf) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_NOPROXY, "*") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
-	    (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-	    timeout_ms < CONNECT_MS ? timeout_ms : CONNECT_MS) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_USERAGENT, "mailu-cert-agent") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEDATA, s) != CURLE_OK ||
-	    (d->socket_path != NULL && curl_easy_setopt(c,
-	    CURLOPT_UNIX_SOCKET_PATH, d->socket_path) != CURLE_OK) ||
-	    (!s->want_stream && curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-	    (curl_off_t)s->max) != CURLE_OK) ||
-	    (body != NULL && (curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body)) != CURLE_OK))) {
-		fail(st, DOCKER_ERR_INVALID, "libcurl refused an option");
-		goto out;
-	}
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
-	st->http_status = *code;
-	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && s->why == SINK_STOPPED)) {
-		transfer_failed(d, rc, s, st);
-		goto out;
-	}
-	/* A stream answer with no payload never reached sink_write. */
-	if (s->want_stream && *code == 200 && s->mode != 2) {
-		if (s->mode == 1 || !is_stream_answer(c)) {
-			fail(st, DOCKER_ERR_BAD_ANSWER, "not a stream answer");
-			goto out;
-		}
-		s->mode = 2;
-	}
-	ret = 0;
-out:
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
-	curl_slist_free_all(hdrs);
-	return ret;
-}
-
-/* Every answer as JSON of type t (new reference) or NULL, its tree bounded first. */
-static json_t *
-parse_json(const char *buf, size_t len, json_type t, struct docker_status *st)
-{
-	json_error_t err;
-	json_t *j = NULL;
-
-	if (jsonbound_values(buf, len, DOCKER_MAX_VALUES) > DOCKER_MAX_VALUES)
-		fail(st, DOCKER_ERR_BAD_ANSWER, "answer of more than %d JSON values",
-		    DOCKER_MAX_VALUES);
-	else if (len == 0 || (j = json_loadb(buf, len, JSON_REJECT_DUPLICATES,
-	    &err)) == NULL)
-		fail(st, DOCKER_ERR_BAD_ANSWER, "not JSON: %s",
-		    len == 0 ? "empty" : err.text);
-	else if (json_typeof(j) != t) {
-		fail(st, DOCKER_ERR_BAD_ANSWER, "answer of the wrong JSON type");
-		json_decref(j);
-		j = NULL;
-	}
-	return j;
-}
-
-void
-docker_parse_error(const char *body, size_t len, long code,
-    struct docker_status *st)
-{
-	char msg[sizeof(st->detail)] = "";
-	size_t mlen = 0;
-	json_t *j, *m;
-
-	j = parse_json(body, len, JSON_OBJECT, st);	/* st set again below */
-	m = json_object_get(j, "message");
-	if (json_is_string(m))
-		log_clean(msg, sizeof(msg), &mlen, json_string_value(m),
-		    json_string_length(m), false);
-	else	/* a proxy's HTML page: its first bytes still help */
-		log_clean(msg, sizeof(msg), &mlen, body, len, false);
-	json_decref(j);
-	fail(st, code == 404 ? DOCKER_ERR_NOT_FOUND :
-	    code == 409 ? DOCKER_ERR_NOT_RUNNING :
-	    code == 401 || code == 403 ? DOCKER_ERR_DENIED : DOCKER_ERR_HTTP,
-	    "HTTP %ld", code);
-	/* An empty message (or one of CRs only) keeps "HTTP <code>". */
-	if (mlen > 0)
-		memcpy(st->detail, msg, mlen + 1);
-}
-
-static int negotiate(struct docker *, struct docker_status *);
-
-/* A request (negotiating first) whose answer must have status want. */
-static int
-call(struct docker *d, const char *endpoint, const char *path,
-    const char *body, long timeout_ms, long want, struct sink *s,
-    struct docker_status *st)
-{
-	long code;
-
-	if ((strcmp(path, "/version") != 0 && negotiate(d, st) != 0) ||
-	    http(d, endpoint, path, body, timeout_ms, s, &code, st) != 0)
-		return -1;
-	if (code != want)	/* its {"message"} becomes the detail */
-		docker_parse_error(s->mode == 1 ? s->buf : NULL,
-		    s->mode == 1 ? s->len : 0, code, st);
-	return code == want ? 0 : -1;
-}
-
-/*
- * Member key of o, checked to be of type t (JSON_TRUE: any boolean).
- * Absent or null: *out NULL, an error only when required.
- */
-static int
-field(json_t *o, const char *key, json_type t, bool required, json_t **out,
-    struct docker_status *st)
-{
-	json_t *v = json_object_get(o, key);
-
-	*out = NULL;
-	if (v == NULL || json_is_null(v))
-		return required ?
-		    fail(st, DOCKER_ERR_BAD_ANSWER, "field %s missing", key) : 0;
-	if (t == JSON_TRUE ? !json_is_boolean(v) : json_typeof(v) != t)
-		return fail(st, DOCKER_ERR_BAD_ANSWER, "field %s of the wrong type", key);
-	*out = v;
-	return 0;
-}
-
-/* Copies string v: min..size-1 characters from set (NULL: printable ASCII). */
-static int
-copy_field(char *dst, size_t size, json_t *v, const char *set, size_t min,
-    const char *key, struct docker_status *st)
-{
-	const char *s = json_string_value(v);
-
-	if (strlen(s) != json_string_length(v) || strlen(s) < min ||
-	    !(set != NULL ? chars(s, set, min, size) : printable(s, size)))
-		return fail(st, DOCKER_ERR_BAD_ANSWER, "field %s not acceptable", key);
-	snprintf(dst, size, "%s", s);
-	return 0;
-}
-
-static int
-api_version_parse(const char *s, int *v)
-{
-	char *end;
-	long major, minor;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -1;
-	major = strtol(s, &end, 10);
-	if (*end != '.' || end[1] < '0' || end[1] > '9')
-		return -1;
-	minor = strtol(end + 1, &end, 10);
-	if (*end != '\0' || major < 1 || major > 9 || minor > 999)
-		return -1;
-	*v = (int)(major * 1000 + minor);
-	return 0;
-}
-
-/*
- * min(engine, 1.41), unless the engine refuses a client that old
- * (MinAPIVersion, 1.44 on Engine 29.0): then that minimum, since the
- * calls and fields used here are the same from 1.24 to 1.52.
- */
-int
-docker_parse_version(const char *body, size_t len, char version[12],
-    struct docker_status *st)
-{
-	json_t *j, *api, *min;
-	int rc = -1, engine, lowest = 0, use;
-
-	if ((j = parse_json(body, len, JSON_OBJECT, st)) == NULL ||
-	    field(j, "ApiVersion", JSON_STRING, true, &api, st) != 0 ||
-	    field(j, "MinAPIVersion", JSON_STRING, false, &min, st) != 0)
-		goto out;
-	if (api_version_parse(json_string_value(api), &engine) != 0 ||
-	    (min != NULL && api_version_parse(json_string_value(min), &lowest) != 0)) {
-		fail(st, DOCKER_ERR_BAD_ANSWER, "unreadable API version");
-		goto out;
-	}
-	/* An engine that refuses its own version is not one to talk to. */
-	if (lowest > engine) {
-		fail(st, DOCKER_ERR_BAD_ANSWER, "MinAPIVersion %s above ApiVersion %s",
-		    json_string_value(min), json_string_value(api));
-		goto out;
-	}
-	use = engine < API_NEWEST ? engine : API_NEWEST;
-	use = lowest > use ? lowest : use;
-	if (use < API_OLDEST) {
-		fail(st, DOCKER_ERR_VERSION, "engine API %s is older than 1.24",
-		    json_string_value(api));
-		goto out;
-	}
-	snprintf(version, 12, "%d.%d", use / 1000, use % 1000);
-	rc = 0;
-out:
-	json_decref(j);
-	return rc;
-}
-
-static int
-negotiate(struct docker *d, struct docker_status *st)
-{
-	struct sink s = { 0 };
-	int rc;
-
-	if (d->version[0] != '\0')
-		return 0;
-	rc = call(d, "GET /version", "/version", NULL, d->timeout_ms, 200, &s, st) == 0 ?
-	    docker_parse_version(s.buf, s.len, d->version, st) : -1;
-	free(s.buf);
-	return rc;
+	return (docker_chars(s, ALNUM "_.-", 1, 128) && strchr(ALNUM, s[0]) != NULL) ||
+	    docker_chars(s, HEX, 1, 65);
 }
 
 /* path = pre + escaped ref (a checked container name or id) + post. */
@@ -612,12 +44,12 @@ ref_path(struct docker *d, const char *pre, const char *ref, const char *post,
 	int n;
 
 	if (!is_ref(ref))
-		return fail(st, DOCKER_ERR_INVALID, "not a container name or id");
+		return docker_fail(st, DOCKER_ERR_INVALID, "not a container name or id");
 	if ((e = curl_easy_escape(d->curl, ref, 0)) == NULL)
-		return fail(st, DOCKER_ERR_INVALID, "out of memory");
+		return docker_fail(st, DOCKER_ERR_INVALID, "out of memory");
 	n = snprintf(path, size, "%s%s%s", pre, e, post);
 	curl_free(e);
-	return n < (int)size ? 0 : fail(st, DOCKER_ERR_INVALID, "path too long");
+	return n < (int)size ? 0 : docker_fail(st, DOCKER_ERR_INVALID, "path too long");
 }
 
 /* Labels, network mode and networks: the same in both answer shapes. */
@@ -629,28 +61,29 @@ fill_common(struct docker_container *c, json_t *labels, json_t *hostcfg,
 	const char *k;
 
 	if (labels != NULL &&
-	    (field(labels, LABEL_PROJECT, JSON_STRING, false, &proj, st) != 0 ||
-	    field(labels, LABEL_SERVICE, JSON_STRING, false, &svc, st) != 0 ||
-	    (proj != NULL && copy_field(c->project, sizeof(c->project), proj,
+	    (docker_field(labels, LABEL_PROJECT, JSON_STRING, false, &proj, st) != 0 ||
+	    docker_field(labels, LABEL_SERVICE, JSON_STRING, false, &svc, st) != 0 ||
+	    (proj != NULL && docker_copy_field(c->project, sizeof(c->project), proj,
 	    NULL, 0, LABEL_PROJECT, st) != 0) ||
-	    (svc != NULL && copy_field(c->service, sizeof(c->service), svc,
+	    (svc != NULL && docker_copy_field(c->service, sizeof(c->service), svc,
 	    NULL, 0, LABEL_SERVICE, st) != 0)))
 		return -1;
 	if ((hostcfg != NULL &&
-	    field(hostcfg, "NetworkMode", JSON_STRING, false, &mode, st) != 0) ||
+	    docker_field(hostcfg, "NetworkMode", JSON_STRING, false, &mode, st) != 0) ||
 	    (netset != NULL &&
-	    field(netset, "Networks", JSON_OBJECT, false, &nets, st) != 0))
+	    docker_field(netset, "Networks", JSON_OBJECT, false, &nets, st) != 0))
 		return -1;
 	/* A host-network container has no address of its own: loopback reaches it. */
 	if (mode != NULL && strcmp(json_string_value(mode), "host") == 0)
 		snprintf(c->address, sizeof(c->address), "127.0.0.1");
 	json_object_foreach(nets, k, v) {
 		if (!json_is_object(v) ||
-		    field(v, "IPAddress", JSON_STRING, false, &ip, st) != 0)
-			return fail(st, DOCKER_ERR_BAD_ANSWER, "network %s malformed", k);
+		    docker_field(v, "IPAddress", JSON_STRING, false, &ip, st) != 0)
+			return docker_fail(st, DOCKER_ERR_BAD_ANSWER,
+			    "network %s malformed", k);
 		if (ip != NULL && json_string_length(ip) > 0 && c->address[0] == '\0' &&
-		    copy_field(c->address, sizeof(c->address), ip, HEX "ABCDEF.:", 1,
-		    "IPAddress", st) != 0)
+		    docker_copy_field(c->address, sizeof(c->address), ip,
+		    HEX "ABCDEF.:", 1, "IPAddress", st) != 0)
 			return -1;
 	}
 	return 0;
@@ -684,25 +117,25 @@ fill_inspect(json_t *j, struct docker_container *c, char *hostname, size_t hlen,
 	const char *nm;
 
 	memset(c, 0, sizeof(*c));
-	if (field(j, "Id", JSON_STRING, true, &id, st) != 0 ||
-	    copy_field(c->id, sizeof(c->id), id, HEX, 64, "Id", st) != 0 ||
-	    field(j, "Name", JSON_STRING, true, &name, st) != 0 ||
-	    field(j, "State", JSON_OBJECT, true, &state, st) != 0 ||
-	    field(state, "Running", JSON_TRUE, true, &running, st) != 0 ||
-	    field(state, "Paused", JSON_TRUE, false, &paused, st) != 0 ||
-	    field(state, "StartedAt", JSON_STRING, false, &started, st) != 0 ||
-	    field(state, "FinishedAt", JSON_STRING, false, &finished, st) != 0 ||
-	    field(j, "Config", JSON_OBJECT, false, &config, st) != 0 ||
+	if (docker_field(j, "Id", JSON_STRING, true, &id, st) != 0 ||
+	    docker_copy_field(c->id, sizeof(c->id), id, HEX, 64, "Id", st) != 0 ||
+	    docker_field(j, "Name", JSON_STRING, true, &name, st) != 0 ||
+	    docker_field(j, "State", JSON_OBJECT, true, &state, st) != 0 ||
+	    docker_field(state, "Running", JSON_TRUE, true, &running, st) != 0 ||
+	    docker_field(state, "Paused", JSON_TRUE, false, &paused, st) != 0 ||
+	    docker_field(state, "StartedAt", JSON_STRING, false, &started, st) != 0 ||
+	    docker_field(state, "FinishedAt", JSON_STRING, false, &finished, st) != 0 ||
+	    docker_field(j, "Config", JSON_OBJECT, false, &config, st) != 0 ||
 	    (config != NULL &&
-	    (field(config, "Labels", JSON_OBJECT, false, &labels, st) != 0 ||
-	    field(config, "Hostname", JSON_STRING, false, &host, st) != 0)) ||
-	    field(j, "HostConfig", JSON_OBJECT, false, &hostcfg, st) != 0 ||
-	    field(j, "NetworkSettings", JSON_OBJECT, false, &netset, st) != 0)
+	    (docker_field(config, "Labels", JSON_OBJECT, false, &labels, st) != 0 ||
+	    docker_field(config, "Hostname", JSON_STRING, false, &host, st) != 0)) ||
+	    docker_field(j, "HostConfig", JSON_OBJECT, false, &hostcfg, st) != 0 ||
+	    docker_field(j, "NetworkSettings", JSON_OBJECT, false, &netset, st) != 0)
 		return -1;
 	nm = json_string_value(name);
 	nm += *nm == '/';
 	if (!is_ref(nm) || strlen(nm) >= sizeof(c->name))
-		return fail(st, DOCKER_ERR_BAD_ANSWER, "field Name not acceptable");
+		return docker_fail(st, DOCKER_ERR_BAD_ANSWER, "field Name not acceptable");
 	snprintf(c->name, sizeof(c->name), "%s", nm);
 	c->running = json_is_true(running) && !json_is_true(paused);
 	c->started = state_time(started);
@@ -722,24 +155,26 @@ fill_list_entry(json_t *j, struct docker_container *c, json_t **labels,
 
 	memset(c, 0, sizeof(*c));
 	if (!json_is_object(j))
-		return fail(st, DOCKER_ERR_BAD_ANSWER, "list entry not an object");
-	if (field(j, "Id", JSON_STRING, true, &id, st) != 0 ||
-	    copy_field(c->id, sizeof(c->id), id, HEX, 64, "Id", st) != 0 ||
-	    field(j, "Names", JSON_ARRAY, true, &names, st) != 0 ||
-	    field(j, "State", JSON_STRING, true, &state, st) != 0 ||
-	    field(j, "Labels", JSON_OBJECT, false, labels, st) != 0 ||
-	    field(j, "HostConfig", JSON_OBJECT, false, &hostcfg, st) != 0 ||
-	    field(j, "NetworkSettings", JSON_OBJECT, false, &netset, st) != 0)
+		return docker_fail(st, DOCKER_ERR_BAD_ANSWER, "list entry not an object");
+	if (docker_field(j, "Id", JSON_STRING, true, &id, st) != 0 ||
+	    docker_copy_field(c->id, sizeof(c->id), id, HEX, 64, "Id", st) != 0 ||
+	    docker_field(j, "Names", JSON_ARRAY, true, &names, st) != 0 ||
+	    docker_field(j, "State", JSON_STRING, true, &state, st) != 0 ||
+	    docker_field(j, "Labels", JSON_OBJECT, false, labels, st) != 0 ||
+	    docker_field(j, "HostConfig", JSON_OBJECT, false, &hostcfg, st) != 0 ||
+	    docker_field(j, "NetworkSettings", JSON_OBJECT, false, &netset, st) != 0)
 		return -1;
 	json_array_foreach(names, i, name) {
 		if (!json_is_string(name))
-			return fail(st, DOCKER_ERR_BAD_ANSWER, "field Names malformed");
+			return docker_fail(st, DOCKER_ERR_BAD_ANSWER,
+			    "field Names malformed");
 		s = json_string_value(name);
 		if (nm == NULL && s[0] == '/' && strchr(s + 1, '/') == NULL)
 			nm = s + 1;
 	}
 	if (nm == NULL || !is_ref(nm))
-		return fail(st, DOCKER_ERR_BAD_ANSWER, "field Names not acceptable");
+		return docker_fail(st, DOCKER_ERR_BAD_ANSWER,
+		    "field Names not acceptable");
 	snprintf(c->name, sizeof(c->name), "%s", nm);
 	c->running = strcmp(json_string_value(state), "running") == 0;
 	return fill_common(c, *labels, hostcfg, netset, st);
@@ -767,17 +202,18 @@ docker_parse_list(const char *body, size_t len, const char *kv,
 	*out = NULL;
 	*n = 0;
 	if (eq == NULL || (size_t)(eq - kv) >= sizeof(key))
-		return fail(st, DOCKER_ERR_INVALID, "selector is not label:KEY=VALUE");
+		return docker_fail(st, DOCKER_ERR_INVALID,
+		    "selector is not label:KEY=VALUE");
 	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
-	if ((j = parse_json(body, len, JSON_ARRAY, st)) == NULL)
+	if ((j = docker_parse_json(body, len, JSON_ARRAY, st)) == NULL)
 		return -1;
 	if (json_array_size(j) > DOCKER_MAX_CONTAINERS) {
-		fail(st, DOCKER_ERR_BAD_ANSWER, "list of more than %d containers",
+		docker_fail(st, DOCKER_ERR_BAD_ANSWER, "list of more than %d containers",
 		    DOCKER_MAX_CONTAINERS);
 		goto out;
 	}
 	if ((list = calloc(json_array_size(j) + 1, sizeof(*list))) == NULL) {
-		fail(st, DOCKER_ERR_INVALID, "out of memory");
+		docker_fail(st, DOCKER_ERR_INVALID, "out of memory");
 		goto out;
 	}
 	json_array_foreach(j, i, e) {
@@ -811,8 +247,9 @@ find_label(struct docker *d, const char *kv, const char *project,
 	int rc = -1;
 
 	if (eq == NULL || eq == kv || (size_t)(eq - kv) >= LABEL_KEY_MAX ||
-	    !printable(kv, 512) || (project != NULL && !printable(project, 128))) {
-		fail(st, DOCKER_ERR_INVALID, "selector is not label:KEY=VALUE");
+	    !docker_printable(kv, 512) ||
+	    (project != NULL && !docker_printable(project, 128))) {
+		docker_fail(st, DOCKER_ERR_INVALID, "selector is not label:KEY=VALUE");
 		goto out;
 	}
 	snprintf(pkv, sizeof(pkv), LABEL_PROJECT "=%s", project ? project : "");
@@ -823,15 +260,15 @@ find_label(struct docker *d, const char *kv, const char *project,
 	    (project != NULL && json_array_append_new(arr, json_string(pkv)) != 0) ||
 	    (fj = json_dumps(filter, JSON_COMPACT)) == NULL ||
 	    (esc = curl_easy_escape(d->curl, fj, 0)) == NULL) {
-		fail(st, DOCKER_ERR_INVALID, "out of memory");
+		docker_fail(st, DOCKER_ERR_INVALID, "out of memory");
 		goto out;
 	}
 	if (snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s",
 	    esc) >= (int)sizeof(path)) {
-		fail(st, DOCKER_ERR_INVALID, "selector too long");
+		docker_fail(st, DOCKER_ERR_INVALID, "selector too long");
 		goto out;
 	}
-	if (call(d, "GET /containers/json", path, NULL, d->timeout_ms, 200, &s,
+	if (docker_call(d, "GET /containers/json", path, NULL, d->timeout_ms, 200, &s,
 	    st) != 0 || docker_parse_list(s.buf, s.len, kv, project, out, n, st) != 0)
 		goto out;
 	rc = 0;
@@ -850,7 +287,7 @@ docker_parse_inspect(const char *body, size_t len, struct docker_container *c,
 	json_t *j;
 	int rc;
 
-	if ((j = parse_json(body, len, JSON_OBJECT, st)) == NULL)
+	if ((j = docker_parse_json(body, len, JSON_OBJECT, st)) == NULL)
 		return -1;
 	rc = fill_inspect(j, c, hostname, hlen, st);
 	json_decref(j);
@@ -869,7 +306,7 @@ inspect(struct docker *d, const char *ref, struct docker_container *c,
 	ref += *ref == '/';
 	if (ref_path(d, "/containers/", ref, "/json", path, sizeof(path), st) != 0)
 		return -1;
-	rc = call(d, "GET /containers/{id}/json", path, NULL, d->timeout_ms, 200,
+	rc = docker_call(d, "GET /containers/{id}/json", path, NULL, d->timeout_ms, 200,
 	    &s, st) == 0 ? docker_parse_inspect(s.buf, s.len, c, hostname, hlen, st) : -1;
 	free(s.buf);
 	return rc;
@@ -889,7 +326,7 @@ docker_find(struct docker *d, const char *selector, const char *project,
 		return find_label(d, selector + 6,
 		    project != NULL && *project != '\0' ? project : NULL, out, n, st);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return fail(st, DOCKER_ERR_INVALID, "out of memory");
+		return docker_fail(st, DOCKER_ERR_INVALID, "out of memory");
 	if (inspect(d, selector, c, host, sizeof(host), st) != 0) {
 		free(c);
 		return -1;
@@ -908,17 +345,17 @@ docker_self(struct docker *d, struct docker_container *self,
 	memset(st, 0, sizeof(*st));
 	memset(self, 0, sizeof(*self));
 	if (gethostname(host, sizeof(host)) != 0)
-		return fail(st, DOCKER_ERR_NOT_FOUND, "no host name");
+		return docker_fail(st, DOCKER_ERR_NOT_FOUND, "no host name");
 	host[sizeof(host) - 1] = '\0';
 	if (!is_ref(host))
-		return fail(st, DOCKER_ERR_NOT_FOUND, "host name %s names no container",
-		    host);
+		return docker_fail(st, DOCKER_ERR_NOT_FOUND,
+		    "host name %s names no container", host);
 	if (inspect(d, host, self, seen, sizeof(seen), st) != 0)
 		return -1;
 	/* A container merely named like this machine is not us. */
 	if (strcmp(seen, host) != 0) {
 		memset(self, 0, sizeof(*self));
-		return fail(st, DOCKER_ERR_NOT_FOUND,
+		return docker_fail(st, DOCKER_ERR_NOT_FOUND,
 		    "container %s has another host name", host);
 	}
 	return 0;
@@ -952,9 +389,9 @@ docker_parse_exec_create(const char *body, size_t len, char eid[65],
 	json_t *j, *v;
 	int rc = -1;
 
-	if ((j = parse_json(body, len, JSON_OBJECT, st)) != NULL &&
-	    field(j, "Id", JSON_STRING, true, &v, st) == 0 &&
-	    copy_field(eid, 65, v, HEX, 64, "Id", st) == 0)
+	if ((j = docker_parse_json(body, len, JSON_OBJECT, st)) != NULL &&
+	    docker_field(j, "Id", JSON_STRING, true, &v, st) == 0 &&
+	    docker_copy_field(eid, 65, v, HEX, 64, "Id", st) == 0)
 		rc = 0;
 	json_decref(j);
 	return rc;
@@ -975,20 +412,20 @@ exec_create(struct docker *d, const char *id, char *const argv[],
 	if ((cmd = json_array()) == NULL ||
 	    (req = json_pack("{s:b, s:b, s:b, s:o}", "AttachStdout", 1,
 	    "AttachStderr", 1, "Tty", 0, "Cmd", cmd)) == NULL) {
-		fail(st, DOCKER_ERR_INVALID, "out of memory");
+		docker_fail(st, DOCKER_ERR_INVALID, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; argv[i] != NULL; i++) {
 		if (json_array_append_new(cmd, json_string(argv[i])) != 0) {
-			fail(st, DOCKER_ERR_INVALID, "command is not UTF-8");
+			docker_fail(st, DOCKER_ERR_INVALID, "command is not UTF-8");
 			goto out;
 		}
 	}
 	if ((body = json_dumps(req, JSON_COMPACT)) == NULL) {
-		fail(st, DOCKER_ERR_INVALID, "out of memory");
+		docker_fail(st, DOCKER_ERR_INVALID, "out of memory");
 		goto out;
 	}
-	if (call(d, "POST /containers/{id}/exec", path, body, d->timeout_ms, 201,
+	if (docker_call(d, "POST /containers/{id}/exec", path, body, d->timeout_ms, 201,
 	    &s, st) != 0 || docker_parse_exec_create(s.buf, s.len, eid, st) != 0)
 		goto out;
 	rc = 0;
@@ -1006,21 +443,22 @@ docker_parse_exec_inspect(const char *body, size_t len, int *exit_code,
 	json_t *j, *running, *code, *p;
 	int rc = -1;
 
-	if ((j = parse_json(body, len, JSON_OBJECT, st)) == NULL ||
-	    field(j, "Running", JSON_TRUE, true, &running, st) != 0 ||
-	    field(j, "ExitCode", JSON_INTEGER, false, &code, st) != 0)
+	if ((j = docker_parse_json(body, len, JSON_OBJECT, st)) == NULL ||
+	    docker_field(j, "Running", JSON_TRUE, true, &running, st) != 0 ||
+	    docker_field(j, "ExitCode", JSON_INTEGER, false, &code, st) != 0)
 		goto out;
 	if (json_is_true(running))
 		rc = 1;
 	else if (code == NULL || json_integer_value(code) < 0 ||
 	    json_integer_value(code) > 255)
-		fail(st, DOCKER_ERR_BAD_ANSWER, "finished exec without an exit code");
+		docker_fail(st, DOCKER_ERR_BAD_ANSWER,
+		    "finished exec without an exit code");
 	else {
 		*exit_code = (int)json_integer_value(code);
 		rc = 0;
 	}
 	if (rc >= 0 && pid != NULL) {
-		/* not checked with field(): an odd Pid only means "unknown" */
+		/* not checked with docker_field(): an odd Pid only means "unknown" */
 		p = json_object_get(j, "Pid");
 		*pid = json_is_integer(p) && json_integer_value(p) > 0 &&
 		    json_integer_value(p) < 1L << 30 ? (long)json_integer_value(p) : 0;
@@ -1043,7 +481,7 @@ exec_inspect(struct docker *d, const char *eid, int *exit_code, long *pid,
 	int rc;
 
 	snprintf(path, sizeof(path), "/exec/%s/json", eid);
-	rc = call(d, "GET /exec/{id}/json", path, NULL, d->timeout_ms, 200, &s,
+	rc = docker_call(d, "GET /exec/{id}/json", path, NULL, d->timeout_ms, 200, &s,
 	    st) == 0 ? docker_parse_exec_inspect(s.buf, s.len, exit_code, pid, st) : -1;
 	free(s.buf);
 	return rc;
@@ -1069,11 +507,11 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 	memset(res, 0, sizeof(*res));
 	res->exit_code = -1;
 	if (argv == NULL || argv[0] == NULL || timeout_ms <= 0) {
-		fail(st, DOCKER_ERR_INVALID, "empty command");
+		docker_fail(st, DOCKER_ERR_INVALID, "empty command");
 		goto out;
 	}
 	if ((s.arg = o = calloc(1, sizeof(*o))) == NULL) {
-		fail(st, DOCKER_ERR_INVALID, "out of memory");
+		docker_fail(st, DOCKER_ERR_INVALID, "out of memory");
 		goto out;
 	}
 	if (exec_create(d, id, argv, eid, st) != 0)
@@ -1083,7 +521,8 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 	/* The engine answers 200 and closes when the command's output ends. */
 	docker_demux_init(&s.dm, FRAME_MAX);
 	snprintf(path, sizeof(path), "/exec/%s/start", eid);
-	if (call(d, "POST /exec/{id}/start", path, "{\"Detach\":false,\"Tty\":false}",
+	if (docker_call(d, "POST /exec/{id}/start", path,
+	    "{\"Detach\":false,\"Tty\":false}",
 	    deadline - clock_ms() > 1 ? deadline - clock_ms() : 1, 200, &s, st) != 0) {
 		/* which process hangs, for the caller that wants it gone */
 		if (st->error == DOCKER_ERR_TIMEOUT) {
@@ -1096,7 +535,7 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 		goto out;
 	}
 	if (s.dm.left != 0 || s.dm.hdr_have != 0) {
-		fail(st, DOCKER_ERR_BAD_ANSWER, "stream ends inside a frame");
+		docker_fail(st, DOCKER_ERR_BAD_ANSWER, "stream ends inside a frame");
 		goto out;
 	}
 
@@ -1110,7 +549,8 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 	}
 	if (r == 1) {
 		res->hung = true;
-		fail(st, DOCKER_ERR_TIMEOUT, "exec still running after its output ended");
+		docker_fail(st, DOCKER_ERR_TIMEOUT,
+		    "exec still running after its output ended");
 		goto out;
 	}
 	log_clean(res->output, sizeof(res->output), &len, o->keep[0],
@@ -1137,8 +577,8 @@ docker_exec_state(struct docker *d, const char *exec_id, bool *running,
 	memset(st, 0, sizeof(*st));
 	*running = false;
 	*pid = 0;
-	if (!chars(exec_id, HEX, 64, 65))
-		return fail(st, DOCKER_ERR_INVALID, "not an exec id");
+	if (!docker_chars(exec_id, HEX, 64, 65))
+		return docker_fail(st, DOCKER_ERR_INVALID, "not an exec id");
 	if ((r = exec_inspect(d, exec_id, &code, pid, st)) < 0)
 		return -1;
 	*running = r == 1;
@@ -1204,7 +644,7 @@ docker_logs_since(struct docker *d, const char *id, time_t since,
 	if (ref_path(d, "/containers/", id, query, path, sizeof(path), st) != 0)
 		goto out;
 	if ((s.arg = l = calloc(1, sizeof(*l))) == NULL) {
-		fail(st, DOCKER_ERR_INVALID, "out of memory");
+		docker_fail(st, DOCKER_ERR_INVALID, "out of memory");
 		goto out;
 	}
 	l->sink = &s;
@@ -1212,11 +652,11 @@ docker_logs_since(struct docker *d, const char *id, time_t since,
 	l->fn = fn;
 	l->arg = arg;
 	docker_demux_init(&s.dm, FRAME_MAX);
-	if (call(d, "GET /containers/{id}/logs", path, NULL, d->timeout_ms, 200,
+	if (docker_call(d, "GET /containers/{id}/logs", path, NULL, d->timeout_ms, 200,
 	    &s, st) != 0)
 		goto out;
 	if (!s.stop && (s.dm.left != 0 || s.dm.hdr_have != 0)) {
-		fail(st, DOCKER_ERR_BAD_ANSWER, "stream ends inside a frame");
+		docker_fail(st, DOCKER_ERR_BAD_ANSWER, "stream ends inside a frame");
 		goto out;
 	}
 	/* The last line of a stream may lack its newline, or was cut short. */

@@ -1,7 +1,7 @@
 /*
  * fuzz_docker_demux: the exec and logs stream demultiplexer of
- * agent/docker.c (8-byte header: stream, 3 zero bytes, big-endian u32
- * length; then the payload). The first byte seeds the chunking and picks
+ * agent/docker_http.c (8-byte header: stream, 3 zero bytes, big-endian
+ * u32 length; then the payload). The first byte seeds the chunking and picks
  * the frame bound (the agent's 1 MiB, or a small one to reach the
  * oversize refusal); the rest is the stream. It is fed once whole and
  * once in pseudo-random chunks, as libcurl would hand it over: both must

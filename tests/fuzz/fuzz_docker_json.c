@@ -1,9 +1,10 @@
 /*
- * fuzz_docker_json: the Docker Engine API answers (agent/docker.c), parsed
- * by the docker_parse_* functions the calls run on the engine's body. The
- * first byte picks the answer (low 3 bits: version, container list,
- * container inspect, exec create, exec inspect, error body; bit 3: list
- * limited to compose project "mailu"; the rest is the body). Checks what
+ * fuzz_docker_json: the Docker Engine API answers (agent/docker.c; the
+ * version and error bodies agent/docker_http.c), parsed by the
+ * docker_parse_* functions the calls run on the engine's body. The first
+ * byte picks the answer (low 3 bits: version, container list, container
+ * inspect, exec create, exec inspect, error body; bit 3: list limited to
+ * compose project "mailu"; the rest is the body). Checks what
  * the agent relies on afterwards: the error codes, NUL-terminated bounded
  * strings, ids of 64 hex digits, names Docker allows, a sorted list, an
  * exit code of 0..255 and a negotiated version from 1.24 up to the
