@@ -1,6 +1,6 @@
 /*
  * fuzz_jsonbound: agent/jsonbound.c against jansson. The count is what
- * every parse of an engine answer relies on (docker.c's parse_json) to
+ * every parse of an engine answer relies on (docker_http.c's docker_parse_json) to
  * refuse a body before jansson builds a tree too large, so this target
  * holds it to both halves of its claim, for any bytes:
  *  - of a document jansson accepts, the count is exactly the values of
@@ -11,7 +11,7 @@
  *    stay within COST_VALUE bytes a counted value plus COST_BYTE bytes
  *    an input byte, the cost tests/unit/test_jsonbound.c measures and
  *    docker.h's DOCKER_MAX_VALUES is derived from.
- * Parsed with the flags of parse_json (JSON_REJECT_DUPLICATES) and with
+ * Parsed with the flags of docker_parse_json (JSON_REJECT_DUPLICATES) and with
  * none (duplicates replace a value: fewer values than counted).
  */
 #include <malloc.h>

@@ -1,5 +1,5 @@
 #!/bin/bash
-# (h) The Engine API client (agent/docker.c) against the real engine and a
+# (h) The Engine API client (agent/docker.c, docker_http.c) against the real engine and a
 # real front, through tests/tools/docker-driver: find by label, name and id;
 # exec (nginx -t, nginx -s reload, dovecot reload, a missing binary, exit
 # codes, output bounds, timeout); logs since the reload; the agent's own

@@ -1,5 +1,6 @@
 /*
- * docker-driver: drives agent/docker.c against a real engine for
+ * docker-driver: drives the Engine API client (agent/docker.c and
+ * docker_http.c) against a real engine for
  * tests/integration/08-docker-api.sh. One command, one JSON line on
  * stdout. DOCKER_HOST as the agent reads it.
  *
