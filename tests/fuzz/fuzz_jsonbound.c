@@ -22,52 +22,13 @@
 #include <jansson.h>
 
 #include "jsonbound.h"
+#include "../unit/jansson_cost.h"
 
 #define COST_VALUE 160
 #define COST_BYTE 4
 #define COST_FIXED 4096
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static size_t live, peak;
-
-static void *
-counting_malloc(size_t n)
-{
-	void *p = malloc(n);
-
-	if (p != NULL && (live += malloc_usable_size(p)) > peak)
-		peak = live;
-	return p;
-}
-
-static void
-counting_free(void *p)
-{
-	if (p != NULL)
-		live -= malloc_usable_size(p);
-	free(p);
-}
-
-/* The values of a tree, and how many of them are empty containers. */
-static size_t
-tree_values(json_t *j, size_t *empty)
-{
-	const char *k;
-	size_t n = 1, i;
-	json_t *v;
-
-	if (json_is_object(j)) {
-		*empty += json_object_size(j) == 0;
-		json_object_foreach(j, k, v)
-			n += tree_values(v, empty);
-	} else if (json_is_array(j)) {
-		*empty += json_array_size(j) == 0;
-		json_array_foreach(j, i, v)
-			n += tree_values(v, empty);
-	}
-	return n;
-}
 
 static void
 check(const char *s, size_t len, size_t flags, size_t bound)

@@ -84,19 +84,29 @@ path_in(char *out, const char *base, const char *name)
 	snprintf(out, PATH_MAX, "%s/%s", base, name);
 }
 
-static bool
-file_is(const char *base, const char *name, const unsigned char *want, size_t len)
+/* Reads at most size bytes of base/name into buf: how many, or -1. */
+static long
+file_read(const char *base, const char *name, char *buf, size_t size)
 {
-	char p[PATH_MAX], buf[8192];
+	char p[PATH_MAX];
 	size_t got;
 	FILE *f;
 
 	path_in(p, base, name);
 	if ((f = fopen(p, "r")) == NULL)
-		return false;
-	got = fread(buf, 1, sizeof(buf), f);
+		return -1;
+	got = fread(buf, 1, size, f);
 	fclose(f);
-	return got == len && memcmp(buf, want, len) == 0;
+	return (long)got;
+}
+
+static bool
+file_is(const char *base, const char *name, const unsigned char *want, size_t len)
+{
+	char buf[8192];
+	long got = file_read(base, name, buf, sizeof(buf));
+
+	return got == (long)len && memcmp(buf, want, len) == 0;
 }
 
 static int

@@ -16,6 +16,8 @@
 
 #include "harness.h"
 #include "jsonbound.h"
+#include "jansson_cost.h"
+#include "mutate.h"
 
 #define COST_VALUE 160
 #define COST_BYTE 4
@@ -90,47 +92,6 @@ TEST(stop)
 	CHECK_INT(jsonbound_values(doc, sizeof(doc) - 1, 3), 4);
 	CHECK_INT(jsonbound_values(doc, sizeof(doc) - 1, 0), 1);
 	CHECK_INT(jsonbound_values("", 0, 0), 1);
-}
-
-/* jansson's allocations while parsing: live bytes now and at the peak. */
-static size_t live, peak;
-
-static void *
-counting_malloc(size_t n)
-{
-	void *p = malloc(n);
-
-	if (p != NULL && (live += malloc_usable_size(p)) > peak)
-		peak = live;
-	return p;
-}
-
-static void
-counting_free(void *p)
-{
-	if (p != NULL)
-		live -= malloc_usable_size(p);
-	free(p);
-}
-
-/* The values of a tree, and how many of them are empty containers. */
-static size_t
-tree_values(json_t *j, size_t *empty)
-{
-	const char *k;
-	size_t n = 1, i;
-	json_t *v;
-
-	if (json_is_object(j)) {
-		*empty += json_object_size(j) == 0;
-		json_object_foreach(j, k, v)
-			n += tree_values(v, empty);
-	} else if (json_is_array(j)) {
-		*empty += json_array_size(j) == 0;
-		json_array_foreach(j, i, v)
-			n += tree_values(v, empty);
-	}
-	return n;
 }
 
 /*
@@ -266,24 +227,8 @@ TEST(mutations)
 	}
 	CHECK_INT(against_jansson(base, len, &bad), 1);
 	for (int i = 0; i < 6000; i++) {
-		size_t n = len, at;
-		int kind;
+		size_t at, n = mutate(s, base, len, &seed, alphabet, sizeof(alphabet) - 1, &at);
 
-		memcpy(s, base, len);
-		seed = seed * 1103515245 + 12345;
-		at = (seed >> 8) % len;
-		kind = (int)((seed >> 4) % 3);
-		seed = seed * 1103515245 + 12345;
-		if (kind == 0) {
-			s[at] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
-		} else if (kind == 1) {
-			memmove(s + at, s + at + 1, len - at - 1);
-			n--;
-		} else {
-			memmove(s + at + 1, s + at, len - at);
-			s[at] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
-			n++;
-		}
 		accepted += (size_t)against_jansson(s, n, &bad);
 	}
 	CHECK_INT(bad, 0);

@@ -14,6 +14,7 @@
 
 #include "jsonscan.h"
 #include "harness.h"
+#include "mutate.h"
 
 /* A file holding exactly len bytes of s, open for reading. */
 static int
@@ -490,44 +491,25 @@ TEST(mutations)
 
 	same(base);
 	for (int i = 0; i < 6000; i++) {
-		size_t n = len, at;
-		int kind;
+		size_t at, n = mutate(s, base, len, &seed, alphabet, sizeof(alphabet) - 1, &at);
+		int want = jansson_accepts(s, n), got = scan_mem(s, n) == 0;
 
-		memcpy(s, base, len);
-		seed = seed * 1103515245 + 12345;
-		at = (seed >> 8) % len;
-		kind = (int)((seed >> 4) % 3);
-		seed = seed * 1103515245 + 12345;
-		if (kind == 0) {		/* replace a byte */
-			s[at] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
-		} else if (kind == 1) {		/* delete one */
-			memmove(s + at, s + at + 1, len - at - 1);
-			n--;
-		} else {			/* insert one */
-			memmove(s + at + 1, s + at, len - at);
-			s[at] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
-			n++;
+		/* jansson drops a NUL byte after a literal or a number */
+		if (want && !got && memchr(s, '\0', n) != NULL) {
+			nul++;
+			continue;
 		}
-		{
-			int want = jansson_accepts(s, n), got = scan_mem(s, n) == 0;
 
-			/* jansson drops a NUL byte after a literal or a number */
-			if (want && !got && memchr(s, '\0', n) != NULL) {
-				nul++;
-				continue;
-			}
-
-			accepted += (size_t)want;
-			if (want != got && disagree++ < 5) {
-				fprintf(stderr, "  mutation %d: jansson %d, jsonscan %d at %zu:", i,
-				    want, got, at);
-				for (size_t k = at > 10 ? at - 10 : 0; k < at + 10 && k < n; k++)
-					fprintf(stderr, " %02x", (unsigned char)s[k]);
-				fprintf(stderr, "\n");
-			}
-			if (i % 200 == 0)
-				CHECK_INT(scan_fd(s, n) == 0, want);
+		accepted += (size_t)want;
+		if (want != got && disagree++ < 5) {
+			fprintf(stderr, "  mutation %d: jansson %d, jsonscan %d at %zu:", i,
+			    want, got, at);
+			for (size_t k = at > 10 ? at - 10 : 0; k < at + 10 && k < n; k++)
+				fprintf(stderr, " %02x", (unsigned char)s[k]);
+			fprintf(stderr, "\n");
 		}
+		if (i % 200 == 0)
+			CHECK_INT(scan_fd(s, n) == 0, want);
 	}
 	CHECK_INT(disagree, 0);
 	/* the mutations reach both sides of the line */
