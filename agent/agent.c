@@ -42,6 +42,7 @@ agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen)
 
 		if (cert_parse_chain(cur.cert_pem, cur.cert_len, &p, &why) == 0) {
 			memcpy(a->good_fp, p.fingerprint, sizeof(a->good_fp));
+			a->good_not_before = p.not_before;
 			a->good_not_after = p.not_after;
 		}
 		cert_pair_free(&p);
@@ -219,6 +220,7 @@ agent_open(struct agent *a, struct config *cfg, int *lockfd)
 		    (a->src.installs || strcmp(cfg->command, "run") == 0) &&
 		    store_save_current(&a->ictx, &served, err, sizeof(err)) == 0) {
 			memcpy(a->good_fp, p.fingerprint, sizeof(a->good_fp));
+			a->good_not_before = p.not_before;
 			a->good_not_after = p.not_after;
 			log_event(LOG_LEVEL_INFO, "state.adopted",
 			    json_pack("{s:s}", "fingerprint", a->good_fp),

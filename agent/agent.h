@@ -32,6 +32,7 @@ struct agent {
 	struct install_ctx ictx;
 	struct reloader reload;		/* AGENT_RELOAD's backend */
 	char good_fp[CERT_FP_HEX + 1];	/* last verified pair (current/), "" none */
+	time_t good_not_before;		/* its leaf's dates: "newer" and expiry */
 	time_t good_not_after;
 	bool retry_pending;		/* this cycle hit an engine or disk fault: the same bundle again (each cycle resets it) */
 	unsigned seq;			/* cycles run */

@@ -635,13 +635,23 @@ cert_validate(const struct cert_pair *p, const struct cert_policy *pol,
 	if (pol->ca_file != NULL && chain_verifies(p, pol->ca_file, detail, dlen) != 0)
 		return reason(why, CERT_UNTRUSTED_CHAIN);
 	if (!pol->force && pol->installed_not_after != 0 &&
-	    p->not_after < pol->installed_not_after) {
-		cert_format_time(pol->installed_not_after, when);
-		snprintf(detail, dlen, "expires before the installed one (%s)", when);
+	    !cert_is_newer(p->not_before, p->not_after, pol->installed_not_before,
+	    pol->installed_not_after)) {
+		cert_format_time(pol->installed_not_before, when);
+		snprintf(detail, dlen, "issued before the installed one (%s)", when);
 		return reason(why, CERT_NOT_NEWER);
 	}
 	*why = CERT_OK;
 	return 0;
+}
+
+bool
+cert_is_newer(time_t not_before, time_t not_after, time_t installed_not_before,
+    time_t installed_not_after)
+{
+	if (not_before != installed_not_before)
+		return not_before > installed_not_before;
+	return not_after >= installed_not_after;
 }
 
 bool

@@ -126,17 +126,29 @@ struct cert_policy {
 	size_t n_hostnames;
 	const char *ca_file;		/* AGENT_CA_FILE, NULL: chain not checked */
 	time_t now;
+	time_t installed_not_before;	/* the installed leaf's dates; */
 	time_t installed_not_after;	/* 0: nothing installed to compare with */
-	bool force;			/* --force: allow an older notAfter */
+	bool force;			/* --force: allow one issued earlier */
 };
 
 /*
  * Checks a loaded pair (leaf, chain and key) in a fixed order: key match,
- * validity dates, key strength, host names, chain, not older than the
- * installed one. Returns 0, or -1 with *why and a short detail.
+ * validity dates, key strength, host names, chain, newer than the
+ * installed one (cert_is_newer). Returns 0, or -1 with *why and a short
+ * detail.
  */
 int cert_validate(const struct cert_pair *p, const struct cert_policy *pol,
     enum cert_reason *why, char *detail, size_t dlen);
+
+/*
+ * "Newer" means issued later: a leaf whose notBefore is later than the
+ * installed one's, or the same with an expiry no earlier. A renewal with
+ * a shorter lifetime (a CA switch, a 45-day or short-lived ACME profile)
+ * is newer; a pair issued before the installed one (a replay of an old
+ * bundle) is not.
+ */
+bool cert_is_newer(time_t not_before, time_t not_after, time_t installed_not_before,
+    time_t installed_not_after);
 
 /*
  * Invariant 4 keeps a rejected bundle out until its files change. Two

@@ -222,8 +222,8 @@ const size_t config_nsettings = NELEM(config_settings);
 
 const struct config_switch config_switches[] = {
 	{ "force", offsetof(struct config, force),
-	  "`once`, `run`: install a pair that expires before the installed "
-	  "one (`not_newer`)" },
+	  "`once`, `run`: install a pair issued before the installed one "
+	  "(`not_newer`)" },
 	{ "help", offsetof(struct config, help),
 	  "the usage and every setting (`-h` too)" },
 	{ "h", offsetof(struct config, help), NULL },

@@ -357,7 +357,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	struct install_pair raw = { 0 }, old = { 0 };
 	struct cert_pair parsed = { 0 };
 	struct cert_policy pol = { cfg->hostnames, cfg->n_hostnames, cfg->ca_file,
-	    time(NULL), a->good_not_after, cfg->force };
+	    time(NULL), a->good_not_before, a->good_not_after, cfg->force };
 	json_t *timings = json_object();
 	enum cert_reason why;
 	enum outcome o;
@@ -505,6 +505,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 			    install_error_code(install_last_errno()), "detail", err),
 			    "cannot keep the last-known-good copy: %s", err);
 		memcpy(a->good_fp, raw.fingerprint, sizeof(a->good_fp));
+		a->good_not_before = parsed.not_before;
 		a->good_not_after = parsed.not_after;
 		a->retry_pending = false;
 		o = finish(a, OUTCOME_ROTATED, start, timings, raw.fingerprint);

@@ -46,7 +46,7 @@ usage(FILE *out)
 	    "  healthcheck  read the status file (Docker HEALTHCHECK); exit 0 or 1\n"
 	    "  version      print the version\n\n"
 	    "Flags: --env-file FILE (a Mailu mailu.env), --force (install a pair\n"
-	    "that expires before the installed one), --help.\n\n");
+	    "issued before the installed one), --help.\n\n");
 	config_usage(out);
 }
 

@@ -78,7 +78,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char *const names[] = { "mail.example.test", "example.test" };
 	struct cert_policy pol = {
 		.hostnames = names, .n_hostnames = 2, .ca_file = NULL,
-		.now = FUZZ_NOW, .installed_not_after = FUZZ_NOW + 86400,
+		.now = FUZZ_NOW, .installed_not_before = FUZZ_NOW - 86400,
+		.installed_not_after = FUZZ_NOW + 86400,
 	};
 	struct cert_pair p;
 	enum cert_reason why = CERT__MAX;

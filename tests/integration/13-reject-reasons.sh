@@ -10,6 +10,7 @@ certs_leaf "$T" a ec256 60 "$N"
 bed_start a
 now=$(date -u +%s)
 d() { date -u -d "@$((now + $1 * 86400))" +%Y%m%d%H%M%SZ; }
+s() { date -u -d "@$((now + $1))" +%Y%m%d%H%M%SZ; }	# seconds from now
 certs_leaf "$T" good ec256 90 "$N"
 certs_leaf "$T" expired ec256 -1 "$N"
 certs_leaf_dates "$T" future ec256 "$(d 2)" "$(d 90)" "$N"
@@ -17,7 +18,11 @@ certs_leaf "$T" other ec256 90 other.example.test
 certs_leaf "$T" wild ec256 90 "*.example.test"
 certs_leaf "$T" weak rsa1024 90 "$N"
 certs_leaf "$T" p521 ec521 90 "$N"
-certs_leaf "$T" older ec256 30 "$N"
+# not_newer: issued (notBefore) before the installed pair, whatever it expires;
+# a pair issued later is newer even with a shorter life (a 45-day profile)
+certs_leaf_dates "$T" older ec256 "$(d -2)" "$(d 30)" "$N"
+certs_leaf_dates "$T" short ec256 "$(s -3000)" "$(d 45)" "$N"
+certs_leaf_dates "$T" stale ec256 "$(d -2)" "$(d 300)" "$N"
 mkdir -p "$T/otherca"
 certs_ca "$T/otherca"
 certs_leaf "$T/otherca" foreign ec256 90 "$N"
@@ -66,11 +71,22 @@ ln -sf "$T/good.cert.pem" "$T/escape.pem"
 case_ symlink_escape "$T/escape.pem" "$T/good.key.pem"
 
 # the checks that pass: a wildcard covers the name (RFC 6125), a chain to
-# AGENT_CA_FILE verifies, --force installs an older pair
+# AGENT_CA_FILE verifies
 rm -rf "$T/src" && src_write wild
 # shellcheck disable=SC2046
 agent_run wild once $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" "--ca-file=$T/ca.cert.pem"
 assert_eq 0 "$AGENT_RC" "a wildcard certificate from the trusted CA"
+
+# issued after the installed 90-day pair, with 45 days: newer, no --force
+rm -rf "$T/src" && src_write short
+# shellcheck disable=SC2046
+agent_run short once $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem"
+assert_eq 0 "$AGENT_RC" "a shorter pair issued later: exit code"
+assert_eq '"rotated"' "$(events short 'select(.event=="cycle.done") | .outcome')" "a shorter pair issued later"
+# issued before it, expiring long after it: still not_newer, files untouched
+before=$(snapshot)
+execs=$(exec_count)
+case_ not_newer "$T/stale.cert.pem" "$T/stale.key.pem"
 
 # the daemon: rejected once, not retried while the files stay, still running
 rm -rf "$T/src" && src_write other
@@ -81,7 +97,7 @@ sleep 2
 assert_eq 1 "$(event_count run cert.rejected)" "rejections of an unchanged bad bundle"
 kill -0 "$AGENT_PID" || fail "agent died"
 # once the files change, the new bundle is taken
-certs_leaf "$T" fresh ec256 120 "$N"
+certs_leaf_dates "$T" fresh ec256 "$(s -2400)" "$(d 120)" "$N"
 src_write fresh
 wait_event run '.event=="cycle.done" and .outcome=="rotated"' 60
 agent_stop "$AGENT_PID" run

@@ -5,7 +5,9 @@
 #       DIR/ca.key.pem (EC P-256, 0600) + DIR/ca.cert.pem (self-signed, 10 years).
 #       Idempotent: an existing CA in DIR is kept.
 #   certs_leaf DIR OUT_PREFIX TYPE DAYS NAMES
-#       leaf valid from now-1h to now+DAYS days (DAYS < 0: already expired).
+#       leaf valid from now-1h to now+DAYS days (DAYS < 0: already expired);
+#       "now" is fixed when this file is sourced, so every such leaf of a
+#       test has the same notBefore.
 #   certs_leaf_dates DIR OUT_PREFIX TYPE START END NAMES
 #       leaf with explicit validity, START/END as YYYYMMDDHHMMSSZ (UTC).
 #         TYPE  rsa (2048) | rsa1024 (weak) | ec256 | ec384 | ec521
@@ -134,11 +136,16 @@ certs_leaf_dates() {
 
 _certs_date() { date -u -d "@$1" +%Y%m%d%H%M%SZ; }
 
+# One "now" for every certs_leaf of a shell: leaves made in parallel, or a
+# second apart, share their notBefore, so which is newer (docs/design.md:
+# issued later, expiry breaks a tie) is decided by DAYS alone. A test that
+# needs leaves issued at different times uses certs_leaf_dates.
+_CERTS_NOW=${_CERTS_NOW:-$(date -u +%s)}
+
 certs_leaf() {
 	local dir=${1:?DIR} prefix=${2:?OUT_PREFIX} type=${3:?TYPE} days=${4:?DAYS} names=${5:?NAMES}
 	[[ $days =~ ^-?[0-9]+$ ]] || { _certs_die "DAYS must be an integer"; return 1; }
-	local now end start
-	now=$(date -u +%s)
+	local now=$_CERTS_NOW end start
 	end=$((now + days * 86400))
 	# An hour of back-dating absorbs clock skew; an expired one gets 30 days of life.
 	start=$((now - 3600))

@@ -351,6 +351,49 @@ TEST(combined_pem_keeps_certificates_only)
 	free(combined);
 }
 
+/* "Newer" is issued later; expiry only breaks a tie. */
+TEST(newer_means_issued_later)
+{
+	time_t nb = 1800000000, na = nb + 90 * 86400;
+
+	/* a 45-day renewal issued after a 90-day pair: newer */
+	CHECK(cert_is_newer(nb + 3600, nb + 3600 + 45 * 86400, nb, na));
+	/* issued before it, whatever it expires: not newer */
+	CHECK(!cert_is_newer(nb - 3600, na + 300 * 86400, nb, na));
+	/* issued the same second: the later expiry wins, the same is not older */
+	CHECK(cert_is_newer(nb, na + 1, nb, na));
+	CHECK(cert_is_newer(nb, na, nb, na));
+	CHECK(!cert_is_newer(nb, na - 1, nb, na));
+}
+
+/* cert_validate applies it, and --force lifts it */
+TEST(not_newer_in_validate)
+{
+	static char *const names[] = { "mail.example.com" };
+	struct cert_policy pol = { names, 1, NULL, 0, 0, 0, false };
+	struct cert_pair p;
+	enum cert_reason why;
+	char detail[128];
+
+	write_cert("cert.pem", c1, NULL);
+	write_key("key.pem", k1, 0, NULL);
+	CHECK_INT(load("cert.pem", "key.pem", &p), CERT_OK);
+	pol.now = time(NULL);
+	/* installed: issued a day later than c1, expiring a year later */
+	pol.installed_not_before = p.not_before + 86400;
+	pol.installed_not_after = p.not_after + 365 * 86400;
+	CHECK_INT(cert_validate(&p, &pol, &why, detail, sizeof(detail)), -1);
+	CHECK_INT(why, CERT_NOT_NEWER);
+	CHECK(strstr(detail, "issued before") != NULL);
+	pol.force = true;
+	CHECK_INT(cert_validate(&p, &pol, &why, detail, sizeof(detail)), 0);
+	/* installed: issued a day earlier, expiring a year later: c1 is newer */
+	pol.force = false;
+	pol.installed_not_before = p.not_before - 86400;
+	CHECK_INT(cert_validate(&p, &pol, &why, detail, sizeof(detail)), 0);
+	cert_pair_free(&p);
+}
+
 TEST(times)
 {
 	char out[32];
@@ -385,4 +428,5 @@ teardown(void)
 HARNESS_MAIN("cert", RUN(setup), RUN(good_pair_and_fingerprint), RUN(key_mismatch),
     RUN(reason_codes), RUN(reason_names_cover_every_code),
     RUN(read_at_never_follows_a_link), RUN(retry_due_only_for_time_reasons),
-    RUN(combined_pem_keeps_certificates_only), RUN(times), RUN(teardown))
+    RUN(combined_pem_keeps_certificates_only), RUN(newer_means_issued_later),
+    RUN(not_newer_in_validate), RUN(times), RUN(teardown))
