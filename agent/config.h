@@ -41,6 +41,7 @@ struct config {
 	size_t n_hostnames;
 	enum tls_flavor flavor;
 	struct port_set ports;		/* Mailu's PORTS: enabled services */
+	struct port_set tls_ports;	/* Mailu's TLS: the ports TLS is on for */
 	struct port_set proxy_ports;	/* Mailu's PROXY_PROTOCOL */
 	char *source;			/* AGENT_SOURCE, raw */
 	enum reload_backend reload;

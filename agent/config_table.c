@@ -94,11 +94,18 @@ const struct setting config_settings[] = {
 	  .help = "cert, letsencrypt, mail, mail-letsencrypt or notls",
 	  .more = "`cert`/`mail`: the pair `TLS_CERT_FILENAME`, "
 	  "`TLS_KEYPAIR_FILENAME`. `letsencrypt`/`mail-letsencrypt`: `check` "
-	  "reads `letsencrypt/live/mailu/{fullchain,privkey}.pem`. `mail*`: no "
-	  "HTTPS endpoint by default. `notls`: nothing to check." },
+	  "reads `letsencrypt/live/mailu/{fullchain,privkey}.pem`. `notls`: no "
+	  "TLS, nothing to check." },
 	{ "PORTS", "ports", MAILU_DEFAULT_PORTS, PORTS(ports), .group = G_MAILU,
 	  .help = "Mailu's enabled ports; picks the default endpoints",
-	  .more = "Mailu's default since 2024.06 leaves 110, 143 and 587 off." },
+	  .more = "Mailu's default since 2024.06 leaves 110, 143 and 587 off. "
+	  "As in Mailu, SMTP 25 is always served, HTTPS 443, SMTPS 465 and "
+	  "IMAPS 993 whenever `TLS` holds them, POP3S 995 when both lists do, "
+	  "and 110, 143, 587 and 4190 when `PORTS` does." },
+	{ "TLS", "tls", MAILU_DEFAULT_PORTS, PORTS(tls_ports), .group = G_MAILU,
+	  .help = "Mailu's ports with TLS on (443, 465, 993, 995 count)",
+	  .more = "Mailu's `TLS` setting: which of its TLS ports are served; "
+	  "default all." },
 	{ "PROXY_PROTOCOL", "proxy-protocol", NULL, PORTS(proxy_ports),
 	  .group = G_MAILU,
 	  .help = "ports (or mail, all-but-http, all) that expect a PROXY header",

@@ -282,9 +282,31 @@ port_set_has(const struct port_set *set, uint16_t port)
 	return false;
 }
 
+bool
+endpoint_mailu_serves(enum proto p, const struct port_set *ports,
+    const struct port_set *tls, bool tls_on)
+{
+	uint16_t port = proto_table[p].port;
+
+	if (!tls_on)
+		return false;
+	switch (p) {
+	case PROTO_SMTP:
+		return true;
+	case PROTO_HTTPS:
+	case PROTO_SMTPS:
+	case PROTO_IMAPS:
+		return port_set_has(tls, port);
+	case PROTO_POP3S:
+		return port_set_has(tls, port) && port_set_has(ports, port);
+	default:
+		return port_set_has(ports, port);
+	}
+}
+
 size_t
 endpoint_defaults(const char *host, const struct port_set *ports,
-    bool with_https, struct endpoint out[PROTO__MAX])
+    const struct port_set *tls, bool tls_on, struct endpoint out[PROTO__MAX])
 {
 	char url[ENDPOINT_HOST_MAX + 64], err[128];
 	size_t n = 0;
@@ -292,9 +314,7 @@ endpoint_defaults(const char *host, const struct port_set *ports,
 	for (int i = 0; i < PROTO__MAX; i++) {
 		const struct proto_info *pi = &proto_table[i];
 
-		if (!port_set_has(ports, pi->port))
-			continue;
-		if (i == PROTO_HTTPS && !with_https)
+		if (!endpoint_mailu_serves((enum proto)i, ports, tls, tls_on))
 			continue;
 		snprintf(url, sizeof(url),
 		    strchr(host, ':') != NULL ? "%s://[%s]" : "%s://%s",

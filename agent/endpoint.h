@@ -80,12 +80,24 @@ int port_set_parse(const char *s, struct port_set *set, char *err, size_t errlen
 bool port_set_has(const struct port_set *set, uint16_t port);
 
 /*
- * Mailu's TLS endpoints on one host: those of the nine whose Mailu port
- * is enabled in ports, without https for the mail-only flavors.
+ * Which TLS services Mailu's front listens on, by Mailu's own rules
+ * (core/base socrate system.py sets PORT_n and TLS_n; core/nginx's
+ * nginx.conf and dovecot/proxy.conf listen by them): with TLS off
+ * (TLS_FLAVOR=notls) none; else SMTP 25 always (Mailu: "ports 25, 465 and
+ * 993 cannot be disabled"); HTTPS 443, SMTPS 465 and IMAPS 993 when in
+ * tls (Mailu's TLS, default all); POP3S 995 when in tls and in ports;
+ * IMAP 143, POP3 110, submission 587 and ManageSieve 4190 (STARTTLS)
+ * when in ports (Mailu's PORTS).
+ */
+bool endpoint_mailu_serves(enum proto p, const struct port_set *ports,
+    const struct port_set *tls, bool tls_on);
+
+/*
+ * Mailu's TLS endpoints on one host, as endpoint_mailu_serves says.
  * Returns the number written to out (at most PROTO__MAX).
  */
 size_t endpoint_defaults(const char *host, const struct port_set *ports,
-    bool with_https, struct endpoint out[PROTO__MAX]);
+    const struct port_set *tls, bool tls_on, struct endpoint out[PROTO__MAX]);
 
 /* Marks endpoints whose Mailu port or actual port is in proxy_ports. */
 void endpoint_mark_proxy(struct endpoint *eps, size_t n,

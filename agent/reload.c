@@ -11,12 +11,20 @@
 #include "reload_signal.h"
 
 size_t
+reload_mailu_endpoints(const struct config *cfg, const char *host,
+    struct endpoint out[PROTO__MAX])
+{
+	size_t n = endpoint_defaults(host, &cfg->ports, &cfg->tls_ports,
+	    cfg->flavor != FLAVOR_NOTLS, out);
+
+	endpoint_mark_proxy(out, n, &cfg->proxy_ports);
+	return n;
+}
+
+size_t
 reload_static_endpoints(const struct config *cfg, const char *host,
     struct endpoint **eps)
 {
-	bool https = cfg->flavor != FLAVOR_MAIL &&
-	    cfg->flavor != FLAVOR_MAIL_LETSENCRYPT;
-	size_t n;
 
 	if (cfg->endpoints != NULL) {
 		*eps = malloc(cfg->n_endpoints * sizeof(**eps));
@@ -28,9 +36,7 @@ reload_static_endpoints(const struct config *cfg, const char *host,
 	*eps = calloc(PROTO__MAX, sizeof(**eps));
 	if (*eps == NULL)
 		return 0;
-	n = endpoint_defaults(host, &cfg->ports, https, *eps);
-	endpoint_mark_proxy(*eps, n, &cfg->proxy_ports);
-	return n;
+	return reload_mailu_endpoints(cfg, host, *eps);
 }
 
 void

@@ -72,6 +72,14 @@ bool reload_restarted(struct reloader *r, time_t since);
 json_t *reload_log_errors(struct reloader *r, const struct targets *t, time_t since);
 void reload_targets_free(struct targets *t);
 
+/*
+ * For backends: the endpoints Mailu's front serves on host, by Mailu's
+ * rules from PORTS, TLS and TLS_FLAVOR (endpoint_mailu_serves), marked
+ * for PROXY_PROTOCOL. Returns how many were written to out.
+ */
+size_t reload_mailu_endpoints(const struct config *cfg, const char *host,
+    struct endpoint out[PROTO__MAX]);
+
 /* For backends: AGENT_ENDPOINTS, or Mailu's ports on host. */
 size_t reload_static_endpoints(const struct config *cfg, const char *host,
     struct endpoint **eps);

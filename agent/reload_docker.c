@@ -144,20 +144,14 @@ docker_targets(struct reloader *r, struct targets *t)
 	if (t->eps == NULL)
 		return RELOAD_UNAVAILABLE;
 	for (size_t i = 0; i < t->n_fronts; i++) {
-		bool https = cfg->flavor != FLAVOR_MAIL &&
-		    cfg->flavor != FLAVOR_MAIL_LETSENCRYPT;
-		size_t k;
-
 		if (t->fronts[i].address[0] == '\0') {
 			log_event(LOG_LEVEL_WARN, "front.no_address",
 			    json_pack("{s:s}", "container", t->fronts[i].name),
 			    "front %s has no address to probe", t->fronts[i].name);
 			continue;
 		}
-		k = endpoint_defaults(t->fronts[i].address, &cfg->ports, https,
+		t->n_eps += reload_mailu_endpoints(cfg, t->fronts[i].address,
 		    t->eps + t->n_eps);
-		endpoint_mark_proxy(t->eps + t->n_eps, k, &cfg->proxy_ports);
-		t->n_eps += k;
 	}
 	return RELOAD_OK;
 }

@@ -90,7 +90,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (eps[i].proxy != (port_set_has(&set, eps[i].port) ||
 			    port_set_has(&set, proto_table[eps[i].proto].port)))
 				abort();
-		nd = endpoint_defaults(eps[0].host, &set, true, defs);
+		nd = endpoint_defaults(eps[0].host, &set, &set, true, defs);
 		if (nd > PROTO__MAX)
 			abort();
 		for (size_t i = 0; i < nd; i++)

@@ -84,28 +84,77 @@ TEST(port_sets_follow_mailu)
 	CHECK_INT(port_set_parse("25,http", &set, err, sizeof(err)), -1);
 }
 
-TEST(defaults_follow_ports_and_flavor)
+/* The Mailu ports a front serves with TLS, as a string of ports in proto order. */
+static void
+served(const char *ports_s, const char *tls_s, bool tls_on, char *out, size_t len)
+{
+	struct endpoint eps[PROTO__MAX];
+	struct port_set ports, tls;
+	char err[160];
+	size_t n, used = 0;
+
+	CHECK_INT(port_set_parse(ports_s, &ports, err, sizeof(err)), 0);
+	CHECK_INT(port_set_parse(tls_s, &tls, err, sizeof(err)), 0);
+	n = endpoint_defaults("front", &ports, &tls, tls_on, eps);
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(out + used, len - used, "%s%u", i ? "," : "",
+		    (unsigned)proto_table[eps[i].proto].port);
+}
+
+/*
+ * Mailu's rules (socrate's PORT_n/TLS_n, nginx.conf, dovecot proxy.conf):
+ * 25 always; 443, 465, 993 when in TLS; 995 in TLS and PORTS; 110, 143,
+ * 587, 4190 in PORTS; notls serves none.
+ */
+TEST(defaults_follow_mailus_rules)
+{
+	static const struct {
+		const char *ports, *tls;
+		bool on;
+		const char *want;
+	} t[] = {
+		/* Mailu's default PORTS, TLS unset (all) */
+		{ "25,80,443,465,993,995,4190", "25,80,443,465,993,995,4190", true,
+		  "443,25,465,993,995,4190" },
+		/* the Helm chart's PORTS: 25, 465, 993 cannot be disabled */
+		{ "80,443,4190", "25,80,443,465,993,995,4190", true,
+		  "443,25,465,993,4190" },
+		/* 110, 143, 587 appended */
+		{ "25,80,443,465,993,995,4190,110,143,587", "25,80,443,465,993,995,4190",
+		  true, "443,25,465,587,993,143,995,110,4190" },
+		/* a TLS restriction: no HTTPS, no POP3S */
+		{ "25,80,443,465,993,995,4190", "465,993", true, "25,465,993,4190" },
+		/* 995 needs both lists */
+		{ "25,80,443,465,993,4190", "25,80,443,465,993,995,4190", true,
+		  "443,25,465,993,4190" },
+		/* TLS_FLAVOR=notls: no TLS at all */
+		{ "25,80,443,465,993,995,4190,110,143,587", "25,80,443,465,993,995,4190",
+		  false, "" },
+	};
+	char got[128];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		served(t[i].ports, t[i].tls, t[i].on, got, sizeof(got));
+		CHECK_STR(got, t[i].want);
+	}
+}
+
+TEST(defaults_hosts_and_proxy)
 {
 	struct endpoint out[PROTO__MAX];
-	struct port_set set, proxy;
+	struct port_set set, tls, proxy;
 	char err[160];
 	size_t n;
 
-	/* Mailu's default PORTS: 110, 143, 587 are off */
-	port_set_parse("25,80,443,465,993,995,4190", &set, err, sizeof(err));
-	n = endpoint_defaults("front", &set, true, out);
-	CHECK_INT(n, 6);
-	for (size_t i = 0; i < n; i++)
-		CHECK(out[i].proto != PROTO_IMAP && out[i].proto != PROTO_POP3 &&
-		    out[i].proto != PROTO_SUBMISSION);
 	port_set_parse("25,80,443,465,993,995,4190,110,143,587", &set, err, sizeof(err));
-	CHECK_INT(endpoint_defaults("front", &set, true, out), 9);
-	CHECK_INT(endpoint_defaults("front", &set, false, out), 8);
-	n = endpoint_defaults("::1", &set, true, out);
+	port_set_parse("443,465,993,995", &tls, err, sizeof(err));
+	CHECK_INT(endpoint_defaults("front", &set, &tls, true, out), 9);
+	n = endpoint_defaults("::1", &set, &tls, true, out);
 	CHECK_STR(out[0].url, "https://[::1]:443");
 
 	port_set_parse("993,41465", &proxy, err, sizeof(err));
-	n = endpoint_defaults("front", &set, true, out);
+	n = endpoint_defaults("front", &set, &tls, true, out);
 	endpoint_mark_proxy(out, n, &proxy);
 	for (size_t i = 0; i < n; i++)
 		CHECK_INT(out[i].proxy, out[i].proto == PROTO_IMAPS);
@@ -152,5 +201,5 @@ TEST(proxy_v2_header)
 }
 
 HARNESS_MAIN("endpoint", RUN(parse_forms), RUN(parse_rejects), RUN(list_parse),
-    RUN(port_sets_follow_mailu), RUN(defaults_follow_ports_and_flavor),
+    RUN(port_sets_follow_mailu), RUN(defaults_follow_mailus_rules), RUN(defaults_hosts_and_proxy),
     RUN(hostnames), RUN(proxy_v2_header))
