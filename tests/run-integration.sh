@@ -22,7 +22,8 @@ trap engine_down EXIT
 # One run at a time per engine: tests name their containers and ports
 # after themselves, and a front is found by its label, so two runs on one
 # engine would see (and remove) each other's containers.
-exec {_mca_it_lock}>>"${MCA_ENGINE_DIR:-/tmp/mca-engine}/integration.lock"
+mkdir -p "$MCA_ENGINE_DIR"
+exec {_mca_it_lock}>>"$MCA_ENGINE_DIR/integration.lock"
 flock -w 7200 "$_mca_it_lock" || { echo "another integration run holds the engine" >&2; exit 1; }
 front_image_ensure
 export FRONT_IMAGE DOCKER_HOST
