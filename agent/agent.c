@@ -28,7 +28,14 @@ agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen)
 	memset(a, 0, sizeof(*a));
 	a->cfg = cfg;
 	a->last_outcome = OUTCOME_UNCHANGED;
-	if (source_init(&a->src, cfg, err, errlen) != 0)
+	/*
+	 * letsencrypt: the front's own certbot writes letsencrypt/live/...;
+	 * CERTS_DIR's cert.pem is nobody's. Watch both lineages instead.
+	 */
+	a->le_mode = lineage_flavor(cfg) && strcmp(cfg->source, "certs-dir") == 0;
+	if (a->le_mode ? lineage_init(a->le, cfg, err, errlen) != 0 ||
+	    lineage_watch_source(&a->src, a->le, err, errlen) != 0 :
+	    source_init(&a->src, cfg, err, errlen) != 0)
 		return -1;
 	a->ictx = (struct install_ctx){ cfg->certs_dir, cfg->cert_filename,
 	    cfg->key_filename, cfg->state_dir, cfg->backups, (uid_t)-1, (gid_t)-1 };
@@ -42,6 +49,7 @@ agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen)
 
 		if (cert_parse_chain(cur.cert_pem, cur.cert_len, &p, &why) == 0) {
 			memcpy(a->good_fp, p.fingerprint, sizeof(a->good_fp));
+			a->good_type = cert_key_type_of(p.leaf);
 			a->good_not_before = p.not_before;
 			a->good_not_after = p.not_after;
 		}
@@ -56,6 +64,25 @@ agent_free(struct agent *a)
 {
 	reload_close(&a->reload);
 	source_free(&a->src);
+	if (a->le_mode)
+		lineage_free(a->le);
+}
+
+void
+agent_want(struct agent *a, bool extra, struct verify_want *w)
+{
+	w->n = 0;
+	if (a->le_mode) {
+		lineage_read(a->le);
+		lineage_want(a->le, w);
+		return;
+	}
+	if (a->good_fp[0] == '\0')
+		return;
+	verify_want_add(w, a->good_type, a->good_fp);
+	if (extra && a->good_type != CERT_KEY_ANY)
+		verify_want_add(w, a->good_type == CERT_KEY_RSA ? CERT_KEY_ECDSA :
+		    CERT_KEY_RSA, "")->absent = true;
 }
 
 /*
@@ -208,7 +235,7 @@ agent_open(struct agent *a, struct config *cfg, int *lockfd)
 		    "an interrupted install was %s; %.16s... is in place",
 		    what == INSTALL_RECOVERY_FINISHED ? "finished" : "undone", fp);
 	/* first start: what is served now is the pair to fall back to */
-	if (a->good_fp[0] == '\0') {
+	if (a->good_fp[0] == '\0' && !a->le_mode) {
 		struct install_pair served = { 0 };
 		struct cert_pair p = { 0 };
 		enum cert_reason why;
@@ -220,6 +247,7 @@ agent_open(struct agent *a, struct config *cfg, int *lockfd)
 		    (a->src.installs || strcmp(cfg->command, "run") == 0) &&
 		    store_save_current(&a->ictx, &served, err, sizeof(err)) == 0) {
 			memcpy(a->good_fp, p.fingerprint, sizeof(a->good_fp));
+			a->good_type = cert_key_type_of(p.leaf);
 			a->good_not_before = p.not_before;
 			a->good_not_after = p.not_after;
 			log_event(LOG_LEVEL_INFO, "state.adopted",

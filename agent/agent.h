@@ -11,6 +11,7 @@
 #include "cert.h"
 #include "config.h"
 #include "install.h"
+#include "lineage.h"
 #include "outcome.h"
 #include "reload.h"
 #include "source.h"
@@ -31,7 +32,11 @@ struct agent {
 	struct source src;
 	struct install_ctx ictx;
 	struct reloader reload;		/* AGENT_RELOAD's backend */
+	bool le_mode;			/* TLS_FLAVOR=letsencrypt: the front renews */
+	struct lineage le[LINEAGE_N];	/* ... its two certbot lineages */
+	struct verify_want verified;	/* what every endpoint served at the last verify */
 	char good_fp[CERT_FP_HEX + 1];	/* last verified pair (current/), "" none */
+	enum cert_key_type good_type;	/* its key type: what probes ask for */
 	time_t good_not_before;		/* its leaf's dates: "newer" and expiry */
 	time_t good_not_after;
 	bool retry_pending;		/* this cycle hit an engine or disk fault: the same bundle again (each cycle resets it) */
@@ -47,9 +52,22 @@ struct agent {
 	time_t rejected_not_after;	/* not_yet_valid / expired (cert_retry_due) */
 };
 
-/* Fills a from cfg: source, install context, reload backend. */
+/*
+ * Fills a from cfg: source, install context, reload backend. With
+ * TLS_FLAVOR=letsencrypt and no AGENT_SOURCE of its own, the agent is in
+ * le_mode: the front's certbot renews, the agent watches both lineages
+ * and verifies and heals, and never installs.
+ */
 int agent_init(struct agent *a, struct config *cfg, char *err, size_t errlen);
 void agent_free(struct agent *a);
+
+/*
+ * What every endpoint must serve now: the last verified pair, by its key
+ * type (with extra, a probe for the other type too: a warning if served);
+ * in le_mode both lineages as they are now. w->n is 0 when there is
+ * nothing to compare with yet.
+ */
+void agent_want(struct agent *a, bool extra, struct verify_want *w);
 
 /*
  * What every command that acts shares (run, once, rollback): agent_init,

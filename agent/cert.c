@@ -36,6 +36,24 @@ const char *const cert_reason_names[CERT__MAX] = {
 	"incomplete_write", "bad_acme_json", "symlink_escape",
 };
 
+const char *const cert_key_type_names[CERT_KEY__MAX] = { "any", "rsa", "ecdsa" };
+
+enum cert_key_type
+cert_key_type_of(X509 *leaf)
+{
+	EVP_PKEY *pub = leaf != NULL ? X509_get0_pubkey(leaf) : NULL;
+
+	switch (pub != NULL ? EVP_PKEY_get_base_id(pub) : EVP_PKEY_NONE) {
+	case EVP_PKEY_RSA:
+	case EVP_PKEY_RSA_PSS:
+		return CERT_KEY_RSA;
+	case EVP_PKEY_EC:
+		return CERT_KEY_ECDSA;
+	default:
+		return CERT_KEY_ANY;
+	}
+}
+
 static int
 reason(enum cert_reason *why, enum cert_reason r)
 {

@@ -38,6 +38,23 @@ enum cert_reason {
 
 extern const char *const cert_reason_names[CERT__MAX];
 
+/*
+ * The key type of a leaf, as a TLS client can ask for it (its signature
+ * algorithms): Mailu's letsencrypt flavor serves an RSA and an ECDSA
+ * certificate side by side, and the client's offer picks one.
+ */
+enum cert_key_type {
+	CERT_KEY_ANY,			/* no preference / neither */
+	CERT_KEY_RSA,
+	CERT_KEY_ECDSA,
+	CERT_KEY__MAX
+};
+
+extern const char *const cert_key_type_names[CERT_KEY__MAX];
+
+/* RSA (and RSA-PSS) keys are CERT_KEY_RSA, EC keys CERT_KEY_ECDSA. */
+enum cert_key_type cert_key_type_of(X509 *leaf);
+
 /* Certificates and keys are small; anything bigger is hostile. */
 #define CERT_FILE_MAX (1024 * 1024)
 #define CERT_FP_HEX 64

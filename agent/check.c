@@ -5,6 +5,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -12,28 +13,10 @@
 #include "cert.h"
 #include "check.h"
 #include "clock.h"
+#include "lineage.h"
 #include "log.h"
 #include "probe.h"
 #include "verify.h"
-
-/* Mailu's certbot writes here for the letsencrypt flavors. */
-#define LE_DIR "letsencrypt/live/mailu"
-
-void
-check_installed_paths(const struct config *cfg, char *dir, size_t dlen,
-    const char **cert_name, const char **key_name)
-{
-	if (cfg->flavor == FLAVOR_LETSENCRYPT ||
-	    cfg->flavor == FLAVOR_MAIL_LETSENCRYPT) {
-		snprintf(dir, dlen, "%s/%s", cfg->certs_dir, LE_DIR);
-		*cert_name = "fullchain.pem";
-		*key_name = "privkey.pem";
-	} else {
-		snprintf(dir, dlen, "%s", cfg->certs_dir);
-		*cert_name = cfg->cert_filename;
-		*key_name = cfg->key_filename;
-	}
-}
 
 void
 check_format_duration(long s, char *out, size_t len)
@@ -84,7 +67,9 @@ check_installed(const struct config *cfg, struct cert_pair *pair,
 	enum cert_reason why;
 	json_t *f;
 
-	check_installed_paths(cfg, dir, sizeof(dir), &cname, &kname);
+	snprintf(dir, sizeof(dir), "%s", cfg->certs_dir);
+	cname = cfg->cert_filename;
+	kname = cfg->key_filename;
 	*key_ok = false;
 	*exposed = false;
 	if (cert_pair_load(dir, cname, NULL, pair, &why) != 0) {
@@ -115,21 +100,28 @@ check_installed(const struct config *cfg, struct cert_pair *pair,
 	return 0;
 }
 
-/* Expiry of the installed certificate against the thresholds. */
+/*
+ * Expiry of an installed certificate against the thresholds; lineage
+ * names the letsencrypt lineage it is, NULL for the certs dir's pair.
+ */
 static enum check_status
-check_expiry(const struct config *cfg, const struct cert_pair *pair)
+check_expiry(const struct config *cfg, const char *fp, time_t not_after,
+    const char *lineage)
 {
 	time_t now = time(NULL);
-	long left = (long)(pair->not_after - now);
+	long left = (long)(not_after - now);
 	char when[32], thr[16];
+	json_t *f;
 
-	cert_format_time(pair->not_after, when);
+	cert_format_time(not_after, when);
 	if (left <= 0) {
-		log_event(LOG_LEVEL_ERROR, "expiry.warning",
-		    json_pack("{s:s, s:s, s:b, s:f}", "fingerprint",
-		    pair->fingerprint, "not_after", when, "expired", 1,
-		    "days_left", (double)left / 86400.0),
-		    "installed certificate expired at %s", when);
+		f = json_pack("{s:s, s:s, s:b, s:f}", "fingerprint", fp, "not_after",
+		    when, "expired", 1, "days_left", (double)left / 86400.0);
+		if (lineage != NULL)
+			json_object_set_new(f, "lineage", json_string(lineage));
+		log_event(LOG_LEVEL_ERROR, "expiry.warning", f,
+		    "installed certificate%s%s expired at %s", lineage ? " " : "",
+		    lineage ? lineage : "", when);
 		return CHECK_CRITICAL;
 	}
 	if (cfg->n_expiry_warn > 0 && left <= cfg->expiry_warn_s[0]) {
@@ -140,24 +132,69 @@ check_expiry(const struct config *cfg, const struct cert_pair *pair)
 			if (left <= cfg->expiry_warn_s[i])
 				t = cfg->expiry_warn_s[i];
 		check_format_duration(t, thr, sizeof(thr));
-		log_event(LOG_LEVEL_WARN, "expiry.warning",
-		    json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint",
-		    pair->fingerprint, "not_after", when, "expired", 0,
-		    "threshold", thr, "days_left", (double)left / 86400.0),
-		    "installed certificate expires within %s (%s)", thr, when);
+		f = json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint", fp,
+		    "not_after", when, "expired", 0, "threshold", thr, "days_left",
+		    (double)left / 86400.0);
+		if (lineage != NULL)
+			json_object_set_new(f, "lineage", json_string(lineage));
+		log_event(LOG_LEVEL_WARN, "expiry.warning", f,
+		    "installed certificate%s%s expires within %s (%s)",
+		    lineage ? " " : "", lineage ? lineage : "", thr, when);
 		return CHECK_WARNING;
 	}
 	return CHECK_OK;
 }
 
+/*
+ * The letsencrypt flavor: what both lineages hold, one check.installed
+ * each. Returns how many were read (their entries are in want).
+ */
+static size_t
+check_lineages(const struct config *cfg, struct lineage le[LINEAGE_N],
+    struct verify_want *want)
+{
+	char err[256], when[32];
+	size_t ok;
+
+	want->n = 0;
+	if (lineage_init(le, cfg, err, sizeof(err)) != 0) {
+		log_event(LOG_LEVEL_ERROR, "check.installed", json_pack("{s:s}",
+		    "reason", err), "letsencrypt lineages: %s", err);
+		return 0;
+	}
+	ok = lineage_read(le);
+	for (int i = 0; i < LINEAGE_N; i++) {
+		if (!le[i].ok) {
+			log_event(LOG_LEVEL_ERROR, "check.installed",
+			    json_pack("{s:s, s:s, s:s}", "lineage", le[i].name, "file",
+			    le[i].src.cert_path, "reason", cert_reason_names[le[i].why]),
+			    "letsencrypt lineage %s: %s", le[i].name,
+			    cert_reason_names[le[i].why]);
+			continue;
+		}
+		cert_format_time(le[i].not_after, when);
+		log_event(LOG_LEVEL_INFO, "check.installed",
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "lineage", le[i].name,
+		    "key_type", cert_key_type_names[le[i].type], "fingerprint", le[i].fp,
+		    "not_after", when, "file", le[i].src.cert_path, "key_match", 1),
+		    "letsencrypt lineage %s (%s): %.16s... expires %s", le[i].name,
+		    cert_key_type_names[le[i].type], le[i].fp, when);
+	}
+	lineage_want(le, want);
+	return ok;
+}
+
 enum check_status
 check_run(const struct config *cfg, const struct endpoint *eps, size_t n)
 {
-	struct probe_result results[256];
+	struct probe_result *results = NULL;
 	struct cert_pair pair = { 0 };
+	struct lineage le[LINEAGE_N];
 	enum check_status status = CHECK_OK, exp;
-	struct verify_summary sum;
-	bool have_pair, key_ok, exposed;
+	struct verify_summary sum = { 0 };
+	struct verify_want want = { 0 };
+	bool le_flavor = lineage_flavor(cfg), have_pair = false, key_ok = false,
+	    exposed = false;
 	const char *sni = cfg->n_hostnames > 0 ? cfg->hostnames[0] : NULL;
 	long start = clock_ms();
 
@@ -167,35 +204,59 @@ check_run(const struct config *cfg, const struct endpoint *eps, size_t n)
 		    "TLS_FLAVOR=notls: nothing to verify");
 		return CHECK_OK;
 	}
-	if (n > sizeof(results) / sizeof(results[0]))
-		n = sizeof(results) / sizeof(results[0]);
-	have_pair = check_installed(cfg, &pair, &key_ok, &exposed) == 0;
-	if (!have_pair || !key_ok)
-		status = CHECK_CRITICAL;
-	else if (exposed)
-		status = CHECK_WARNING;
+	memset(le, 0, sizeof(le));
+	if (le_flavor) {
+		/* both lineages, each by its own key type */
+		if (check_lineages(cfg, le, &want) < LINEAGE_N)
+			status = CHECK_CRITICAL;
+	} else {
+		have_pair = check_installed(cfg, &pair, &key_ok, &exposed) == 0;
+		if (!have_pair || !key_ok)
+			status = CHECK_CRITICAL;
+		else if (exposed)
+			status = CHECK_WARNING;
+		if (have_pair) {
+			enum cert_key_type t = cert_key_type_of(pair.leaf);
 
-	verify_probe_all(eps, n, sni, cfg->probe_timeout_ms, results);
-
-	verify_report(eps, n, results, have_pair ? pair.fingerprint : NULL, &sum);
-	if (sum.matched < n)
-		status = CHECK_CRITICAL;
-	if (have_pair) {
-		exp = check_expiry(cfg, &pair);
-		if (exp > status)
-			status = exp;
+			verify_want_add(&want, t, pair.fingerprint);
+			/* a second key type the certs dir does not hold: a warning */
+			if (t != CERT_KEY_ANY)
+				verify_want_add(&want, t == CERT_KEY_RSA ? CERT_KEY_ECDSA :
+				    CERT_KEY_RSA, "")->absent = true;
+		}
 	}
+	if (want.n == 0)	/* nothing to compare with: report what is served */
+		verify_want_add(&want, CERT_KEY_ANY, "");
+	if ((results = calloc(n * want.n + 1, sizeof(*results))) == NULL)
+		status = CHECK_CRITICAL;
+	else
+		verify_probe_all(eps, n, &want, sni, cfg->probe_timeout_ms, results);
+	verify_report(eps, results != NULL ? n : 0, &want, results, &sum);
+	if (sum.matched < sum.wanted || sum.wanted == 0)
+		status = CHECK_CRITICAL;
+	for (int i = 0; le_flavor && i < LINEAGE_N; i++)
+		if (le[i].ok && (exp = check_expiry(cfg, le[i].fp, le[i].not_after,
+		    le[i].name)) > status)
+			status = exp;
+	if (have_pair && (exp = check_expiry(cfg, pair.fingerprint, pair.not_after,
+	    NULL)) > status)
+		status = exp;
 	log_event(status == CHECK_OK ? LOG_LEVEL_INFO :
 	    status == CHECK_WARNING ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR,
 	    "check.done",
-	    json_pack("{s:s, s:i, s:I, s:I, s:O, s:O, s:O, s:I}", "status",
+	    json_pack("{s:s, s:i, s:I, s:I, s:I, s:O, s:O, s:O, s:O, s:I}", "status",
 	    status == CHECK_OK ? "ok" : status == CHECK_WARNING ? "warning" :
 	    "critical", "exit_code", (int)status, "endpoints", (json_int_t)n,
-	    "matched", (json_int_t)sum.matched, "stale", sum.stale, "unreachable",
-	    sum.unreachable, "services", sum.services, "ms",
+	    "probes", (json_int_t)sum.wanted, "matched", (json_int_t)sum.matched,
+	    "stale", sum.stale, "unreachable", sum.unreachable, "services",
+	    sum.services, "extra_key_type", sum.extra, "ms",
 	    (json_int_t)(clock_ms() - start)),
-	    "%zu of %zu endpoints serve the installed certificate", sum.matched, n);
+	    "%zu of %zu endpoint probes serve the installed certificate%s",
+	    sum.matched, sum.wanted, le_flavor ? "s" : "");
 	verify_summary_free(&sum);
+	free(results);
 	cert_pair_free(&pair);
+	if (le_flavor)
+		lineage_free(le);
 	return status;
 }

@@ -18,10 +18,6 @@ enum check_status {
 enum check_status check_run(const struct config *cfg,
     const struct endpoint *eps, size_t n);
 
-/* Paths of the served pair for the configured Mailu TLS flavor. */
-void check_installed_paths(const struct config *cfg, char *dir, size_t dlen,
-    const char **cert_name, const char **key_name);
-
 /* Formats seconds as the largest whole unit: "21d", "36h", "90s". */
 void check_format_duration(long s, char *out, size_t len);
 

@@ -28,9 +28,12 @@ void
 cycle_write_status(struct agent *a, const char *reason)
 {
 	bool healthy = a->last_outcome != OUTCOME_FAILED && a->last_verified;
+	/* letsencrypt: the first lineage's leaf stands for the pair */
+	const char *fp = !a->le_mode ? a->good_fp : a->verified.n > 0 ?
+	    a->verified.e[0].fp : "";
 	json_t *st = json_pack("{s:b, s:s, s:s, s:s, s:b, s:i, s:I}", "healthy",
 	    healthy, "reason", reason, "outcome", outcome_names[a->last_outcome],
-	    "fingerprint", a->good_fp, "verified", a->last_verified, "pid",
+	    "fingerprint", fp, "verified", a->last_verified, "pid",
 	    (int)getpid(), "cycles", (json_int_t)a->seq);
 
 	metrics_set_health(healthy, reason);
@@ -132,15 +135,25 @@ disk_holds(struct agent *a, const char *fp)
 	return same;
 }
 
+/* What every endpoint must serve for one pair: its leaf, of its key type. */
+static const struct verify_want *
+want_pair(struct verify_want *w, const char *fp, enum cert_key_type type)
+{
+	w->n = 0;
+	verify_want_add(w, type, fp);
+	return w;
+}
+
 /*
- * Reload the front(s) (unless !reload) and verify every endpoint serves fp.
- * found: fronts the caller looked up just before (taken over and freed
- * here), NULL to look them up.
+ * Reload the front(s) (unless !reload) and verify every endpoint serves
+ * what want says. found: fronts the caller looked up just before (taken
+ * over and freed here), NULL to look them up.
  */
 static int
-deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
-    json_t *timings, const char *prefix, struct targets *found)
+deliver(struct agent *a, const struct verify_want *want, bool reload,
+    bool *engine_fault, json_t *timings, const char *prefix, struct targets *found)
 {
+	const char *fp = want->e[0].fp;
 	struct config *cfg = a->cfg;
 	struct targets t = { 0 };
 	struct probe_result *res = NULL;
@@ -170,11 +183,11 @@ deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
 	TEST_PAUSE("cycle.verifying");
 
 	t0 = clock_ms();
-	if ((res = calloc(t.n_eps > 0 ? t.n_eps : 1, sizeof(*res))) == NULL)
+	if ((res = calloc(t.n_eps * want->n + 1, sizeof(*res))) == NULL)
 		goto out;
-	verify_until(t.eps, t.n_eps, cfg->n_hostnames > 0 ? cfg->hostnames[0] : NULL,
-	    fp, cfg->verify_timeout_ms, cfg->probe_timeout_ms, res, &vst);
-	verify_report(t.eps, t.n_eps, res, fp, &sum);
+	verify_until(t.eps, t.n_eps, want, cfg->n_hostnames > 0 ? cfg->hostnames[0] :
+	    NULL, cfg->verify_timeout_ms, cfg->probe_timeout_ms, res, &vst);
+	verify_report(t.eps, t.n_eps, want, res, &sum);
 	snprintf(key, sizeof(key), "%sverify_ms", prefix);
 	json_object_set_new(timings, key, json_integer(clock_ms() - t0));
 	/* where verify's time went: probe rounds, and backoff between them */
@@ -185,7 +198,7 @@ deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
 	snprintf(key, sizeof(key), "%sverify_wait_ms", prefix);
 	json_object_set_new(timings, key, json_integer(vst.wait_ms));
 	metrics_set_verify_duration((double)(clock_ms() - t0) / 1000.0);
-	a->last_verified = t.n_eps > 0 && sum.matched == t.n_eps;
+	a->last_verified = sum.wanted > 0 && sum.matched == sum.wanted;
 	{
 		json_t *errs = reload_log_errors(&a->reload, &t, started - 1);
 		json_t *f = json_pack("{s:s, s:I, s:I, s:O, s:O, s:O, s:o}",
@@ -201,8 +214,8 @@ deliver(struct agent *a, const char *fp, bool reload, bool *engine_fault,
 			rc = 0;
 		} else {
 			log_event(LOG_LEVEL_ERROR, "verify.failed", f,
-			    "%zu of %zu endpoints serve %.16s... after %ld ms",
-			    sum.matched, t.n_eps, fp, cfg->verify_timeout_ms);
+			    "%zu of %zu endpoint probes got %.16s... after %ld ms",
+			    sum.matched, sum.wanted, fp, cfg->verify_timeout_ms);
 		}
 	}
 out:
@@ -221,6 +234,7 @@ static enum outcome
 rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
     const char *replacing, const char *why, json_t *timings)
 {
+	struct verify_want want;
 	char err[256];
 	bool engine_fault, looked_fault;
 	int rc;
@@ -255,7 +269,8 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 		return OUTCOME_FAILED;
 	}
 	TEST_PAUSE("restored");
-	if (deliver(a, old->fingerprint, true, &engine_fault, timings, "rollback_",
+	if (deliver(a, want_pair(&want, old->fingerprint, old->key_type), true,
+	    &engine_fault, timings, "rollback_",
 	    NULL) == 0) {
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
@@ -271,7 +286,7 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 	 */
 	if (engine_fault) {
 		/* if not served yet, the front picks it up from disk when back */
-		bool served = deliver(a, old->fingerprint, false, &looked_fault,
+		bool served = deliver(a, &want, false, &looked_fault,
 		    timings, "rollback_check_", NULL) == 0;
 
 		log_event(LOG_LEVEL_WARN, "rollback.done",
@@ -287,7 +302,7 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 	 * then the front never re-read anything and may well still serve the
 	 * old pair. Verify that, rather than assume the worst.
 	 */
-	if (deliver(a, old->fingerprint, false, &engine_fault, timings,
+	if (deliver(a, &want, false, &engine_fault, timings,
 	    "rollback_check_", NULL) == 0) {
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b, s:b}", "fingerprint", old->fingerprint,
@@ -356,6 +371,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	struct config *cfg = a->cfg;
 	struct install_pair raw = { 0 }, old = { 0 };
 	struct cert_pair parsed = { 0 };
+	struct verify_want want;
 	struct cert_policy pol = { cfg->hostnames, cfg->n_hostnames, cfg->ca_file,
 	    time(NULL), a->good_not_before, a->good_not_after, cfg->force };
 	json_t *timings = json_object();
@@ -498,13 +514,15 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 
 	/* reload and verify; anything short of every endpoint: roll back */
 	reload_since = time(NULL);
-	if (deliver(a, raw.fingerprint, true, &engine_fault, timings, "", &fronts) == 0) {
+	if (deliver(a, want_pair(&want, raw.fingerprint, raw.key_type), true,
+	    &engine_fault, timings, "", &fronts) == 0) {
 		if (store_save_current(&a->ictx, &raw, err, sizeof(err)) != 0)
 			log_event(LOG_LEVEL_WARN, "state.write_failed",
 			    json_pack("{s:s, s:s}", "error",
 			    install_error_code(install_last_errno()), "detail", err),
 			    "cannot keep the last-known-good copy: %s", err);
 		memcpy(a->good_fp, raw.fingerprint, sizeof(a->good_fp));
+		a->good_type = raw.key_type;
 		a->good_not_before = parsed.not_before;
 		a->good_not_after = parsed.not_after;
 		a->retry_pending = false;
@@ -566,12 +584,65 @@ cycle_rollback(struct agent *a)
 	if (o == OUTCOME_ROLLED_BACK) {
 		store_save_current(&a->ictx, &old, err, sizeof(err));
 		memcpy(a->good_fp, old.fingerprint, sizeof(a->good_fp));
+		a->good_type = old.key_type;
 	}
 	o = finish(a, o, start, timings, old.fingerprint);
 out:
 	install_pair_free(&served);
 	install_pair_free(&old);
 	return o;
+}
+
+/* True when both wants ask for the same leaves. */
+static bool
+want_same(const struct verify_want *x, const struct verify_want *y)
+{
+	if (x->n != y->n)
+		return false;
+	for (size_t k = 0; k < x->n; k++)
+		if (x->e[k].type != y->e[k].type || strcmp(x->e[k].fp, y->e[k].fp) != 0)
+			return false;
+	return true;
+}
+
+enum outcome
+cycle_lineages(struct agent *a, long landed_ms)
+{
+	struct verify_want want;
+	char when[32];
+	long start = clock_ms();
+	enum outcome o;
+
+	begin(a);
+	a->landed_ms = landed_ms;
+	lineage_read(a->le);
+	lineage_want(a->le, &want);
+	for (int i = 0; i < LINEAGE_N; i++) {
+		const struct lineage *l = &a->le[i];
+
+		if (!l->ok) {
+			log_event(LOG_LEVEL_WARN, "source.changed",
+			    json_pack("{s:s, s:s, s:s}", "source", l->src.watch_dirs[0],
+			    "lineage", l->name, "reason", cert_reason_names[l->why]),
+			    "letsencrypt lineage %s: %s", l->name,
+			    cert_reason_names[l->why]);
+			continue;
+		}
+		cert_format_time(l->not_after, when);
+		log_event(LOG_LEVEL_INFO, "source.changed",
+		    json_pack("{s:s, s:s, s:s, s:s, s:s}", "source", l->src.watch_dirs[0],
+		    "lineage", l->name, "key_type", cert_key_type_names[l->type],
+		    "fingerprint", l->fp, "not_after", when),
+		    "letsencrypt lineage %s holds %.16s... (%s, expires %s)", l->name,
+		    l->fp, cert_key_type_names[l->type], when);
+	}
+	if (want.n > 0 && a->last_verified && want_same(&want, &a->verified)) {
+		o = finish(a, OUTCOME_UNCHANGED, start, NULL, want.e[0].fp);
+		return o;
+	}
+	/* the front's certbot renewed: verify both key types, reload if stale */
+	o = cycle_reconcile(a, true) == 0 && want.n > 0 ? OUTCOME_ROTATED : OUTCOME_FAILED;
+	return finish(a, o, start, NULL, want.n > 0 ? want.e[0].fp : NULL);
 }
 
 void
@@ -594,40 +665,46 @@ cycle_reconcile(struct agent *a, bool may_heal)
 	struct targets t = { 0 };
 	struct probe_result *res = NULL;
 	struct verify_summary sum = { 0 };
+	struct verify_want want;
+	const char *fp;
 	json_t *timings;
 	bool engine_fault;
 	int rc = -1;
 
-	if (a->good_fp[0] == '\0')
+	agent_want(a, true, &want);
+	if (want.n == 0)
 		return 0;
+	fp = want.e[0].fp;
 	if (reload_find(&a->reload, &t) != RELOAD_OK)
 		goto out;
-	if ((res = calloc(t.n_eps > 0 ? t.n_eps : 1, sizeof(*res))) == NULL)
+	if ((res = calloc(t.n_eps * want.n + 1, sizeof(*res))) == NULL)
 		goto out;
-	verify_probe_all(t.eps, t.n_eps, a->cfg->n_hostnames > 0 ?
+	verify_probe_all(t.eps, t.n_eps, &want, a->cfg->n_hostnames > 0 ?
 	    a->cfg->hostnames[0] : NULL, a->cfg->probe_timeout_ms, res);
-	for (size_t i = 0; i < t.n_eps; i++) {
-		if (res[i].ok)
+	for (size_t j = 0; j < t.n_eps * want.n; j++) {
+		if (res[j].ok || want.e[j % want.n].absent)
 			continue;
 		/* a front still starting: give it AGENT_VERIFY_TIMEOUT to answer */
-		verify_until(t.eps, t.n_eps, a->cfg->n_hostnames > 0 ?
-		    a->cfg->hostnames[0] : NULL, a->good_fp, a->cfg->verify_timeout_ms,
+		verify_until(t.eps, t.n_eps, &want, a->cfg->n_hostnames > 0 ?
+		    a->cfg->hostnames[0] : NULL, a->cfg->verify_timeout_ms,
 		    a->cfg->probe_timeout_ms, res, NULL);
 		break;
 	}
-	verify_report(t.eps, t.n_eps, res, a->good_fp, &sum);
-	a->last_verified = t.n_eps > 0 && sum.matched == t.n_eps;
+	verify_report(t.eps, t.n_eps, &want, res, &sum);
+	a->last_verified = sum.wanted > 0 && sum.matched == sum.wanted;
+	if (a->last_verified)
+		a->verified = want;
 	if (a->last_verified || json_array_size(sum.stale) == 0 || !may_heal) {
 		if (!a->last_verified && json_array_size(sum.stale) > 0)
 			log_event(LOG_LEVEL_WARN, "drift.detected",
-			    json_pack("{s:s, s:O, s:O, s:b}", "fingerprint", a->good_fp,
+			    json_pack("{s:s, s:O, s:O, s:b}", "fingerprint", fp,
 			    "stale", sum.stale, "services", sum.services, "healing", 0),
 			    "%zu endpoints serve another certificate; not reloading "
 			    "again yet (rate limit)", json_array_size(sum.stale));
 		rc = a->last_verified ? 0 : -1;
 		goto out;
 	}
-	if (!disk_holds(a, a->good_fp)) {
+	if (!a->le_mode && !disk_holds(a, a->good_fp)) {
 		/*
 		 * A reload loads what CERTS_DIR holds, and that is not the
 		 * last-known-good pair (a kill between the install and the
@@ -636,35 +713,37 @@ cycle_reconcile(struct agent *a, bool may_heal)
 		 * the old one. The next cycle validates, reloads and verifies it.
 		 */
 		log_event(LOG_LEVEL_WARN, "drift.detected",
-		    json_pack("{s:s, s:O, s:O, s:b, s:s}", "fingerprint", a->good_fp,
+		    json_pack("{s:s, s:O, s:O, s:b, s:s}", "fingerprint", fp,
 		    "stale", sum.stale, "services", sum.services, "healing", 0,
 		    "reason", "certs_dir_changed"),
 		    "%zu endpoints serve another certificate; CERTS_DIR holds "
 		    "another pair than %.16s..., left to the next cycle",
-		    json_array_size(sum.stale), a->good_fp);
+		    json_array_size(sum.stale), fp);
 		rc = -1;
 		goto out;
 	}
 	/* something serves an older pair: the nginx-only reload, healed here */
 	{
-		json_t *f = json_pack("{s:s, s:O, s:O}", "fingerprint", a->good_fp,
+		json_t *f = json_pack("{s:s, s:O, s:O}", "fingerprint", fp,
 		    "stale", sum.stale, "services", sum.services);
 
 		notify_event("drift.detected", "endpoints serve a stale certificate", f);
 		log_event(LOG_LEVEL_WARN, "drift.detected", f,
 		    "%zu endpoints serve another certificate than %.16s...",
-		    json_array_size(sum.stale), a->good_fp);
+		    json_array_size(sum.stale), fp);
 	}
 	timings = json_object();
 	TEST_PHASE("drift.");
-	rc = deliver(a, a->good_fp, true, &engine_fault, timings, "", NULL);
+	rc = deliver(a, &want, true, &engine_fault, timings, "", NULL);
+	if (rc == 0)
+		a->verified = want;
 	TEST_PHASE("");
 	json_decref(timings);
 	log_event(rc == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
 	    rc == 0 ? "drift.healed" : "drift.failed",
-	    json_pack("{s:s}", "fingerprint", a->good_fp),
+	    json_pack("{s:s}", "fingerprint", fp),
 	    rc == 0 ? "every endpoint serves %.16s... again" :
-	    "endpoints still do not serve %.16s...", a->good_fp);
+	    "endpoints still do not serve %.16s...", fp);
 out:
 	verify_summary_free(&sum);
 	free(res);
@@ -673,44 +752,70 @@ out:
 	return rc;
 }
 
-void
-cycle_expiry(struct agent *a)
+/*
+ * One certificate's expiry warnings: one per AGENT_EXPIRY_WARN threshold
+ * crossed, once per certificate (*warned_fp, *warned remember it), and
+ * one at error level once it has expired. lineage: its letsencrypt
+ * lineage, or NULL for the served pair.
+ */
+static void
+expiry_one(const struct config *cfg, const char *fp, time_t not_after,
+    char warned_fp[CERT_FP_HEX + 1], int *warned, const char *lineage)
 {
-	const struct config *cfg = a->cfg;
-	long left = (long)(a->good_not_after - time(NULL));
+	long left = (long)(not_after - time(NULL));
 	char when[32], thr[16];
 	int crossed = 0;
+	json_t *f;
 
-	if (a->good_fp[0] == '\0' || a->good_not_after == 0)
+	if (fp[0] == '\0' || not_after == 0)
 		return;
-	if (strcmp(a->warned_fp, a->good_fp) != 0) {
-		/* a new pair starts with no warnings given */
-		memcpy(a->warned_fp, a->good_fp, sizeof(a->warned_fp));
-		a->warned = 0;
+	if (strcmp(warned_fp, fp) != 0) {
+		/* a new certificate starts with no warnings given */
+		memcpy(warned_fp, fp, CERT_FP_HEX + 1);
+		*warned = 0;
 	}
 	/* thresholds are descending: count how many this pair is inside */
 	while ((size_t)crossed < cfg->n_expiry_warn &&
 	    left <= cfg->expiry_warn_s[crossed])
 		crossed++;
-	cert_format_time(a->good_not_after, when);
-	for (; a->warned < crossed; a->warned++) {
-		check_format_duration(cfg->expiry_warn_s[a->warned], thr, sizeof(thr));
-		json_t *f = json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint",
-		    a->good_fp, "not_after", when, "expired", 0, "threshold", thr,
-		    "days_left", (double)left / 86400.0);
-
+	cert_format_time(not_after, when);
+	for (; *warned < crossed; (*warned)++) {
+		check_format_duration(cfg->expiry_warn_s[*warned], thr, sizeof(thr));
+		f = json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint", fp,
+		    "not_after", when, "expired", 0, "threshold", thr, "days_left",
+		    (double)left / 86400.0);
+		if (lineage != NULL)
+			json_object_set_new(f, "lineage", json_string(lineage));
 		notify_event("expiry.warning", "the served certificate expires soon", f);
 		log_event(LOG_LEVEL_WARN, "expiry.warning", f,
-		    "the served certificate expires within %s (%s)", thr, when);
+		    "the served certificate%s%s expires within %s (%s)",
+		    lineage ? " " : "", lineage ? lineage : "", thr, when);
 	}
-	if (left <= 0 && a->warned <= (int)cfg->n_expiry_warn) {
-		a->warned = (int)cfg->n_expiry_warn + 1;
-		json_t *f = json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint",
-		    a->good_fp, "not_after", when, "expired", 1, "threshold", "expired",
+	if (left <= 0 && *warned <= (int)cfg->n_expiry_warn) {
+		*warned = (int)cfg->n_expiry_warn + 1;
+		f = json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint", fp,
+		    "not_after", when, "expired", 1, "threshold", "expired",
 		    "days_left", (double)left / 86400.0);
-
+		if (lineage != NULL)
+			json_object_set_new(f, "lineage", json_string(lineage));
 		notify_event("expiry.warning", "the served certificate has expired", f);
 		log_event(LOG_LEVEL_ERROR, "expiry.warning", f,
-		    "the served certificate expired at %s", when);
+		    "the served certificate%s%s expired at %s", lineage ? " " : "",
+		    lineage ? lineage : "", when);
 	}
+}
+
+void
+cycle_expiry(struct agent *a)
+{
+	if (!a->le_mode) {
+		expiry_one(a->cfg, a->good_fp, a->good_not_after, a->warned_fp,
+		    &a->warned, NULL);
+		return;
+	}
+	/* letsencrypt: each lineage its own (the last read's dates) */
+	for (int i = 0; i < LINEAGE_N; i++)
+		if (a->le[i].ok)
+			expiry_one(a->cfg, a->le[i].fp, a->le[i].not_after,
+			    a->le[i].warned_fp, &a->le[i].warned, a->le[i].name);
 }

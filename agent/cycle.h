@@ -21,6 +21,15 @@
 enum outcome cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
     struct cert_pair *parsed_in, bool *rejected_out);
 
+/*
+ * le_mode (TLS_FLAVOR=letsencrypt): the front's certbot renewed a
+ * lineage. Reads both lineages (source.changed each), and unless every
+ * endpoint already served both at the last verify, verifies both key
+ * types on every endpoint and reloads the front if some are stale:
+ * rotated, unchanged, or failed. Nothing is ever written.
+ */
+enum outcome cycle_lineages(struct agent *a, long landed_ms);
+
 /* `rollback`: restore the newest backup, reload, verify. */
 enum outcome cycle_rollback(struct agent *a);
 

@@ -113,6 +113,48 @@ start_services(const struct config *cfg)
 }
 
 /*
+ * SCHED_READ in the letsencrypt flavor: certbot renews a lineage by
+ * swapping its links one at a time, so a lineage whose pair does not
+ * match yet is waited for (the settle rule); then cycle_lineages verifies
+ * both key types and heals, never installing anything.
+ */
+static void
+read_lineages(struct agent *a, struct sched *s, const struct sched_do *d,
+    const struct source_sig *sig, const char *desc)
+{
+	struct sched_read r = { .ok = true, .matches = true, .sig = sig,
+	    .patient = d->patient };
+	size_t ok = lineage_read(a->le);
+
+	for (int i = 0; i < LINEAGE_N && r.ok; i++)
+		if (!a->le[i].ok) {
+			r.ok = false;
+			r.why = a->le[i].why;
+		}
+	/* neither lineage issued yet: certbot in the front has not run */
+	if (ok == 0 && !sig->cert_ok && !sig->key_ok)
+		r.why = CERT_UNREADABLE;
+	if (!r.ok && r.why == CERT_KEY_MISMATCH)
+		r.ok = true, r.matches = false;
+	switch (sched_settle(&r)) {
+	case SCHED_SETTLE_READY: {
+		struct sched_cycle c = { 0 };
+
+		/* nothing is installed, so nothing to retry or suppress */
+		cycle_lineages(a, s->landed);
+		sched_cycle_done(s, &c, sig, clock_ms());
+		break;
+	}
+	default:
+		if (sched_read_done(s, sched_settle(&r), sig))
+			log_event(LOG_LEVEL_INFO, "source.waiting",
+			    json_pack("{s:s}", "source", desc),
+			    "no certificate in %s yet; waiting", desc);
+		break;
+	}
+}
+
+/*
  * SCHED_READ: read the source and apply the settle rule. A pair that is
  * ready runs its cycle at once, on the very bytes that settled.
  */
@@ -129,6 +171,10 @@ read_source(struct agent *a, struct sched *s, const struct sched_do *d,
 	enum sched_settle what;
 	long delay;
 
+	if (a->le_mode) {
+		read_lineages(a, s, d, sig, desc);
+		return;
+	}
 	if ((r.ok = source_read(&a->src, &raw, &parsed, &r.why) == 0)) {
 		r.same = strcmp(raw.fingerprint, a->good_fp) == 0;
 		r.matches = cert_key_matches(&parsed);

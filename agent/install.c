@@ -168,6 +168,7 @@ install_pair_keep_certificates(struct install_pair *p, const struct cert_pair *c
 	p->cert_pem = pem;
 	p->cert_len = len;
 	memcpy(p->fingerprint, cp->fingerprint, sizeof(p->fingerprint));
+	p->key_type = cert_key_type_of(cp->leaf);
 	return 0;
 }
 

@@ -41,6 +41,7 @@ struct install_pair {
 	unsigned char *key_pem;
 	size_t key_len;
 	char fingerprint[CERT_FP_HEX + 1];	/* of the leaf in cert_pem */
+	enum cert_key_type key_type;		/* of the leaf's key */
 };
 
 /* Wipes and frees the buffers. */

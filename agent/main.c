@@ -105,7 +105,8 @@ cmd_once(struct config *cfg)
 	int lockfd = -1;
 
 	if (agent_open(&a, cfg, &lockfd) == 0)
-		o = cycle_run(&a, clock_ms(), NULL, NULL, &rejected);
+		o = a.le_mode ? cycle_lineages(&a, clock_ms()) :
+		    cycle_run(&a, clock_ms(), NULL, NULL, &rejected);
 	agent_close(&a, lockfd);
 	return o == OUTCOME_ROTATED || o == OUTCOME_UNCHANGED ? EXIT_OK :
 	    o == OUTCOME_REJECTED ? EXIT_REJECTED : EXIT_FAILED;
@@ -119,8 +120,14 @@ cmd_rollback(struct config *cfg)
 	enum outcome o = OUTCOME_FAILED;
 	int lockfd = -1;
 
-	if (agent_open(&a, cfg, &lockfd) == 0)
-		o = cycle_rollback(&a);
+	if (agent_open(&a, cfg, &lockfd) == 0) {
+		if (a.le_mode)	/* the front's certbot owns its files */
+			log_event(LOG_LEVEL_ERROR, "rollback.failed", json_pack("{s:s}",
+			    "reason", "letsencrypt_flavor"), "TLS_FLAVOR=letsencrypt: "
+			    "the front renews its own certificates; nothing to roll back");
+		else
+			o = cycle_rollback(&a);
+	}
 	agent_close(&a, lockfd);
 	return o == OUTCOME_ROLLED_BACK ? EXIT_OK : EXIT_FAILED;
 }

@@ -218,12 +218,23 @@ run_starttls(int fd, enum starttls_kind kind, long deadline,
 }
 
 SSL_CTX *
-probe_ctx_new(void)
+probe_ctx_new(enum cert_key_type type)
 {
+	static const char *const sigalgs[CERT_KEY__MAX] = { NULL,
+	    "RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:"
+	    "rsa_pss_pss_sha256:rsa_pss_pss_sha384:rsa_pss_pss_sha512:"
+	    "RSA+SHA256:RSA+SHA384:RSA+SHA512",
+	    "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512" };
+	static const char *const ciphers[CERT_KEY__MAX] = { NULL, "aRSA", "aECDSA" };
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
 	if (ctx == NULL)
 		return NULL;
+	if (sigalgs[type] != NULL && (SSL_CTX_set1_sigalgs_list(ctx, sigalgs[type]) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, ciphers[type]) != 1)) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	/* no session reuse: every probe must see a full handshake */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -286,6 +297,7 @@ tls_handshake(SSL_CTX *ctx, int fd, const char *sni, long deadline,
 		if (cert_validity(peer, &nb, &res->not_after) != 0)
 			res->not_after = 0;
 	}
+	res->key_type = cert_key_type_of(peer);
 	res->ok = true;
 	res->error = NULL;
 	res->detail[0] = '\0';

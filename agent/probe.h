@@ -18,6 +18,7 @@ struct probe_result {
 	bool ok;				/* a certificate was seen */
 	char fingerprint[CERT_FP_HEX + 1];	/* served leaf, when ok */
 	time_t not_after;			/* served leaf, when ok */
+	enum cert_key_type key_type;		/* served leaf's key, when ok */
 	long ms;				/* wall time of the probe */
 	const char *error;			/* stable code when !ok */
 	char detail[256];			/* human detail when !ok */
@@ -26,8 +27,12 @@ struct probe_result {
 /*
  * A client context for probes. We compare fingerprints, so the chain
  * is not verified here: a probe must see even an untrusted certificate.
+ * With CERT_KEY_RSA or CERT_KEY_ECDSA it offers only that key type's
+ * signature algorithms (and, for TLS 1.2, cipher suites), so a server
+ * holding certificates of both types must present that one, and one
+ * holding none of it fails the handshake.
  */
-SSL_CTX *probe_ctx_new(void);
+SSL_CTX *probe_ctx_new(enum cert_key_type type);
 
 /*
  * Probes ep within timeout_ms, presenting sni (NULL or an IP: none).

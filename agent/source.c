@@ -262,14 +262,21 @@ init_certs_dir(struct source *s, const struct config *cfg, char *err,
 int
 source_init(struct source *s, const struct config *cfg, char *err, size_t errlen)
 {
+	return source_init_from(s, cfg->source, cfg, err, errlen);
+}
+
+int
+source_init_from(struct source *s, const char *value, const struct config *cfg,
+    char *err, size_t errlen)
+{
 	struct source_spec sp;
 	int rc = -1;
 
 	memset(s, 0, sizeof(*s));
 	/* the parse config_load validated AGENT_SOURCE with */
-	if (source_spec_parse(cfg->source, &sp) != 0) {
+	if (source_spec_parse(value, &sp) != 0) {
 		snprintf(err, errlen, "AGENT_SOURCE %.40s: not available in this "
-		    "version", cfg->source);
+		    "version", value);
 		return -1;
 	}
 	switch (sp.kind) {

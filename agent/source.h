@@ -42,6 +42,9 @@ struct source_sig {
 };
 
 int source_init(struct source *s, const struct config *cfg, char *err, size_t errlen);
+/* The same for a value other than AGENT_SOURCE's (the letsencrypt lineages). */
+int source_init_from(struct source *s, const char *value, const struct config *cfg,
+    char *err, size_t errlen);
 void source_free(struct source *s);
 
 /* Stats both files (following symlinks, as a reader would). */

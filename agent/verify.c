@@ -23,7 +23,9 @@ struct gate {
 };
 
 struct job {
-	SSL_CTX *ctx;
+	SSL_CTX *ctx;			/* offering the entry's key type only */
+	SSL_CTX *any;			/* offering every type */
+	bool absent;			/* an absent entry: a failure is the answer */
 	const struct endpoint *ep;
 	const char *sni;
 	long timeout_ms;
@@ -59,7 +61,15 @@ run_job(void *arg)
 	/* always host first, then all: one order, no deadlock */
 	gate_enter(j->gate);
 	gate_enter(j->all);
-	probe_endpoint(j->ctx, j->ep, j->sni, j->timeout_ms, j->res);
+	/*
+	 * A server with no certificate of the type asked for fails the
+	 * handshake: ask again for any type, so a stale endpoint is reported
+	 * as serving its old leaf, not as unreachable.
+	 */
+	if (probe_endpoint(j->ctx, j->ep, j->sni, j->timeout_ms, j->res) != 0 &&
+	    j->ctx != j->any && !j->absent &&
+	    strcmp(j->res->error, "tls_handshake_failed") == 0)
+		probe_endpoint(j->any, j->ep, j->sni, j->timeout_ms, j->res);
 	gate_leave(j->all);
 	gate_leave(j->gate);
 	return NULL;
@@ -75,36 +85,72 @@ gate_index(const struct endpoint *eps, size_t i)
 	return i;
 }
 
-int
-verify_probe_all(const struct endpoint *eps, size_t n, const char *sni,
-    long timeout_ms, struct probe_result *results)
+struct verify_want_one *
+verify_want_add(struct verify_want *want, enum cert_key_type type, const char *fp)
 {
+	struct verify_want_one *e;
+
+	if (want->n == VERIFY_WANT_MAX)
+		return NULL;
+	e = &want->e[want->n++];
+	e->type = type;
+	e->absent = false;
+	snprintf(e->fp, sizeof(e->fp), "%s", fp != NULL ? fp : "");
+	return e;
+}
+
+size_t
+verify_want_served(const struct verify_want *want)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < want->n; k++)
+		n += !want->e[k].absent;
+	return n;
+}
+
+/* Does results' slot for this entry need a(nother) probe? */
+static bool
+unsettled(const struct verify_want_one *e, const struct probe_result *r)
+{
+	return !e->absent && (!r->ok || strcmp(r->fingerprint, e->fp) != 0);
+}
+
+/*
+ * Probes the (endpoint, entry) pairs listed in idx (slot = i * want->n +
+ * k), one thread each, into results.
+ */
+static int
+probe_slots(const struct endpoint *eps, const struct verify_want *want,
+    const size_t *idx, size_t m, const char *sni, long timeout_ms,
+    struct probe_result *results)
+{
+	SSL_CTX *ctx[CERT_KEY__MAX] = { NULL };
 	struct gate *gates = NULL, all;
 	struct job *jobs = NULL;
 	pthread_t *threads = NULL;
 	bool *started = NULL;
 	pthread_attr_t attr;
-	SSL_CTX *ctx;
 	int rc = -1;
 
-	for (size_t i = 0; i < n; i++) {
-		memset(&results[i], 0, sizeof(results[i]));
-		results[i].error = "not_probed";
-	}
-	if (n == 0)
+	if (m == 0)
 		return 0;
-	if ((ctx = probe_ctx_new()) == NULL)
-		return -1;
-	gates = calloc(n, sizeof(*gates));
-	jobs = calloc(n, sizeof(*jobs));
-	threads = calloc(n, sizeof(*threads));
-	started = calloc(n, sizeof(*started));
+	if ((ctx[CERT_KEY_ANY] = probe_ctx_new(CERT_KEY_ANY)) == NULL)
+		goto out;
+	for (size_t k = 0; k < want->n; k++)
+		if (ctx[want->e[k].type] == NULL &&
+		    (ctx[want->e[k].type] = probe_ctx_new(want->e[k].type)) == NULL)
+			goto out;
+	gates = calloc(m, sizeof(*gates));
+	jobs = calloc(m, sizeof(*jobs));
+	threads = calloc(m, sizeof(*threads));
+	started = calloc(m, sizeof(*started));
 	if (gates == NULL || jobs == NULL || threads == NULL || started == NULL)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		pthread_mutex_init(&gates[i].lock, NULL);
-		pthread_cond_init(&gates[i].cond, NULL);
-		gates[i].free_slots = VERIFY_PER_HOST;
+	for (size_t j = 0; j < m; j++) {
+		pthread_mutex_init(&gates[j].lock, NULL);
+		pthread_cond_init(&gates[j].cond, NULL);
+		gates[j].free_slots = VERIFY_PER_HOST;
 	}
 	pthread_mutex_init(&all.lock, NULL);
 	pthread_cond_init(&all.cond, NULL);
@@ -112,21 +158,25 @@ verify_probe_all(const struct endpoint *eps, size_t n, const char *sni,
 	pthread_attr_init(&attr);
 	/* a handshake needs far less than the 8 MiB default */
 	pthread_attr_setstacksize(&attr, 256 * 1024);
-	for (size_t i = 0; i < n; i++) {
-		jobs[i] = (struct job){ ctx, &eps[i], sni, timeout_ms, &results[i],
+	for (size_t j = 0; j < m; j++) {
+		const struct verify_want_one *e = &want->e[idx[j] % want->n];
+		size_t i = idx[j] / want->n;
+
+		jobs[j] = (struct job){ ctx[e->type], ctx[CERT_KEY_ANY], e->absent,
+		    &eps[i], sni, timeout_ms, &results[idx[j]],
 		    &gates[gate_index(eps, i)], &all };
-		if (pthread_create(&threads[i], &attr, run_job, &jobs[i]) == 0)
-			started[i] = true;
+		if (pthread_create(&threads[j], &attr, run_job, &jobs[j]) == 0)
+			started[j] = true;
 		else	/* no thread: probe inline rather than not at all */
-			run_job(&jobs[i]);
+			run_job(&jobs[j]);
 	}
 	pthread_attr_destroy(&attr);
-	for (size_t i = 0; i < n; i++)
-		if (started[i])
-			pthread_join(threads[i], NULL);
-	for (size_t i = 0; i < n; i++) {
-		pthread_mutex_destroy(&gates[i].lock);
-		pthread_cond_destroy(&gates[i].cond);
+	for (size_t j = 0; j < m; j++)
+		if (started[j])
+			pthread_join(threads[j], NULL);
+	for (size_t j = 0; j < m; j++) {
+		pthread_mutex_destroy(&gates[j].lock);
+		pthread_cond_destroy(&gates[j].cond);
 	}
 	pthread_mutex_destroy(&all.lock);
 	pthread_cond_destroy(&all.cond);
@@ -136,123 +186,192 @@ out:
 	free(jobs);
 	free(threads);
 	free(started);
-	SSL_CTX_free(ctx);
+	for (int t = 0; t < CERT_KEY__MAX; t++)
+		SSL_CTX_free(ctx[t]);
+	return rc;
+}
+
+int
+verify_probe_all(const struct endpoint *eps, size_t n,
+    const struct verify_want *want, const char *sni, long timeout_ms,
+    struct probe_result *results)
+{
+	size_t m = n * want->n, *idx = calloc(m > 0 ? m : 1, sizeof(*idx));
+	int rc = -1;
+
+	for (size_t j = 0; j < m; j++) {
+		memset(&results[j], 0, sizeof(results[j]));
+		results[j].error = "not_probed";
+		if (idx != NULL)
+			idx[j] = j;
+	}
+	if (idx != NULL)
+		rc = probe_slots(eps, want, idx, m, sni, timeout_ms, results);
+	free(idx);
 	return rc;
 }
 
 size_t
-verify_until(const struct endpoint *eps, size_t n, const char *sni,
-    const char *fp, long timeout_ms, long probe_timeout_ms,
-    struct probe_result *results, struct verify_stats *stats)
+verify_until(const struct endpoint *eps, size_t n,
+    const struct verify_want *want, const char *sni, long timeout_ms,
+    long probe_timeout_ms, struct probe_result *results,
+    struct verify_stats *stats)
 {
 	long deadline = clock_ms() + timeout_ms, backoff = VERIFY_BACKOFF_FIRST_MS, t0;
 	struct verify_stats st = { 0 };
-	struct endpoint *todo = calloc(n > 0 ? n : 1, sizeof(*todo));
-	struct probe_result *res = calloc(n > 0 ? n : 1, sizeof(*res));
-	size_t *idx = calloc(n > 0 ? n : 1, sizeof(*idx));
-	size_t matched = 0;
+	size_t m = n * want->n, matched = 0;
+	size_t *idx = calloc(m > 0 ? m : 1, sizeof(*idx));
 
-	for (size_t i = 0; i < n; i++) {
-		memset(&results[i], 0, sizeof(results[i]));
-		results[i].error = "not_probed";
+	for (size_t j = 0; j < m; j++) {
+		memset(&results[j], 0, sizeof(results[j]));
+		results[j].error = "not_probed";
 	}
-	if (todo == NULL || res == NULL || idx == NULL)
+	if (idx == NULL)
 		goto out;
 	for (;;) {
 		size_t k = 0;
 		long left = deadline - clock_ms();
+		bool stale = false;
 
-		for (size_t i = 0; i < n; i++)
-			if (!results[i].ok || strcmp(results[i].fingerprint, fp) != 0) {
-				todo[k] = eps[i];
-				idx[k++] = i;
-			}
-		matched = n - k;
+		/* the first round asks everything; later ones what is still stale */
+		for (size_t j = 0; j < m; j++)
+			if (st.rounds == 0 || unsettled(&want->e[j % want->n], &results[j]))
+				idx[k++] = j;
 		if (k == 0 || left <= 0)
 			break;
 		t0 = clock_ms();
-		verify_probe_all(todo, k, sni, left < probe_timeout_ms ? left :
-		    probe_timeout_ms, res);
+		probe_slots(eps, want, idx, k, sni, left < probe_timeout_ms ? left :
+		    probe_timeout_ms, results);
 		st.rounds++;
 		st.probe_ms += clock_ms() - t0;
 		if (st.rounds == 1)
 			TEST_PAUSE("verify.probed");	/* after the first round */
-		for (size_t j = 0; j < k; j++)
-			results[idx[j]] = res[j];
 		left = deadline - clock_ms();
-		if (left <= 0)
-			continue;	/* count once more, then stop */
-		for (size_t j = 0; j < k; j++)
-			if (!res[j].ok || strcmp(res[j].fingerprint, fp) != 0) {
-				/* someone is still stale: wait before asking again */
-				struct timespec ts = { 0, (backoff < left ? backoff : left) * 1000000L };
+		for (size_t j = 0; j < m && !stale; j++)
+			stale = unsettled(&want->e[j % want->n], &results[j]);
+		if (!stale || left <= 0)
+			continue;	/* the next turn finds nothing to do, or no time */
+		/* someone is still stale: wait before asking again */
+		{
+			struct timespec ts = { 0, (backoff < left ? backoff : left) * 1000000L };
 
-				t0 = clock_ms();
-				nanosleep(&ts, NULL);
-				st.wait_ms += clock_ms() - t0;
-				backoff = backoff * 2 > VERIFY_BACKOFF_MAX_MS ?
-				    VERIFY_BACKOFF_MAX_MS : backoff * 2;
-				break;
-			}
+			t0 = clock_ms();
+			nanosleep(&ts, NULL);
+			st.wait_ms += clock_ms() - t0;
+			backoff = backoff * 2 > VERIFY_BACKOFF_MAX_MS ?
+			    VERIFY_BACKOFF_MAX_MS : backoff * 2;
+		}
 	}
+	for (size_t j = 0; j < m; j++)
+		matched += !want->e[j % want->n].absent &&
+		    !unsettled(&want->e[j % want->n], &results[j]);
 out:
 	if (stats != NULL)
 		*stats = st;
-	free(todo);
-	free(res);
 	free(idx);
 	return matched;
 }
 
+/* Appends url to arr unless it is there already. */
+static void
+append_once(json_t *arr, const char *url)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (strcmp(json_string_value(v), url) == 0)
+			return;
+	json_array_append_new(arr, json_string(url));
+}
+
+/* One verify.endpoint event: what eps[i] served for entry e. */
+static bool
+report_one(const struct endpoint *ep, const struct verify_want_one *e,
+    const struct probe_result *r)
+{
+	const struct proto_info *pi = &proto_table[ep->proto];
+	bool match = e->fp[0] != '\0' && r->ok && strcmp(r->fingerprint, e->fp) == 0;
+	enum cert_key_type kt = e->type != CERT_KEY_ANY || !r->ok ? e->type : r->key_type;
+	json_t *f;
+
+	f = json_pack("{s:s, s:s, s:s, s:b, s:I}", "endpoint", ep->url, "service",
+	    service_names[pi->service], "key_type", cert_key_type_names[kt], "match",
+	    match, "ms", (json_int_t)r->ms);
+	if (ep->proxy)
+		json_object_set_new(f, "proxy_protocol", json_true());
+	if (e->fp[0] != '\0')
+		json_object_set_new(f, "expected", json_string(e->fp));
+	if (r->ok) {
+		char when[32];
+
+		cert_format_time(r->not_after, when);
+		json_object_set_new(f, "fingerprint", json_string(r->fingerprint));
+		json_object_set_new(f, "not_after", json_string(when));
+		/* asked for one type, the server had only another */
+		if (r->key_type != kt)
+			json_object_set_new(f, "served_key_type",
+			    json_string(cert_key_type_names[r->key_type]));
+		log_event(match ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR, "verify.endpoint",
+		    f, match ? "%s serves %.16s... (%s)" :
+		    "%s serves %.16s... (%s), not the expected certificate",
+		    ep->url, r->fingerprint, cert_key_type_names[kt]);
+	} else {
+		json_object_set_new(f, "error", json_string(r->error));
+		json_object_set_new(f, "detail", json_string(r->detail));
+		log_event(LOG_LEVEL_ERROR, "verify.endpoint", f, "%s (%s): %s (%s)",
+		    ep->url, cert_key_type_names[kt], r->error, r->detail);
+	}
+	return match;
+}
+
 void
 verify_report(const struct endpoint *eps, size_t n,
-    const struct probe_result *results, const char *expected,
+    const struct verify_want *want, const struct probe_result *results,
     struct verify_summary *sum)
 {
 	bool blamed[SERVICE__MAX] = { false };
 
-	sum->matched = 0;
+	memset(sum, 0, sizeof(*sum));
 	sum->stale = json_array();
 	sum->unreachable = json_array();
 	sum->services = json_array();
+	sum->extra = json_array();
 	for (size_t i = 0; i < n; i++) {
-		const struct probe_result *r = &results[i];
 		const struct proto_info *pi = &proto_table[eps[i].proto];
-		bool match = expected != NULL && r->ok &&
-		    strcmp(r->fingerprint, expected) == 0;
-		json_t *f;
+		time_t soonest = 0;
+		bool all = true;
 
-		f = json_pack("{s:s, s:s, s:b, s:I}", "endpoint", eps[i].url,
-		    "service", service_names[pi->service], "match", match, "ms",
-		    (json_int_t)r->ms);
-		if (eps[i].proxy)
-			json_object_set_new(f, "proxy_protocol", json_true());
-		if (expected != NULL)
-			json_object_set_new(f, "expected", json_string(expected));
-		if (r->ok) {
-			char when[32];
+		for (size_t k = 0; k < want->n; k++) {
+			const struct verify_want_one *e = &want->e[k];
+			const struct probe_result *r = &results[i * want->n + k];
 
-			cert_format_time(r->not_after, when);
-			json_object_set_new(f, "fingerprint", json_string(r->fingerprint));
-			json_object_set_new(f, "not_after", json_string(when));
-			log_event(match ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
-			    "verify.endpoint", f, match ? "%s serves %.16s..." :
-			    "%s serves %.16s..., not the expected certificate",
-			    eps[i].url, r->fingerprint);
-		} else {
-			json_object_set_new(f, "error", json_string(r->error));
-			json_object_set_new(f, "detail", json_string(r->detail));
-			log_event(LOG_LEVEL_ERROR, "verify.endpoint", f, "%s: %s (%s)",
-			    eps[i].url, r->error, r->detail);
+			if (e->absent) {
+				/* a key type the front should not hold: say so, no more */
+				if (!r->ok)
+					continue;
+				log_event(LOG_LEVEL_WARN, "verify.extra_key_type",
+				    json_pack("{s:s, s:s, s:s, s:s}", "endpoint", eps[i].url,
+				    "service", service_names[pi->service], "key_type",
+				    cert_key_type_names[r->key_type], "fingerprint",
+				    r->fingerprint), "%s also serves an %s certificate "
+				    "(%.16s...) the certs dir does not hold", eps[i].url,
+				    cert_key_type_names[r->key_type], r->fingerprint);
+				append_once(sum->extra, eps[i].url);
+				continue;
+			}
+			sum->wanted++;
+			if (r->ok && (soonest == 0 || r->not_after < soonest))
+				soonest = r->not_after;
+			if (report_one(&eps[i], e, r)) {
+				sum->matched++;
+				continue;
+			}
+			all = false;
+			blamed[pi->service] = true;
+			append_once(r->ok ? sum->stale : sum->unreachable, eps[i].url);
 		}
-		metrics_set_endpoint(eps[i].url, match, r->ok ? r->not_after : 0);
-		if (match) {
-			sum->matched++;
-			continue;
-		}
-		blamed[pi->service] = true;
-		json_array_append_new(r->ok ? sum->stale : sum->unreachable,
-		    json_string(eps[i].url));
+		metrics_set_endpoint(eps[i].url, all, soonest);
 	}
 	for (int s = 0; s < SERVICE__MAX; s++)
 		if (blamed[s])
@@ -265,5 +384,6 @@ verify_summary_free(struct verify_summary *sum)
 	json_decref(sum->stale);
 	json_decref(sum->unreachable);
 	json_decref(sum->services);
-	sum->stale = sum->unreachable = sum->services = NULL;
+	json_decref(sum->extra);
+	sum->stale = sum->unreachable = sum->services = sum->extra = NULL;
 }

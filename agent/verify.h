@@ -7,9 +7,9 @@
 
 #include <stddef.h>
 
-#include "endpoint.h"
 #include <jansson.h>
 
+#include "endpoint.h"
 #include "probe.h"
 
 /*
@@ -34,44 +34,81 @@
 #define VERIFY_BACKOFF_FIRST_MS 25
 #define VERIFY_BACKOFF_MAX_MS 1000
 
-/*
- * Probes every endpoint (results[i] for eps[i]). Returns 0, or -1 if
- * the probes could not be started at all (results then say why).
- */
-int verify_probe_all(const struct endpoint *eps, size_t n, const char *sni,
-    long timeout_ms, struct probe_result *results);
+/* How many certificates one endpoint may be asked about (one per key type). */
+#define VERIFY_WANT_MAX 2
 
 /*
- * Probes until every endpoint serves fp or timeout_ms has passed,
- * re-probing only the ones not yet matching, with backoff (25 ms
- * doubling to 1 s). results[i] holds the last probe of eps[i].
- * Returns the number of endpoints that serve fp.
+ * What every endpoint must serve: one leaf per key type the front holds
+ * (Mailu's cert flavor: the installed pair's; letsencrypt: the RSA and
+ * the ECDSA lineage's). Each entry is probed with a client that offers
+ * only that key type. An entry with absent set (a key type the front
+ * should not hold) is probed once: a certificate it gets is a warning
+ * (verify.extra_key_type), never a failure.
  */
+struct verify_want {
+	size_t n;
+	struct verify_want_one {
+		enum cert_key_type type;
+		char fp[CERT_FP_HEX + 1];	/* the leaf it must get; "" if absent */
+		bool absent;
+	} e[VERIFY_WANT_MAX];
+};
+
+/* One entry, for type; returns it, or NULL when want is full. */
+struct verify_want_one *verify_want_add(struct verify_want *want,
+    enum cert_key_type type, const char *fp);
+
+/* The served (non-absent) entries of want. */
+size_t verify_want_served(const struct verify_want *want);
+
+/*
+ * Probes every endpoint for every entry of want: results has n *
+ * want->n slots, results[i * want->n + k] for eps[i] and want->e[k].
+ * Returns 0, or -1 if the probes could not be started at all (results
+ * then say why).
+ */
+int verify_probe_all(const struct endpoint *eps, size_t n,
+    const struct verify_want *want, const char *sni, long timeout_ms,
+    struct probe_result *results);
+
+/* Where verify_until's time went, for cycle.done's timings. */
 struct verify_stats {
 	long rounds;			/* probe rounds */
 	long probe_ms;			/* wall time inside the rounds */
 	long wait_ms;			/* backoff between rounds */
 };
 
-/* stats (may be NULL) says where the time went, for cycle.done's timings. */
-size_t verify_until(const struct endpoint *eps, size_t n, const char *sni,
-    const char *fp, long timeout_ms, long probe_timeout_ms,
-    struct probe_result *results, struct verify_stats *stats);
+/*
+ * Probes until every endpoint serves every served entry of want or
+ * timeout_ms has passed, re-probing only what does not match yet, with
+ * backoff (25 ms doubling to 1 s); absent entries are probed in the
+ * first round only. results as verify_probe_all's. Returns the number of
+ * (endpoint, served entry) pairs that match. stats may be NULL.
+ */
+size_t verify_until(const struct endpoint *eps, size_t n,
+    const struct verify_want *want, const char *sni, long timeout_ms,
+    long probe_timeout_ms, struct probe_result *results,
+    struct verify_stats *stats);
 
 /* What a set of results says, for events and exit codes. */
 struct verify_summary {
-	size_t matched;
+	size_t matched;			/* (endpoint, served entry) pairs that match */
+	size_t wanted;			/* ... of this many */
 	json_t *stale;			/* endpoints serving another certificate */
 	json_t *unreachable;		/* endpoints that served nothing */
 	json_t *services;		/* daemons to blame: "nginx", "dovecot" */
+	json_t *extra;			/* endpoints serving a key type not held */
 };
 
 /*
- * Emits one verify.endpoint event per endpoint (expected may be NULL)
- * and fills sum (caller owns its JSON arrays: verify_summary_free).
+ * Emits one verify.endpoint event per endpoint and served entry (an
+ * entry with fp "" expects nothing: what is served is reported, and
+ * never matches), one verify.extra_key_type per absent entry that got a
+ * certificate, and fills sum (caller owns its JSON arrays:
+ * verify_summary_free).
  */
 void verify_report(const struct endpoint *eps, size_t n,
-    const struct probe_result *results, const char *expected,
+    const struct verify_want *want, const struct probe_result *results,
     struct verify_summary *sum);
 void verify_summary_free(struct verify_summary *sum);
 

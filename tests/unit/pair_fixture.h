@@ -100,7 +100,7 @@ file_read(const char *base, const char *name, char *buf, size_t size)
 	return (long)got;
 }
 
-static bool
+static inline bool
 file_is(const char *base, const char *name, const unsigned char *want, size_t len)
 {
 	char buf[8192];
@@ -121,7 +121,7 @@ mode_of(const char *base, const char *name)
 	return (int)(st.st_mode & 07777);
 }
 
-static bool
+static inline bool
 exists_in(const char *base, const char *name)
 {
 	return mode_of(base, name) >= 0;
@@ -139,7 +139,7 @@ wipe(const char *path, bool recreate)
 }
 
 /* A fresh CERTS_DIR serving A, with A as the last-known-good copy. */
-static void
+static inline void
 fresh_with_a(void)
 {
 	char err[256] = "";
