@@ -93,9 +93,11 @@ const struct setting config_settings[] = {
 	  .group = G_MAILU,
 	  .help = "cert, letsencrypt, mail, mail-letsencrypt or notls",
 	  .more = "`cert`/`mail`: the pair `TLS_CERT_FILENAME`, "
-	  "`TLS_KEYPAIR_FILENAME`. `letsencrypt`/`mail-letsencrypt`: `check` "
-	  "reads `letsencrypt/live/mailu/{fullchain,privkey}.pem`. `notls`: no "
-	  "TLS, nothing to check." },
+	  "`TLS_KEYPAIR_FILENAME`. `letsencrypt`/`mail-letsencrypt`: the front "
+	  "renews itself; the agent reads both lineages, "
+	  "`letsencrypt/live/mailu` (RSA) and `mailu-ecdsa` (ECDSA), verifies "
+	  "both key types and heals, and never writes. `notls`: no TLS, "
+	  "nothing to check." },
 	{ "PORTS", "ports", MAILU_DEFAULT_PORTS, PORTS(ports), .group = G_MAILU,
 	  .help = "Mailu's enabled ports; picks the default endpoints",
 	  .more = "Mailu's default since 2024.06 leaves 110, 143 and 587 off. "
