@@ -28,5 +28,8 @@ assert_eq "25 110 143 443 465 587 993 995 4190" \
 	"$(probed 25,80,443,465,993,995,4190,110,143,587 25,80,443,465,993,995,4190)" "with 110,143,587"
 assert_eq "25 465 993 4190" "$(probed 25,80,443,465,993,995,4190 465,993)" "TLS=465,993"
 assert_eq "" "$(probed 25,80,443,465,993,995,4190 25,80,443,465,993,995,4190 notls)" "notls"
+# (probed runs in a subshell: the exit code of notls's check, here)
+# shellcheck disable=SC2046
+agent_run notls check "--certs-dir=$T/certs" "--front=$FRONT" --tls-flavor=notls
 assert_eq 0 "$AGENT_RC" "notls: check exit code"
 pass
