@@ -613,3 +613,10 @@ config_free(struct config *cfg)
 	free(cfg->command);
 	memset(cfg, 0, sizeof(*cfg));
 }
+
+bool
+config_reload_commands_default(const struct config *cfg)
+{
+	return cfg->reload_commands != NULL &&
+	    strcmp(cfg->reload_commands, CONFIG_RELOAD_COMMANDS) == 0;
+}

@@ -97,4 +97,13 @@ void config_usage(FILE *out);
 /* Prints it as the Markdown of docs/reference.md's Settings. */
 void config_reference(FILE *out);
 
+/* The reload commands unless the admin sets AGENT_RELOAD_COMMANDS. */
+#define CONFIG_RELOAD_COMMANDS "nginx -t; nginx -s reload; dovecot reload"
+
+/*
+ * True when the reload commands are the default ones: then a failure of
+ * one may be the front's environment, not a veto the admin asked for.
+ */
+bool config_reload_commands_default(const struct config *cfg);
+
 #endif

@@ -137,8 +137,7 @@ const struct setting config_settings[] = {
 	  .more = "Every running match is reloaded. With the default, when the "
 	  "agent runs in a compose project itself, only that project's `front` "
 	  "matches." },
-	{ "AGENT_RELOAD_COMMANDS", "reload-commands",
-	  "nginx -t; nginx -s reload; dovecot reload",
+	{ "AGENT_RELOAD_COMMANDS", "reload-commands", CONFIG_RELOAD_COMMANDS,
 	  STRING(K_TEXT, reload_commands), .group = G_SOURCE,
 	  .help = "commands run in the front, in order",
 	  .more = "Without a shell; at most 8 commands of 16 words." },

@@ -151,7 +151,8 @@ want_pair(struct verify_want *w, const char *fp, enum cert_key_type type)
  */
 static int
 deliver(struct agent *a, const struct verify_want *want, bool reload,
-    bool *engine_fault, json_t *timings, const char *prefix, struct targets *found)
+    long timeout_ms, enum reload_fault *fault, json_t *timings, const char *prefix,
+    struct targets *found)
 {
 	const char *fp = want->e[0].fp;
 	struct config *cfg = a->cfg;
@@ -165,7 +166,7 @@ deliver(struct agent *a, const struct verify_want *want, bool reload,
 	enum reload_fault rf = RELOAD_OK;
 	int rc = -1;
 
-	*engine_fault = false;
+	*fault = RELOAD_OK;
 	if (found != NULL && (found->fronts != NULL || found->eps != NULL)) {
 		t = *found;
 		memset(found, 0, sizeof(*found));
@@ -175,7 +176,7 @@ deliver(struct agent *a, const struct verify_want *want, bool reload,
 	if (rf == RELOAD_OK && reload)
 		rf = reload_fronts(&a->reload, &t, &started);
 	if (rf != RELOAD_OK) {
-		*engine_fault = rf == RELOAD_UNAVAILABLE;
+		*fault = rf;
 		goto out;
 	}
 	snprintf(key, sizeof(key), "%sreload_ms", prefix);
@@ -186,7 +187,7 @@ deliver(struct agent *a, const struct verify_want *want, bool reload,
 	if ((res = calloc(t.n_eps * want->n + 1, sizeof(*res))) == NULL)
 		goto out;
 	verify_until(t.eps, t.n_eps, want, cfg->n_hostnames > 0 ? cfg->hostnames[0] :
-	    NULL, cfg->verify_timeout_ms, cfg->probe_timeout_ms, res, &vst);
+	    NULL, timeout_ms, cfg->probe_timeout_ms, res, &vst);
 	verify_report(t.eps, t.n_eps, want, res, &sum);
 	snprintf(key, sizeof(key), "%sverify_ms", prefix);
 	json_object_set_new(timings, key, json_integer(clock_ms() - t0));
@@ -215,7 +216,7 @@ deliver(struct agent *a, const struct verify_want *want, bool reload,
 		} else {
 			log_event(LOG_LEVEL_ERROR, "verify.failed", f,
 			    "%zu of %zu endpoint probes got %.16s... after %ld ms",
-			    sum.matched, sum.wanted, fp, cfg->verify_timeout_ms);
+			    sum.matched, sum.wanted, fp, timeout_ms);
 		}
 	}
 out:
@@ -223,6 +224,30 @@ out:
 	free(res);
 	reload_targets_free(&t);
 	return rc;
+}
+
+/*
+ * A default reload step failed: before rolling back, look. A front that
+ * reloads by itself (Mailu's own certificate watcher polls the pair every
+ * second) may already serve the new pair everywhere; rolling that back
+ * would fight it. Waits a little longer than the watcher's poll. (A step
+ * the admin set in AGENT_RELOAD_COMMANDS is a veto: no second look.)
+ */
+#define SELF_RELOAD_WAIT_MS 3000
+static bool
+served_anyway(struct agent *a, const struct verify_want *want, json_t *timings)
+{
+	enum reload_fault fault;
+
+	if (deliver(a, want, false, SELF_RELOAD_WAIT_MS < a->cfg->verify_timeout_ms ?
+	    SELF_RELOAD_WAIT_MS : a->cfg->verify_timeout_ms, &fault, timings,
+	    "served_", NULL) != 0)
+		return false;
+	log_event(LOG_LEVEL_WARN, "reload.served_anyway", json_pack("{s:s}",
+	    "fingerprint", want->e[0].fp), "a reload step failed, but every "
+	    "endpoint serves %.16s...: the front reloaded by itself; not rolling "
+	    "back", want->e[0].fp);
+	return true;
 }
 
 /*
@@ -235,8 +260,9 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
     const char *replacing, const char *why, json_t *timings)
 {
 	struct verify_want want;
+	enum reload_fault fault, looked;
+	long wait = a->cfg->verify_timeout_ms;
 	char err[256];
-	bool engine_fault, looked_fault;
 	int rc;
 
 	TEST_PAUSE("started");
@@ -270,8 +296,7 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 	}
 	TEST_PAUSE("restored");
 	if (deliver(a, want_pair(&want, old->fingerprint, old->key_type), true,
-	    &engine_fault, timings, "rollback_",
-	    NULL) == 0) {
+	    wait, &fault, timings, "rollback_", NULL) == 0) {
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
 		    "cause", why, "verified", 1),
@@ -284,10 +309,10 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 	 * pair still. Look without reloading; with no engine or no running
 	 * front this fails at once.
 	 */
-	if (engine_fault) {
+	if (fault == RELOAD_UNAVAILABLE) {
 		/* if not served yet, the front picks it up from disk when back */
-		bool served = deliver(a, &want, false, &looked_fault,
-		    timings, "rollback_check_", NULL) == 0;
+		bool served = deliver(a, &want, false, wait, &looked, timings,
+		    "rollback_check_", NULL) == 0;
 
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
@@ -302,8 +327,8 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 	 * then the front never re-read anything and may well still serve the
 	 * old pair. Verify that, rather than assume the worst.
 	 */
-	if (deliver(a, &want, false, &engine_fault, timings,
-	    "rollback_check_", NULL) == 0) {
+	if (deliver(a, &want, false, wait, &looked, timings, "rollback_check_",
+	    NULL) == 0) {
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b, s:b}", "fingerprint", old->fingerprint,
 		    "cause", why, "verified", 1, "reloaded", 0),
@@ -311,9 +336,12 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 		    old->fingerprint);
 		return OUTCOME_ROLLED_BACK;
 	}
+	/* loudly: the front may now serve neither pair everywhere */
 	log_event(LOG_LEVEL_ERROR, "rollback.failed",
-	    json_pack("{s:s, s:s, s:s}", "reason", "verify_failed", "fingerprint",
-	    old->fingerprint, "cause", why),
+	    json_pack("{s:s, s:s, s:s}", "reason", fault == RELOAD_FAILED ?
+	    "reload_failed" : "verify_failed", "fingerprint", old->fingerprint,
+	    "cause", why), fault == RELOAD_FAILED ? "restored %.16s... on disk, "
+	    "but the front could not be reloaded and does not serve it everywhere" :
 	    "restored %.16s... but it is not served everywhere either",
 	    old->fingerprint);
 	return OUTCOME_FAILED;
@@ -372,6 +400,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	struct install_pair raw = { 0 }, old = { 0 };
 	struct cert_pair parsed = { 0 };
 	struct verify_want want;
+	enum reload_fault fault;
 	struct cert_policy pol = { cfg->hostnames, cfg->n_hostnames, cfg->ca_file,
 	    time(NULL), a->good_not_before, a->good_not_after, cfg->force };
 	json_t *timings = json_object();
@@ -514,8 +543,10 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 
 	/* reload and verify; anything short of every endpoint: roll back */
 	reload_since = time(NULL);
-	if (deliver(a, want_pair(&want, raw.fingerprint, raw.key_type), true,
-	    &engine_fault, timings, "", &fronts) == 0) {
+	want_pair(&want, raw.fingerprint, raw.key_type);
+	if (deliver(a, &want, true, cfg->verify_timeout_ms, &fault, timings, "",
+	    &fronts) == 0 || (fault == RELOAD_FAILED &&
+	    config_reload_commands_default(cfg) && served_anyway(a, &want, timings))) {
 		if (store_save_current(&a->ictx, &raw, err, sizeof(err)) != 0)
 			log_event(LOG_LEVEL_WARN, "state.write_failed",
 			    json_pack("{s:s, s:s}", "error",
@@ -529,6 +560,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		o = finish(a, OUTCOME_ROTATED, start, timings, raw.fingerprint);
 		goto out;
 	}
+	engine_fault = fault == RELOAD_UNAVAILABLE;
 	o = rollback_to(a, &old, have_old,
 	    a->src.kind == SOURCE_CERTS_DIR ? raw.fingerprint : NULL,
 	    engine_fault ? "front unreachable" : "reload or verify failed", timings);
@@ -666,9 +698,9 @@ cycle_reconcile(struct agent *a, bool may_heal)
 	struct probe_result *res = NULL;
 	struct verify_summary sum = { 0 };
 	struct verify_want want;
+	enum reload_fault fault;
 	const char *fp;
 	json_t *timings;
-	bool engine_fault;
 	int rc = -1;
 
 	agent_want(a, true, &want);
@@ -734,7 +766,8 @@ cycle_reconcile(struct agent *a, bool may_heal)
 	}
 	timings = json_object();
 	TEST_PHASE("drift.");
-	rc = deliver(a, &want, true, &engine_fault, timings, "", NULL);
+	rc = deliver(a, &want, true, a->cfg->verify_timeout_ms, &fault, timings, "",
+	    NULL);
 	if (rc == 0)
 		a->verified = want;
 	TEST_PHASE("");
