@@ -352,6 +352,28 @@ parse_name(const struct setting *s, const char *value)
 }
 
 /* "a or b", "a, b or c": s->names for an error message. */
+/* Each comma-separated word of value (spaces around it allowed) is a name. */
+static int
+parse_words(const struct setting *s, const char *value)
+{
+	char word[64];
+	size_t n = 0;
+
+	for (const char *p = value; ; p += n + (p[n] == ',')) {
+		p += strspn(p, " ");
+		n = strcspn(p, ",");
+		if (n == 0 || n >= sizeof(word))
+			return -1;
+		snprintf(word, sizeof(word), "%.*s", (int)n, p);
+		for (size_t l = strlen(word); l > 0 && word[l - 1] == ' '; l--)
+			word[l - 1] = '\0';
+		if (parse_name(s, word) < 0)
+			return -1;
+		if (p[n] == '\0')
+			return 0;
+	}
+}
+
 static int
 names_err(const struct setting *s, struct config_error *err)
 {
@@ -483,6 +505,8 @@ config_setting_parse(struct config *cfg, const struct setting *s,
 		return 0;
 	case K_WORD:
 		return parse_name(s, v) < 0 ? names_err(s, err) : 0;
+	case K_WORDS:
+		return parse_words(s, v) != 0 ? names_err(s, err) : 0;
 	case K_ENUM:
 		if ((i = parse_name(s, v)) < 0)
 			return set_err(err, s->env, "unknown %s '%.32s'", s->what, v);

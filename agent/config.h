@@ -64,12 +64,14 @@ struct config {
 	char *metrics_listen;
 	char *webhook_url;
 	char *webhook_format;		/* json, ntfy or slack */
+	char *webhook_events;		/* which events are posted, comma-separated */
 	enum log_level log_level;
 	bool log_text;			/* AGENT_LOG_FORMAT=text */
 	char *ca_file;
 	char *env_file;			/* --env-file, for messages */
 	bool force;			/* --force */
 	bool help;			/* --help */
+	bool version;			/* --version */
 	char *command;			/* first non-flag argument */
 };
 
@@ -96,6 +98,10 @@ int config_parse_duration(const char *s, long *ms);
 void config_usage(FILE *out);
 /* Prints it as the Markdown of docs/reference.md's Settings. */
 void config_reference(FILE *out);
+
+/* What webhooks post unless AGENT_WEBHOOK_EVENTS says otherwise. */
+#define CONFIG_WEBHOOK_EVENTS "cycle.rolled_back,cycle.kept,cycle.failed," \
+	"drift.detected,expiry.warning"
 
 /* The reload commands unless the admin sets AGENT_RELOAD_COMMANDS. */
 #define CONFIG_RELOAD_COMMANDS "nginx -t; nginx -s reload; dovecot reload"

@@ -28,6 +28,8 @@
 #define STRING(k, f)	.kind = (k), .off = FIELD(f, char *)
 #define WORD(f, v)	.kind = K_WORD, .off = FIELD(f, char *), \
 			.names = (v), .n_names = NELEM(v)
+#define WORDS(f, v)	.kind = K_WORDS, .off = FIELD(f, char *), \
+			.names = (v), .n_names = NELEM(v)
 /* K_ENUM's values are stored as an int: the enum must be int-sized */
 #define ENUM(f, t, v, w) .kind = K_ENUM, .off = FIELD(f, t) + \
 			MUST(sizeof(t) == sizeof(int)), \
@@ -56,6 +58,9 @@
 static const char *const watch_names[] = { "inotify", "poll" };
 static const char *const log_format_names[] = { "json", "text" };
 static const char *const webhook_format_names[] = { "json", "ntfy", "slack" };
+static const char *const webhook_event_names[] = { "cycle.rotated",
+    "cycle.rolled_back", "cycle.kept", "cycle.failed", "drift.detected",
+    "expiry.warning" };
 
 const char *const setting_group_names[G__MAX] = {
 	"Mailu's settings",
@@ -207,9 +212,14 @@ const struct setting config_settings[] = {
 	{ "AGENT_WEBHOOK_URL", "webhook-url", NULL,
 	  STRING(K_URLS, webhook_url), .group = G_OPS,
 	  .help = "comma-separated URLs for JSON POSTs",
-	  .more = "http(s), at most 8: a POST on `cycle.rolled_back`, "
-	  "`cycle.kept`, `cycle.failed`, `drift.detected`, `expiry.warning`. "
-	  "Unset: off." },
+	  .more = "http(s), at most 8: a POST on each event of "
+	  "`AGENT_WEBHOOK_EVENTS`. Unset: off." },
+	{ "AGENT_WEBHOOK_EVENTS", "webhook-events", CONFIG_WEBHOOK_EVENTS,
+	  WORDS(webhook_events, webhook_event_names), .group = G_OPS,
+	  .help = "the events posted: any of cycle.rotated, cycle.rolled_back, "
+	  "cycle.kept, cycle.failed, drift.detected, expiry.warning",
+	  .more = "Comma-separated. By default every one but `cycle.rotated`: "
+	  "webhooks are for trouble unless you ask for more." },
 	{ "AGENT_WEBHOOK_FORMAT", "webhook-format", "json",
 	  WORD(webhook_format, webhook_format_names), .group = G_OPS,
 	  .help = "json, ntfy or slack (incoming-webhook text)",
@@ -234,6 +244,8 @@ const struct config_switch config_switches[] = {
 	  "(`not_newer`)" },
 	{ "help", offsetof(struct config, help),
 	  "the usage and every setting (`-h` too)" },
+	{ "version", offsetof(struct config, version),
+	  "print the version, as the `version` command does" },
 	{ "h", offsetof(struct config, help), NULL },
 };
 

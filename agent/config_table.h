@@ -23,6 +23,7 @@ enum setting_kind {
 	K_DOCKER_HOST,	/* unix:///path or tcp://host:port */
 	K_LISTEN,	/* host:port */
 	K_URLS,		/* comma-separated http(s) URLs */
+	K_WORDS,	/* comma-separated, each one of names */
 	K_WORD,		/* one of names */
 	/* the value parsed */
 	K_ENUM,		/* an int-sized enum: the index of the value in names */
@@ -62,7 +63,7 @@ struct setting {
 	size_t off;		/* its struct config field, of the kind's type */
 	size_t off_n;		/* K_WARN, K_HOSTNAMES, K_ENDPOINTS: the size_t count */
 	long min, max;		/* K_DURATION, K_WARN (ms), K_COUNT: bounds */
-	const char *const *names; /* K_WORD, K_ENUM, K_SWITCH, K_LOGLEVEL */
+	const char *const *names; /* K_WORD(S), K_ENUM, K_SWITCH, K_LOGLEVEL */
 	size_t n_names;
 	const char *what;	/* K_ENUM: the error says "unknown WHAT 'value'" */
 	enum setting_group group;

@@ -84,8 +84,11 @@ finish(struct agent *a, enum outcome o, long start_ms, json_t *timings,
 	TEST_PAUSE("cycle.finishing");
 	a->last_outcome = o;
 	metrics_count_rotation(o);
-	if (o == OUTCOME_ROTATED)
+	if (o == OUTCOME_ROTATED) {
 		metrics_set_last_success(time(NULL));
+		/* posted only when AGENT_WEBHOOK_EVENTS asks for it */
+		notify_event("cycle.rotated", "new certificate served everywhere", f);
+	}
 	if (o == OUTCOME_ROLLED_BACK || o == OUTCOME_FAILED || o == OUTCOME_KEPT)
 		notify_event(o == OUTCOME_FAILED ? "cycle.failed" : o == OUTCOME_KEPT ?
 		    "cycle.kept" : "cycle.rolled_back", o == OUTCOME_FAILED ?

@@ -107,7 +107,8 @@ start_services(const struct config *cfg)
 		log_event(LOG_LEVEL_ERROR, "metrics.failed",
 		    json_pack("{s:s}", "reason", err), "metrics: %s", err);
 	if (cfg->webhook_url != NULL &&
-	    notify_start(cfg->webhook_url, cfg->webhook_format, err, sizeof(err)) != 0)
+	    notify_start(cfg->webhook_url, cfg->webhook_format, cfg->webhook_events,
+	    err, sizeof(err)) != 0)
 		log_event(LOG_LEVEL_ERROR, "notify.failed",
 		    json_pack("{s:s}", "reason", err), "webhooks: %s", err);
 }

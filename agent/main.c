@@ -158,7 +158,7 @@ main(int argc, char **argv)
 	}
 	if (cfg.command == NULL && (cfg.command = strdup("run")) == NULL)
 		goto out;
-	if (strcmp(cfg.command, "version") == 0) {
+	if (cfg.version || strcmp(cfg.command, "version") == 0) {
 		printf("mailu-cert-agent %s (%s, libcurl %s, jansson %s)\n",
 		    MCA_VERSION, OpenSSL_version(OPENSSL_VERSION),
 		    curl_version_info(CURLVERSION_NOW)->version, JANSSON_VERSION);

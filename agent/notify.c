@@ -49,6 +49,7 @@ static struct {
 	size_t head, count;
 	char *urls[NOTIFY_URLS];
 	size_t nurls;
+	char *events;			/* what is posted, comma-separated; NULL: all */
 	enum notify_format fmt;
 	CURL *curl;
 	char errbuf[CURL_ERROR_SIZE];
@@ -81,6 +82,30 @@ urls_free(void)
 	for (size_t i = 0; i < N.nurls; i++)
 		free(N.urls[i]);
 	N.nurls = 0;
+	free(N.events);
+	N.events = NULL;
+}
+
+/* Is event one of AGENT_WEBHOOK_EVENTS (all when unset)? */
+static bool
+wanted(const char *event)
+{
+	size_t len = strlen(event);
+
+	if (N.events == NULL)
+		return true;
+	for (const char *p = N.events; *p != '\0'; ) {
+		size_t n;
+
+		p += strspn(p, " ,");
+		n = strcspn(p, ",");
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		if (n == len && strncmp(p, event, len) == 0)
+			return true;
+		p += strcspn(p, ",");
+	}
+	return false;
 }
 
 /* http(s)://, a host libcurl can parse, only printable ASCII without spaces. */
@@ -349,7 +374,8 @@ worker(void *arg)
 }
 
 int
-notify_start(const char *urls, const char *format, char *err, size_t errlen)
+notify_start(const char *urls, const char *format, const char *events,
+    char *err, size_t errlen)
 {
 	pthread_condattr_t ca;
 	bool global = false, cv = false;
@@ -372,6 +398,10 @@ notify_start(const char *urls, const char *format, char *err, size_t errlen)
 	N.fmt = (enum notify_format)i;
 	if (urls == NULL || urls_parse(urls, err, errlen) != 0)
 		goto fail;
+	if (events != NULL && (N.events = strdup(events)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	/* Reference-counted, and thread-safe since libcurl 7.84. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    !(global = true) || (N.curl = curl_easy_init()) == NULL) {
@@ -418,7 +448,7 @@ notify_event(const char *event, const char *msg, json_t *fields)
 	bool queued = false;
 
 	pthread_mutex_lock(&notify_lock);
-	if (!N.running || N.stopping) {
+	if (!N.running || N.stopping || event == NULL || !wanted(event)) {
 		pthread_mutex_unlock(&notify_lock);
 		return;
 	}

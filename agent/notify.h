@@ -10,8 +10,13 @@
 
 #include <jansson.h>
 
-/* urls: comma-separated http(s) URLs; format: "json", "ntfy" or "slack". */
-int notify_start(const char *urls, const char *format, char *err, size_t errlen);
+/*
+ * urls: comma-separated http(s) URLs; format: "json", "ntfy" or "slack";
+ * events: the comma-separated event names to post (AGENT_WEBHOOK_EVENTS),
+ * NULL for every one.
+ */
+int notify_start(const char *urls, const char *format, const char *events,
+    char *err, size_t errlen);
 
 /*
  * Queues one notification (event name, human message, fields: borrowed,

@@ -44,4 +44,12 @@ assert_contains "$(cat "$T/help.log")" AGENT_VERIFY_TIMEOUT "--help"
 agent_run version version
 assert_eq 0 "$AGENT_RC" "version exit code"
 assert_contains "$(cat "$T/version.log")" "mailu-cert-agent " "version"
+# --version prints what the version command prints
+agent_run dashversion --version
+assert_eq 0 "$AGENT_RC" "--version exit code"
+assert_eq "$(cat "$T/version.log")" "$(cat "$T/dashversion.log")" "--version output"
+# a webhook event that does not exist is a bad setting
+agent_run badevents --webhook-events=cycle.rotated,cycle.exploded check
+assert_eq 64 "$AGENT_RC" "AGENT_WEBHOOK_EVENTS with an unknown event: exit code"
+assert_eq '"AGENT_WEBHOOK_EVENTS"' "$(events badevents 'select(.event=="config.invalid") | .setting')" "the setting named"
 pass

@@ -319,7 +319,8 @@ TEST(source_config_agree)
 static const char *const garbage[K__MAX] = {
 	[K_PATH] = "", [K_TEXT] = "", [K_NAME] = "../etc/passwd",
 	[K_SOURCE] = "ftp:/x", [K_DOCKER_HOST] = "http://x", [K_LISTEN] = "nope",
-	[K_URLS] = "ftp://x", [K_WORD] = "xml", [K_ENUM] = "maybe",
+	[K_URLS] = "ftp://x", [K_WORDS] = "cycle.rotated,cycle.exploded",
+	[K_WORD] = "xml", [K_ENUM] = "maybe",
 	[K_LOGLEVEL] = "loud", [K_SWITCH] = "maybe", [K_DURATION] = "5x",
 	[K_COUNT] = "5x", [K_WARN] = "soon", [K_HOSTNAMES] = "mail example",
 	[K_PORTS] = "25,smtp", [K_ENDPOINTS] = "gopher://front",
@@ -365,8 +366,8 @@ TEST(table_invariants)
 			CHECK(strcmp(s->flag, config_settings[j].flag) != 0);
 		}
 		/* a kind of names lists them, and the help line says each */
-		if (s->kind == K_WORD || s->kind == K_ENUM || s->kind == K_SWITCH ||
-		    s->kind == K_LOGLEVEL) {
+		if (s->kind == K_WORD || s->kind == K_WORDS || s->kind == K_ENUM ||
+		    s->kind == K_SWITCH || s->kind == K_LOGLEVEL) {
 			CHECK(s->names != NULL && s->n_names >= 2);
 			for (size_t j = 0; s->names != NULL && j < s->n_names; j++)
 				CHECK(strstr(s->help, s->names[j]) != NULL);

@@ -215,7 +215,7 @@ TEST(json_body)
 
 	rx_start(NULL, "/hook?x=1");
 	notify_test_set_timeouts(1000, 2000, 10);
-	CHECK_INT(notify_start(url, NULL, err, sizeof(err)), 0);
+	CHECK_INT(notify_start(url, NULL, NULL, err, sizeof(err)), 0);
 	notify_event("expiry.warning", "expires in 3 days", f);
 	json_decref(f);		/* borrowed: the queue holds a copy */
 	notify_stop(5000);
@@ -239,6 +239,29 @@ TEST(json_body)
 	json_decref(b);
 }
 
+/* AGENT_WEBHOOK_EVENTS: only the events named are posted. */
+TEST(events_filter)
+{
+	static const int script[] = { 200, 200, 200, 0 };
+
+	rx_start(script, "/f");
+	log_start();
+	notify_test_set_timeouts(1000, 2000, 10);
+	CHECK_INT(notify_start(url, "json", " cycle.rotated , drift.detected", err,
+	    sizeof(err)), 0);
+	notify_event("cycle.failed", "not asked for", NULL);
+	notify_event("cycle.rotated", "asked for", NULL);
+	notify_event("cycle.rotated.more", "a longer name is another event", NULL);
+	notify_event("drift.detected", "asked for", NULL);
+	notify_stop(5000);
+	rx_stop();
+	CHECK_INT(R.nreq, 2);
+	CHECK(R.nreq > 0 && strstr(R.reqs[0].body, "\"cycle.rotated\"") != NULL);
+	CHECK(R.nreq > 1 && strstr(R.reqs[1].body, "\"drift.detected\"") != NULL);
+	CHECK_INT(log_count("notify.sent", NULL), 2);
+	log_end();
+}
+
 TEST(retry_then_success)
 {
 	static const int script[] = { 500, 500, 200, 0 };
@@ -247,7 +270,7 @@ TEST(retry_then_success)
 	rx_start(script, "/r");
 	log_start();
 	notify_test_set_timeouts(1000, 2000, 10);
-	CHECK_INT(notify_start(url, "json", err, sizeof(err)), 0);
+	CHECK_INT(notify_start(url, "json", NULL, err, sizeof(err)), 0);
 	notify_event("rollback.done", "rolled back", NULL);
 	notify_stop(5000);
 	rx_stop();
@@ -265,10 +288,10 @@ TEST(ntfy_and_slack)
 	json_t *b, *f = json_pack("{s:s}", "fingerprint", "ff");
 
 	rx_start(NULL, "/topic");
-	CHECK_INT(notify_start(url, "ntfy", err, sizeof(err)), 0);
+	CHECK_INT(notify_start(url, "ntfy", NULL, err, sizeof(err)), 0);
 	notify_event("cycle.failed", "rollback failed", f);
 	notify_stop(5000);
-	CHECK_INT(notify_start(url, "slack", err, sizeof(err)), 0);
+	CHECK_INT(notify_start(url, "slack", NULL, err, sizeof(err)), 0);
 	notify_event("drift.detected", "stale on :993", f);
 	notify_stop(5000);
 	rx_stop();
@@ -304,7 +327,7 @@ TEST(receiver_down)
 	snprintf(want, sizeof(want), "http://127.0.0.1:%d", R.port);
 	log_start();
 	notify_test_set_timeouts(1000, 2000, 10);
-	CHECK_INT(notify_start(full, "json", err, sizeof(err)), 0);
+	CHECK_INT(notify_start(full, "json", NULL, err, sizeof(err)), 0);
 	notify_event("cycle.failed", "x", NULL);
 	notify_stop(5000);
 	CHECK_INT(log_count("notify.failed", &last), 1);
@@ -333,7 +356,7 @@ TEST(total_timeout_applies)
 	rx_start(script, "/hang");
 	log_start();
 	notify_test_set_timeouts(1000, 200, 10);
-	CHECK_INT(notify_start(url, "json", err, sizeof(err)), 0);
+	CHECK_INT(notify_start(url, "json", NULL, err, sizeof(err)), 0);
 	notify_event("cycle.failed", "x", NULL);
 	t0 = now_ms();
 	notify_stop(10000);
@@ -357,7 +380,7 @@ TEST(overflow_and_stop_deadline)
 	rx_start(script, "/hang");
 	log_start();
 	notify_test_set_timeouts(1000, 30000, 10);
-	CHECK_INT(notify_start(url, "json", err, sizeof(err)), 0);
+	CHECK_INT(notify_start(url, "json", NULL, err, sizeof(err)), 0);
 	notify_event("e0", "x", NULL);
 	/* Wait until the worker is inside the first POST. */
 	for (int i = 0; i < 200 && rx_count() == 0; i++)
@@ -383,7 +406,7 @@ TEST(stop_cuts_backoff)
 	rx_start(NULL, "/");
 	rx_stop();
 	notify_test_set_timeouts(1000, 2000, 60000);
-	CHECK_INT(notify_start(url, "json", err, sizeof(err)), 0);
+	CHECK_INT(notify_start(url, "json", NULL, err, sizeof(err)), 0);
 	notify_event("e", "x", NULL);
 	usleep(100000);
 	t0 = now_ms();
@@ -402,18 +425,19 @@ TEST(bad_urls)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
-		CHECK_INT(notify_start(bad[i], "json", err, sizeof(err)), -1);
+		CHECK_INT(notify_start(bad[i], "json", NULL, err, sizeof(err)), -1);
 		CHECK(err[0] != '\0');
 	}
-	CHECK_INT(notify_start("http://a", "xml", err, sizeof(err)), -1);
-	CHECK_INT(notify_start(NULL, "json", err, sizeof(err)), -1);
-	CHECK_INT(notify_start(" http://a/x , HTTPS://b:8443/y ", "slack", err, sizeof(err)), 0);
-	CHECK_INT(notify_start("http://a", "json", err, sizeof(err)), -1);	/* twice */
+	CHECK_INT(notify_start("http://a", "xml", NULL, err, sizeof(err)), -1);
+	CHECK_INT(notify_start(NULL, "json", NULL, err, sizeof(err)), -1);
+	CHECK_INT(notify_start(" http://a/x , HTTPS://b:8443/y ", "slack", NULL, err, sizeof(err)), 0);
+	CHECK_INT(notify_start("http://a", "json", NULL, err, sizeof(err)), -1);	/* twice */
 	notify_stop(0);
 }
 
 HARNESS_MAIN("notify",
     RUN(json_body),
+    RUN(events_filter),
     RUN(retry_then_success),
     RUN(ntfy_and_slack),
     RUN(receiver_down),
