@@ -68,6 +68,18 @@ agent_free(struct agent *a)
 		lineage_free(a->le);
 }
 
+bool
+agent_disk_holds(struct agent *a, const char *fp)
+{
+	struct install_pair disk = { 0 };
+	enum cert_reason why;
+	bool same = install_read_served(&a->ictx, &disk, &why) == 0 &&
+	    strcmp(disk.fingerprint, fp) == 0;
+
+	install_pair_free(&disk);
+	return same;
+}
+
 void
 agent_want(struct agent *a, bool extra, struct verify_want *w)
 {

@@ -69,6 +69,9 @@ void agent_free(struct agent *a);
  */
 void agent_want(struct agent *a, bool extra, struct verify_want *w);
 
+/* True when CERTS_DIR holds a matching pair whose leaf is fp. */
+bool agent_disk_holds(struct agent *a, const char *fp);
+
 /*
  * What every command that acts shares (run, once, rollback): agent_init,
  * then the state dir's lock (STATE_DIR/lock, held with flock for the

@@ -14,6 +14,7 @@
 #include "check.h"
 #include "clock.h"
 #include "cycle.h"
+#include "deliver.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -49,8 +50,8 @@ cycle_write_status(struct agent *a, const char *reason)
 	json_decref(st);
 }
 
-static void
-begin(struct agent *a)
+void
+cycle_begin(struct agent *a)
 {
 	char id[48];
 
@@ -62,8 +63,8 @@ begin(struct agent *a)
 	log_set_cycle(id);
 }
 
-static enum outcome
-finish(struct agent *a, enum outcome o, long start_ms, json_t *timings,
+enum outcome
+cycle_finish(struct agent *a, enum outcome o, long start_ms, json_t *timings,
     const char *fp)
 {
 	long now = clock_ms();
@@ -125,134 +126,6 @@ load_previous(struct agent *a, const char *new_fp, struct install_pair *old)
 	return false;
 }
 
-/* True when CERTS_DIR holds a matching pair whose leaf is fp. */
-static bool
-disk_holds(struct agent *a, const char *fp)
-{
-	struct install_pair disk = { 0 };
-	enum cert_reason why;
-	bool same = install_read_served(&a->ictx, &disk, &why) == 0 &&
-	    strcmp(disk.fingerprint, fp) == 0;
-
-	install_pair_free(&disk);
-	return same;
-}
-
-/* What every endpoint must serve for one pair: its leaf, of its key type. */
-static const struct verify_want *
-want_pair(struct verify_want *w, const char *fp, enum cert_key_type type)
-{
-	w->n = 0;
-	verify_want_add(w, type, fp);
-	return w;
-}
-
-/*
- * Reload the front(s) (unless !reload) and verify every endpoint serves
- * what want says. found: fronts the caller looked up just before (taken
- * over and freed here), NULL to look them up.
- */
-static int
-deliver(struct agent *a, const struct verify_want *want, bool reload,
-    long timeout_ms, enum reload_fault *fault, json_t *timings, const char *prefix,
-    struct targets *found)
-{
-	const char *fp = want->e[0].fp;
-	struct config *cfg = a->cfg;
-	struct targets t = { 0 };
-	struct probe_result *res = NULL;
-	struct verify_summary sum = { 0 };
-	struct verify_stats vst = { 0 };
-	char key[32];
-	time_t started = time(NULL);
-	long t0 = clock_ms();
-	enum reload_fault rf = RELOAD_OK;
-	int rc = -1;
-
-	*fault = RELOAD_OK;
-	if (found != NULL && (found->fronts != NULL || found->eps != NULL)) {
-		t = *found;
-		memset(found, 0, sizeof(*found));
-	} else {
-		rf = reload_find(&a->reload, &t);
-	}
-	if (rf == RELOAD_OK && reload)
-		rf = reload_fronts(&a->reload, &t, &started);
-	if (rf != RELOAD_OK) {
-		*fault = rf;
-		goto out;
-	}
-	snprintf(key, sizeof(key), "%sreload_ms", prefix);
-	json_object_set_new(timings, key, json_integer(clock_ms() - t0));
-	TEST_PAUSE("cycle.verifying");
-
-	t0 = clock_ms();
-	if ((res = calloc(t.n_eps * want->n + 1, sizeof(*res))) == NULL)
-		goto out;
-	verify_until(t.eps, t.n_eps, want, cfg->n_hostnames > 0 ? cfg->hostnames[0] :
-	    NULL, timeout_ms, cfg->probe_timeout_ms, res, &vst);
-	verify_report(t.eps, t.n_eps, want, res, &sum);
-	snprintf(key, sizeof(key), "%sverify_ms", prefix);
-	json_object_set_new(timings, key, json_integer(clock_ms() - t0));
-	/* where verify's time went: probe rounds, and backoff between them */
-	snprintf(key, sizeof(key), "%sverify_rounds", prefix);
-	json_object_set_new(timings, key, json_integer(vst.rounds));
-	snprintf(key, sizeof(key), "%sverify_probe_ms", prefix);
-	json_object_set_new(timings, key, json_integer(vst.probe_ms));
-	snprintf(key, sizeof(key), "%sverify_wait_ms", prefix);
-	json_object_set_new(timings, key, json_integer(vst.wait_ms));
-	metrics_set_verify_duration((double)(clock_ms() - t0) / 1000.0);
-	a->last_verified = sum.wanted > 0 && sum.matched == sum.wanted;
-	{
-		json_t *errs = reload_log_errors(&a->reload, &t, started - 1);
-		json_t *f = json_pack("{s:s, s:I, s:I, s:O, s:O, s:O, s:o}",
-		    "fingerprint", fp, "endpoints", (json_int_t)t.n_eps, "matched",
-		    (json_int_t)sum.matched, "stale", sum.stale, "unreachable",
-		    sum.unreachable, "services", sum.services, "log_errors", errs);
-
-		if (a->last_verified) {
-			log_event(json_array_size(errs) > 0 ? LOG_LEVEL_WARN :
-			    LOG_LEVEL_INFO, "verify.ok", f,
-			    "all %zu endpoints serve %.16s...", t.n_eps, fp);
-			TEST_PAUSE("cycle.verified");
-			rc = 0;
-		} else {
-			log_event(LOG_LEVEL_ERROR, "verify.failed", f,
-			    "%zu of %zu endpoint probes got %.16s... after %ld ms",
-			    sum.matched, sum.wanted, fp, timeout_ms);
-		}
-	}
-out:
-	verify_summary_free(&sum);
-	free(res);
-	reload_targets_free(&t);
-	return rc;
-}
-
-/*
- * A default reload step failed: before rolling back, look. A front that
- * reloads by itself (Mailu's own certificate watcher polls the pair every
- * second) may already serve the new pair everywhere; rolling that back
- * would fight it. Waits a little longer than the watcher's poll. (A step
- * the admin set in AGENT_RELOAD_COMMANDS is a veto: no second look.)
- */
-#define SELF_RELOAD_WAIT_MS 3000
-static bool
-served_anyway(struct agent *a, const struct verify_want *want, json_t *timings)
-{
-	enum reload_fault fault;
-
-	if (deliver(a, want, false, SELF_RELOAD_WAIT_MS < a->cfg->verify_timeout_ms ?
-	    SELF_RELOAD_WAIT_MS : a->cfg->verify_timeout_ms, &fault, timings,
-	    "served_", NULL) != 0)
-		return false;
-	log_event(LOG_LEVEL_WARN, "reload.served_anyway", json_pack("{s:s}",
-	    "fingerprint", want->e[0].fp), "a reload step failed, but every "
-	    "endpoint serves %.16s...: the front reloaded by itself; not rolling "
-	    "back", want->e[0].fp);
-	return true;
-}
-
 /*
  * Puts old back, reloads and verifies it. replacing: the fingerprint
  * CERTS_DIR must still hold for old to go back over it (a certs-dir
@@ -298,7 +171,7 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 		return OUTCOME_FAILED;
 	}
 	TEST_PAUSE("restored");
-	if (deliver(a, want_pair(&want, old->fingerprint, old->key_type), true,
+	if (deliver_to_fronts(a, deliver_want_pair(&want, old->fingerprint, old->key_type), true,
 	    wait, &fault, timings, "rollback_", NULL) == 0) {
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
@@ -314,7 +187,7 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 	 */
 	if (fault == RELOAD_UNAVAILABLE) {
 		/* if not served yet, the front picks it up from disk when back */
-		bool served = deliver(a, &want, false, wait, &looked, timings,
+		bool served = deliver_to_fronts(a, &want, false, wait, &looked, timings,
 		    "rollback_check_", NULL) == 0;
 
 		log_event(LOG_LEVEL_WARN, "rollback.done",
@@ -330,7 +203,7 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 	 * then the front never re-read anything and may well still serve the
 	 * old pair. Verify that, rather than assume the worst.
 	 */
-	if (deliver(a, &want, false, wait, &looked, timings, "rollback_check_",
+	if (deliver_to_fronts(a, &want, false, wait, &looked, timings, "rollback_check_",
 	    NULL) == 0) {
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b, s:b}", "fingerprint", old->fingerprint,
@@ -416,7 +289,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	struct targets fronts = { 0 };
 
 	*rejected_out = false;
-	begin(a);
+	cycle_begin(a);
 	a->landed_ms = landed_ms;
 	json_object_set_new(timings, "detect_ms", json_integer(start - landed_ms));
 	if (a->settle_ms > 0)	/* detect_ms - settle_ms: noticing, not waiting */
@@ -436,7 +309,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		    json_pack("{s:s}", "source", desc), "%s changed", desc);
 		reject(NULL, why, a->src.detail);
 		*rejected_out = true;
-		o = finish(a, OUTCOME_REJECTED, start, timings, NULL);
+		o = cycle_finish(a, OUTCOME_REJECTED, start, timings, NULL);
 		goto out;
 	}
 	cert_format_time(parsed.not_after, when);
@@ -445,7 +318,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	    raw.fingerprint, "not_after", when, "names", cert_names_json(parsed.leaf)),
 	    "%s holds %.16s... (expires %s)", desc, raw.fingerprint, when);
 	if (strcmp(raw.fingerprint, a->good_fp) == 0) {
-		o = finish(a, OUTCOME_UNCHANGED, start, timings, raw.fingerprint);
+		o = cycle_finish(a, OUTCOME_UNCHANGED, start, timings, raw.fingerprint);
 		goto out;
 	}
 	if (parsed.key_in_file)
@@ -458,7 +331,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		a->rejected_not_after = parsed.not_after;
 		reject(raw.fingerprint, why, detail);
 		*rejected_out = true;
-		o = finish(a, OUTCOME_REJECTED, start, timings, raw.fingerprint);
+		o = cycle_finish(a, OUTCOME_REJECTED, start, timings, raw.fingerprint);
 		goto out;
 	}
 	TEST_PAUSE("cycle.validated");
@@ -488,7 +361,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		if (have_old) {
 			/* nothing was touched; a full disk may have room later */
 			a->retry_pending = true;
-			o = finish(a, OUTCOME_FAILED, start, timings, raw.fingerprint);
+			o = cycle_finish(a, OUTCOME_FAILED, start, timings, raw.fingerprint);
 			goto out;
 		}
 	}
@@ -507,7 +380,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 			    "%.16s... not installed: no engine or no running front to "
 			    "reload; served pair untouched", raw.fingerprint);
 			a->retry_pending = true;
-			o = finish(a, OUTCOME_KEPT, start, timings, raw.fingerprint);
+			o = cycle_finish(a, OUTCOME_KEPT, start, timings, raw.fingerprint);
 			goto out;
 		}
 	}
@@ -520,7 +393,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		    "installing %.16s... failed, served pair untouched: %s",
 		    raw.fingerprint, err);
 		a->retry_pending = true;
-		o = finish(a, OUTCOME_KEPT, start, timings, raw.fingerprint);
+		o = cycle_finish(a, OUTCOME_KEPT, start, timings, raw.fingerprint);
 		goto out;
 	}
 	log_event(LOG_LEVEL_INFO, "cert.installed",
@@ -529,7 +402,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	    "%.16s... is in %s", raw.fingerprint, cfg->certs_dir);
 	json_object_set_new(timings, "install_ms", json_integer(clock_ms() - t0));
 	TEST_PAUSE("cycle.installed");
-	if (a->src.kind == SOURCE_CERTS_DIR && !disk_holds(a, raw.fingerprint)) {
+	if (a->src.kind == SOURCE_CERTS_DIR && !agent_disk_holds(a, raw.fingerprint)) {
 		/*
 		 * Served in place (certs-dir): the ACME client wrote CERTS_DIR
 		 * again since these bytes were validated, or is writing it now.
@@ -540,16 +413,16 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		    json_pack("{s:s}", "fingerprint", raw.fingerprint),
 		    "%s changed since %.16s... was validated; not reloading, the "
 		    "newer files get their own cycle", cfg->certs_dir, raw.fingerprint);
-		o = finish(a, OUTCOME_UNCHANGED, start, timings, raw.fingerprint);
+		o = cycle_finish(a, OUTCOME_UNCHANGED, start, timings, raw.fingerprint);
 		goto out;
 	}
 
 	/* reload and verify; anything short of every endpoint: roll back */
 	reload_since = time(NULL);
-	want_pair(&want, raw.fingerprint, raw.key_type);
-	if (deliver(a, &want, true, cfg->verify_timeout_ms, &fault, timings, "",
+	deliver_want_pair(&want, raw.fingerprint, raw.key_type);
+	if (deliver_to_fronts(a, &want, true, cfg->verify_timeout_ms, &fault, timings, "",
 	    &fronts) == 0 || (fault == RELOAD_FAILED &&
-	    config_reload_commands_default(cfg) && served_anyway(a, &want, timings))) {
+	    config_reload_commands_default(cfg) && deliver_served_anyway(a, &want, timings))) {
 		if (store_save_current(&a->ictx, &raw, err, sizeof(err)) != 0)
 			log_event(LOG_LEVEL_WARN, "state.write_failed",
 			    json_pack("{s:s, s:s}", "error",
@@ -560,7 +433,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		a->good_not_before = parsed.not_before;
 		a->good_not_after = parsed.not_after;
 		a->retry_pending = false;
-		o = finish(a, OUTCOME_ROTATED, start, timings, raw.fingerprint);
+		o = cycle_finish(a, OUTCOME_ROTATED, start, timings, raw.fingerprint);
 		goto out;
 	}
 	engine_fault = fault == RELOAD_UNAVAILABLE;
@@ -581,7 +454,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 		*rejected_out = true;
 		a->retry_pending = false;
 	}
-	o = finish(a, o, start, timings, raw.fingerprint);
+	o = cycle_finish(a, o, start, timings, raw.fingerprint);
 out:
 	reload_targets_free(&fronts);
 	install_pair_free(&raw);
@@ -600,7 +473,7 @@ cycle_rollback(struct agent *a)
 	char err[256], path[PATH_MAX];
 	long start = clock_ms();
 
-	begin(a);
+	cycle_begin(a);
 	if (install_read_served(&a->ictx, &served, &why) != 0)
 		served.fingerprint[0] = '\0';
 	if (store_load_backup(&a->ictx, served.fingerprint, &old, path,
@@ -608,7 +481,7 @@ cycle_rollback(struct agent *a)
 		log_event(LOG_LEVEL_ERROR, "rollback.failed",
 		    json_pack("{s:s, s:s}", "reason", "no_backup", "detail", err),
 		    "no backup to roll back to: %s", err);
-		o = finish(a, OUTCOME_FAILED, start, timings, NULL);
+		o = cycle_finish(a, OUTCOME_FAILED, start, timings, NULL);
 		goto out;
 	}
 	log_event(LOG_LEVEL_INFO, "rollback.start",
@@ -621,63 +494,11 @@ cycle_rollback(struct agent *a)
 		memcpy(a->good_fp, old.fingerprint, sizeof(a->good_fp));
 		a->good_type = old.key_type;
 	}
-	o = finish(a, o, start, timings, old.fingerprint);
+	o = cycle_finish(a, o, start, timings, old.fingerprint);
 out:
 	install_pair_free(&served);
 	install_pair_free(&old);
 	return o;
-}
-
-/* True when both wants ask for the same leaves. */
-static bool
-want_same(const struct verify_want *x, const struct verify_want *y)
-{
-	if (x->n != y->n)
-		return false;
-	for (size_t k = 0; k < x->n; k++)
-		if (x->e[k].type != y->e[k].type || strcmp(x->e[k].fp, y->e[k].fp) != 0)
-			return false;
-	return true;
-}
-
-enum outcome
-cycle_lineages(struct agent *a, long landed_ms)
-{
-	struct verify_want want;
-	char when[32];
-	long start = clock_ms();
-	enum outcome o;
-
-	begin(a);
-	a->landed_ms = landed_ms;
-	lineage_read(a->le);
-	lineage_want(a->le, &want);
-	for (int i = 0; i < LINEAGE_N; i++) {
-		const struct lineage *l = &a->le[i];
-
-		if (!l->ok) {
-			log_event(LOG_LEVEL_WARN, "source.changed",
-			    json_pack("{s:s, s:s, s:s}", "source", l->src.watch_dirs[0],
-			    "lineage", l->name, "reason", cert_reason_names[l->why]),
-			    "letsencrypt lineage %s: %s", l->name,
-			    cert_reason_names[l->why]);
-			continue;
-		}
-		cert_format_time(l->not_after, when);
-		log_event(LOG_LEVEL_INFO, "source.changed",
-		    json_pack("{s:s, s:s, s:s, s:s, s:s}", "source", l->src.watch_dirs[0],
-		    "lineage", l->name, "key_type", cert_key_type_names[l->type],
-		    "fingerprint", l->fp, "not_after", when),
-		    "letsencrypt lineage %s holds %.16s... (%s, expires %s)", l->name,
-		    l->fp, cert_key_type_names[l->type], when);
-	}
-	if (want.n > 0 && a->last_verified && want_same(&want, &a->verified)) {
-		o = finish(a, OUTCOME_UNCHANGED, start, NULL, want.e[0].fp);
-		return o;
-	}
-	/* the front's certbot renewed: verify both key types, reload if stale */
-	o = cycle_reconcile(a, true) == 0 && want.n > 0 ? OUTCOME_ROTATED : OUTCOME_FAILED;
-	return finish(a, o, start, NULL, want.n > 0 ? want.e[0].fp : NULL);
 }
 
 void
@@ -686,172 +507,11 @@ cycle_reject(struct agent *a, enum cert_reason why, const char *detail)
 	char desc[PATH_MAX + 16];
 	long start = clock_ms();
 
-	begin(a);
+	cycle_begin(a);
 	source_describe(&a->src, desc, sizeof(desc));
 	log_event(LOG_LEVEL_INFO, "source.changed", json_pack("{s:s}", "source", desc),
 	    "%s changed", desc);
 	reject(NULL, why, detail);
-	finish(a, OUTCOME_REJECTED, start, NULL, NULL);
+	cycle_finish(a, OUTCOME_REJECTED, start, NULL, NULL);
 }
 
-int
-cycle_reconcile(struct agent *a, bool may_heal)
-{
-	struct targets t = { 0 };
-	struct probe_result *res = NULL;
-	struct verify_summary sum = { 0 };
-	struct verify_want want;
-	enum reload_fault fault;
-	const char *fp;
-	json_t *timings;
-	int rc = -1;
-
-	agent_want(a, true, &want);
-	if (want.n == 0)
-		return 0;
-	fp = want.e[0].fp;
-	if (reload_find(&a->reload, &t) != RELOAD_OK)
-		goto out;
-	if ((res = calloc(t.n_eps * want.n + 1, sizeof(*res))) == NULL)
-		goto out;
-	verify_probe_all(t.eps, t.n_eps, &want, a->cfg->n_hostnames > 0 ?
-	    a->cfg->hostnames[0] : NULL, a->cfg->probe_timeout_ms, res);
-	for (size_t j = 0; j < t.n_eps * want.n; j++) {
-		if (res[j].ok || want.e[j % want.n].absent)
-			continue;
-		/* a front still starting: give it AGENT_VERIFY_TIMEOUT to answer */
-		verify_until(t.eps, t.n_eps, &want, a->cfg->n_hostnames > 0 ?
-		    a->cfg->hostnames[0] : NULL, a->cfg->verify_timeout_ms,
-		    a->cfg->probe_timeout_ms, res, NULL);
-		break;
-	}
-	verify_report(t.eps, t.n_eps, &want, res, &sum);
-	a->last_verified = sum.wanted > 0 && sum.matched == sum.wanted;
-	if (a->last_verified)
-		a->verified = want;
-	if (a->last_verified || json_array_size(sum.stale) == 0 || !may_heal) {
-		if (!a->last_verified && json_array_size(sum.stale) > 0)
-			log_event(LOG_LEVEL_WARN, "drift.detected",
-			    json_pack("{s:s, s:O, s:O, s:b}", "fingerprint", fp,
-			    "stale", sum.stale, "services", sum.services, "healing", 0),
-			    "%zu endpoints serve another certificate; not reloading "
-			    "again yet (rate limit)", json_array_size(sum.stale));
-		rc = a->last_verified ? 0 : -1;
-		goto out;
-	}
-	if (!a->le_mode && !disk_holds(a, a->good_fp)) {
-		/*
-		 * A reload loads what CERTS_DIR holds, and that is not the
-		 * last-known-good pair (a kill between the install and the
-		 * update of current/, or a certs-dir write not seen yet): a
-		 * heal would load a pair nobody verified, then wait in vain for
-		 * the old one. The next cycle validates, reloads and verifies it.
-		 */
-		log_event(LOG_LEVEL_WARN, "drift.detected",
-		    json_pack("{s:s, s:O, s:O, s:b, s:s}", "fingerprint", fp,
-		    "stale", sum.stale, "services", sum.services, "healing", 0,
-		    "reason", "certs_dir_changed"),
-		    "%zu endpoints serve another certificate; CERTS_DIR holds "
-		    "another pair than %.16s..., left to the next cycle",
-		    json_array_size(sum.stale), fp);
-		rc = -1;
-		goto out;
-	}
-	/* something serves an older pair: the nginx-only reload, healed here */
-	{
-		json_t *f = json_pack("{s:s, s:O, s:O}", "fingerprint", fp,
-		    "stale", sum.stale, "services", sum.services);
-
-		notify_event("drift.detected", "endpoints serve a stale certificate", f);
-		log_event(LOG_LEVEL_WARN, "drift.detected", f,
-		    "%zu endpoints serve another certificate than %.16s...",
-		    json_array_size(sum.stale), fp);
-	}
-	timings = json_object();
-	TEST_PHASE("drift.");
-	rc = deliver(a, &want, true, a->cfg->verify_timeout_ms, &fault, timings, "",
-	    NULL);
-	if (rc == 0)
-		a->verified = want;
-	TEST_PHASE("");
-	json_decref(timings);
-	log_event(rc == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
-	    rc == 0 ? "drift.healed" : "drift.failed",
-	    json_pack("{s:s}", "fingerprint", fp),
-	    rc == 0 ? "every endpoint serves %.16s... again" :
-	    "endpoints still do not serve %.16s...", fp);
-out:
-	verify_summary_free(&sum);
-	free(res);
-	reload_targets_free(&t);
-	cycle_write_status(a, rc == 0 ? "verified" : "not verified");
-	return rc;
-}
-
-/*
- * One certificate's expiry warnings: one per AGENT_EXPIRY_WARN threshold
- * crossed, once per certificate (*warned_fp, *warned remember it), and
- * one at error level once it has expired. lineage: its letsencrypt
- * lineage, or NULL for the served pair.
- */
-static void
-expiry_one(const struct config *cfg, const char *fp, time_t not_after,
-    char warned_fp[CERT_FP_HEX + 1], int *warned, const char *lineage)
-{
-	long left = (long)(not_after - time(NULL));
-	char when[32], thr[16];
-	int crossed = 0;
-	json_t *f;
-
-	if (fp[0] == '\0' || not_after == 0)
-		return;
-	if (strcmp(warned_fp, fp) != 0) {
-		/* a new certificate starts with no warnings given */
-		memcpy(warned_fp, fp, CERT_FP_HEX + 1);
-		*warned = 0;
-	}
-	/* thresholds are descending: count how many this pair is inside */
-	while ((size_t)crossed < cfg->n_expiry_warn &&
-	    left <= cfg->expiry_warn_s[crossed])
-		crossed++;
-	cert_format_time(not_after, when);
-	for (; *warned < crossed; (*warned)++) {
-		check_format_duration(cfg->expiry_warn_s[*warned], thr, sizeof(thr));
-		f = json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint", fp,
-		    "not_after", when, "expired", 0, "threshold", thr, "days_left",
-		    (double)left / 86400.0);
-		if (lineage != NULL)
-			json_object_set_new(f, "lineage", json_string(lineage));
-		notify_event("expiry.warning", "the served certificate expires soon", f);
-		log_event(LOG_LEVEL_WARN, "expiry.warning", f,
-		    "the served certificate%s%s expires within %s (%s)",
-		    lineage ? " " : "", lineage ? lineage : "", thr, when);
-	}
-	if (left <= 0 && *warned <= (int)cfg->n_expiry_warn) {
-		*warned = (int)cfg->n_expiry_warn + 1;
-		f = json_pack("{s:s, s:s, s:b, s:s, s:f}", "fingerprint", fp,
-		    "not_after", when, "expired", 1, "threshold", "expired",
-		    "days_left", (double)left / 86400.0);
-		if (lineage != NULL)
-			json_object_set_new(f, "lineage", json_string(lineage));
-		notify_event("expiry.warning", "the served certificate has expired", f);
-		log_event(LOG_LEVEL_ERROR, "expiry.warning", f,
-		    "the served certificate%s%s expired at %s", lineage ? " " : "",
-		    lineage ? lineage : "", when);
-	}
-}
-
-void
-cycle_expiry(struct agent *a)
-{
-	if (!a->le_mode) {
-		expiry_one(a->cfg, a->good_fp, a->good_not_after, a->warned_fp,
-		    &a->warned, NULL);
-		return;
-	}
-	/* letsencrypt: each lineage its own (the last read's dates) */
-	for (int i = 0; i < LINEAGE_N; i++)
-		if (a->le[i].ok)
-			expiry_one(a->cfg, a->le[i].fp, a->le[i].not_after,
-			    a->le[i].warned_fp, &a->le[i].warned, a->le[i].name);
-}

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "memtrim.h"
 #include "metrics.h"
+#include "monitor.h"
 #include "notify.h"
 #include "probe.h"
 #include "schedule.h"
@@ -116,7 +117,7 @@ start_services(const struct config *cfg)
 /*
  * SCHED_READ in the letsencrypt flavor: certbot renews a lineage by
  * swapping its links one at a time, so a lineage whose pair does not
- * match yet is waited for (the settle rule); then cycle_lineages verifies
+ * match yet is waited for (the settle rule); then monitor_lineages verifies
  * both key types and heals, never installing anything.
  */
 static void
@@ -142,7 +143,7 @@ read_lineages(struct agent *a, struct sched *s, const struct sched_do *d,
 		struct sched_cycle c = { 0 };
 
 		/* nothing is installed, so nothing to retry or suppress */
-		cycle_lineages(a, s->landed);
+		monitor_lineages(a, s->landed);
 		sched_cycle_done(s, &c, sig, clock_ms());
 		break;
 	}
@@ -243,10 +244,10 @@ act(struct agent *a, struct sched *s, struct watch *w, int *lockfd,
 			break;
 		case SCHED_DRIFT:
 			sched_drift_done(s, d.may_heal,
-			    cycle_reconcile(a, d.may_heal) == 0, clock_ms());
+			    monitor_drift(a, d.may_heal) == 0, clock_ms());
 			break;
 		case SCHED_EXPIRY:
-			cycle_expiry(a);
+			monitor_expiry(a);
 			break;
 		case SCHED_REJECT:
 			cycle_reject(a, CERT_INCOMPLETE_WRITE,
@@ -288,8 +289,8 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	/* watch first: a change during the start-up verify must not be missed */
 	open_watch(&w, &a, false);
 	source_stat(&a.src, &sig);
-	cycle_reconcile(&a, true);
-	cycle_expiry(&a);
+	monitor_drift(&a, true);
+	monitor_expiry(&a);
 	sched_init(&s, cfg->poll_interval_ms, cfg->drift_interval_ms,
 	    cfg->settle_timeout_ms, &sig, clock_ms());
 

@@ -19,6 +19,7 @@
 #include "daemon.h"
 #include "docker.h"
 #include "log.h"
+#include "monitor.h"
 #include "probe.h"
 #include "reload.h"
 #include "status.h"
@@ -105,7 +106,7 @@ cmd_once(struct config *cfg)
 	int lockfd = -1;
 
 	if (agent_open(&a, cfg, &lockfd) == 0)
-		o = a.le_mode ? cycle_lineages(&a, clock_ms()) :
+		o = a.le_mode ? monitor_lineages(&a, clock_ms()) :
 		    cycle_run(&a, clock_ms(), NULL, NULL, &rejected);
 	agent_close(&a, lockfd);
 	return o == OUTCOME_ROTATED || o == OUTCOME_UNCHANGED ? EXIT_OK :

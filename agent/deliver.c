@@ -1,0 +1,130 @@
+/*
+ * deliver: getting a pair (or both of a letsencrypt front's) served: the
+ * reload through the backend, then the verify of every endpoint, with
+ * the timings cycle.done reports. Used by a rotation, a rollback and a
+ * drift heal alike.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "deliver.h"
+#include "log.h"
+#include "metrics.h"
+#include "testhook.h"
+
+/* What every endpoint must serve for one pair: its leaf, of its key type. */
+const struct verify_want *
+deliver_want_pair(struct verify_want *w, const char *fp, enum cert_key_type type)
+{
+	w->n = 0;
+	verify_want_add(w, type, fp);
+	return w;
+}
+
+/*
+ * Reload the front(s) (unless !reload) and verify every endpoint serves
+ * what want says. found: fronts the caller looked up just before (taken
+ * over and freed here), NULL to look them up.
+ */
+int
+deliver_to_fronts(struct agent *a, const struct verify_want *want, bool reload,
+    long timeout_ms, enum reload_fault *fault, json_t *timings, const char *prefix,
+    struct targets *found)
+{
+	const char *fp = want->e[0].fp;
+	struct config *cfg = a->cfg;
+	struct targets t = { 0 };
+	struct probe_result *res = NULL;
+	struct verify_summary sum = { 0 };
+	struct verify_stats vst = { 0 };
+	char key[32];
+	time_t started = time(NULL);
+	long t0 = clock_ms();
+	enum reload_fault rf = RELOAD_OK;
+	int rc = -1;
+
+	*fault = RELOAD_OK;
+	if (found != NULL && (found->fronts != NULL || found->eps != NULL)) {
+		t = *found;
+		memset(found, 0, sizeof(*found));
+	} else {
+		rf = reload_find(&a->reload, &t);
+	}
+	if (rf == RELOAD_OK && reload)
+		rf = reload_fronts(&a->reload, &t, &started);
+	if (rf != RELOAD_OK) {
+		*fault = rf;
+		goto out;
+	}
+	snprintf(key, sizeof(key), "%sreload_ms", prefix);
+	json_object_set_new(timings, key, json_integer(clock_ms() - t0));
+	TEST_PAUSE("cycle.verifying");
+
+	t0 = clock_ms();
+	if ((res = calloc(t.n_eps * want->n + 1, sizeof(*res))) == NULL)
+		goto out;
+	verify_until(t.eps, t.n_eps, want, cfg->n_hostnames > 0 ? cfg->hostnames[0] :
+	    NULL, timeout_ms, cfg->probe_timeout_ms, res, &vst);
+	verify_report(t.eps, t.n_eps, want, res, &sum);
+	snprintf(key, sizeof(key), "%sverify_ms", prefix);
+	json_object_set_new(timings, key, json_integer(clock_ms() - t0));
+	/* where verify's time went: probe rounds, and backoff between them */
+	snprintf(key, sizeof(key), "%sverify_rounds", prefix);
+	json_object_set_new(timings, key, json_integer(vst.rounds));
+	snprintf(key, sizeof(key), "%sverify_probe_ms", prefix);
+	json_object_set_new(timings, key, json_integer(vst.probe_ms));
+	snprintf(key, sizeof(key), "%sverify_wait_ms", prefix);
+	json_object_set_new(timings, key, json_integer(vst.wait_ms));
+	metrics_set_verify_duration((double)(clock_ms() - t0) / 1000.0);
+	a->last_verified = sum.wanted > 0 && sum.matched == sum.wanted;
+	{
+		json_t *errs = reload_log_errors(&a->reload, &t, started - 1);
+		json_t *f = json_pack("{s:s, s:I, s:I, s:O, s:O, s:O, s:o}",
+		    "fingerprint", fp, "endpoints", (json_int_t)t.n_eps, "matched",
+		    (json_int_t)sum.matched, "stale", sum.stale, "unreachable",
+		    sum.unreachable, "services", sum.services, "log_errors", errs);
+
+		if (a->last_verified) {
+			log_event(json_array_size(errs) > 0 ? LOG_LEVEL_WARN :
+			    LOG_LEVEL_INFO, "verify.ok", f,
+			    "all %zu endpoints serve %.16s...", t.n_eps, fp);
+			TEST_PAUSE("cycle.verified");
+			rc = 0;
+		} else {
+			log_event(LOG_LEVEL_ERROR, "verify.failed", f,
+			    "%zu of %zu endpoint probes got %.16s... after %ld ms",
+			    sum.matched, sum.wanted, fp, timeout_ms);
+		}
+	}
+out:
+	verify_summary_free(&sum);
+	free(res);
+	reload_targets_free(&t);
+	return rc;
+}
+
+/*
+ * A default reload step failed: before rolling back, look. A front that
+ * reloads by itself (Mailu's own certificate watcher polls the pair every
+ * second) may already serve the new pair everywhere; rolling that back
+ * would fight it. Waits a little longer than the watcher's poll. (A step
+ * the admin set in AGENT_RELOAD_COMMANDS is a veto: no second look.)
+ */
+bool
+deliver_served_anyway(struct agent *a, const struct verify_want *want, json_t *timings)
+{
+	enum reload_fault fault;
+
+	if (deliver_to_fronts(a, want, false, DELIVER_SELF_RELOAD_WAIT_MS < a->cfg->verify_timeout_ms ?
+	    DELIVER_SELF_RELOAD_WAIT_MS : a->cfg->verify_timeout_ms, &fault, timings,
+	    "served_", NULL) != 0)
+		return false;
+	log_event(LOG_LEVEL_WARN, "reload.served_anyway", json_pack("{s:s}",
+	    "fingerprint", want->e[0].fp), "a reload step failed, but every "
+	    "endpoint serves %.16s...: the front reloaded by itself; not rolling "
+	    "back", want->e[0].fp);
+	return true;
+}
+
