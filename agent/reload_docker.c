@@ -78,17 +78,56 @@ front_scope(const struct config *cfg, const char *project)
 	    strcmp(cfg->front, DEFAULT_FRONT) == 0 ? project : NULL;
 }
 
-/* The agent's own compose project, looked up once (a host process has none). */
+/*
+ * The agent's own container, or NULL when it runs in none (a host
+ * process). Looked up until the engine answers: an engine that was down
+ * at the first look must not leave the agent without its networks.
+ */
+static const struct docker_container *
+own_container(struct reloader *r)
+{
+	struct docker_status st;
+
+	if (!r->self_known) {
+		if (docker_self(r->docker, &r->self, &st) != 0)
+			memset(&r->self, 0, sizeof(r->self));
+		r->self_known = st.error == DOCKER_OK ||
+		    st.error == DOCKER_ERR_NOT_FOUND || st.error == DOCKER_ERR_DENIED;
+	}
+	return r->self.id[0] != '\0' ? &r->self : NULL;
+}
+
+/* The agent's own compose project, "" when none. */
 static const char *
 own_project(struct reloader *r)
 {
-	struct docker_container self;
-	struct docker_status st;
+	const struct docker_container *self = own_container(r);
 
-	if (!r->self_known && docker_self(r->docker, &self, &st) == 0)
-		snprintf(r->project, sizeof(r->project), "%s", self.project);
-	r->self_known = true;
-	return r->project;
+	return self != NULL ? self->project : "";
+}
+
+/*
+ * The address to probe front on: on a network the agent's container
+ * shares with it (docker_reach). No shared network is worth a warning
+ * naming the one used instead: the probes may not reach it.
+ */
+static const char *
+front_address(struct reloader *r, const struct docker_container *front)
+{
+	const char *network, *address;
+	enum docker_reach how = docker_reach(front, own_container(r), &network,
+	    &address);
+
+	if (how == DOCKER_REACH_UNSHARED)
+		log_event(LOG_LEVEL_WARN, "front.network",
+		    json_pack("{s:s, s:s, s:s, s:s}", "container", front->name,
+		    "network", network, "address", address, "reason",
+		    front->host_network ? "front_on_host_network" :
+		    "no_shared_network"),
+		    "front %s shares no network with the agent's container: probing "
+		    "%s on %s, which may not reach it", front->name, address,
+		    network[0] != '\0' ? network : "its first network");
+	return how == DOCKER_REACH_NONE ? "" : address;
 }
 
 /*
@@ -144,7 +183,9 @@ docker_targets(struct reloader *r, struct targets *t)
 	if (t->eps == NULL)
 		return RELOAD_UNAVAILABLE;
 	for (size_t i = 0; i < t->n_fronts; i++) {
-		if (t->fronts[i].address[0] == '\0') {
+		const char *address = front_address(r, &t->fronts[i]);
+
+		if (address[0] == '\0') {
 			log_event(LOG_LEVEL_WARN, "front.no_address",
 			    json_pack("{s:s}", "container", t->fronts[i].name),
 			    "front %s has no address to probe", t->fronts[i].name);
