@@ -467,11 +467,12 @@ TEST(parse_list_and_inspect)
 }
 
 /*
- * The Engine's answers for containers on several networks, as it writes
- * them (the fields a front's and the agent's inspect and list entries
- * carry; keys of Networks in the engine's order, by name). No test can
- * make these on the test bed: it has no bridge networks and none may be
- * created, so these recorded shapes are the proof of the choice.
+ * The Engine's answers for containers on several networks: each entry of
+ * Networks has the fields the test engine (28.2) wrote for the bed's
+ * host-network front, here with the addresses compose networks give;
+ * keys in the engine's order, by name. No test can make these on the test
+ * bed: it has no bridge networks and none may be created, so these
+ * answers are the proof of the choice.
  */
 #define FRONT_ID "1f0e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 #define AGENT_ID "a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8"
