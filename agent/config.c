@@ -569,10 +569,6 @@ config_load(struct config *cfg, int argc, char **argv, char **environ_,
 
 	if ((raw = calloc(config_nsettings, sizeof(*raw))) == NULL)
 		goto out;
-	for (size_t i = 0; i < config_nsettings; i++)
-		if (config_settings[i].def != NULL &&
-		    (raw[i] = strdup(config_settings[i].def)) == NULL)
-			goto out;
 	/* --env-file first, since the environment and flags override it */
 	if (read_argv(cfg, argc, argv, raw, true, err) != 0)
 		goto out;
@@ -586,6 +582,11 @@ config_load(struct config *cfg, int argc, char **argv, char **environ_,
 	for (size_t i = 0; i < config_nsettings; i++) {
 		const struct setting *s = &config_settings[i];
 
+		/* the defaults last: what no source set is known as such */
+		if (raw[i] != NULL && s->off == offsetof(struct config, reload_commands))
+			cfg->reload_commands_given = true;
+		if (raw[i] == NULL && s->def != NULL && (raw[i] = strdup(s->def)) == NULL)
+			goto out;
 		if (raw[i] == NULL)
 			continue;
 		/* Mailu writes unset settings as empty: treat them as unset */

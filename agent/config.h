@@ -48,6 +48,7 @@ struct config {
 	char *docker_host;
 	char *front;			/* AGENT_FRONT */
 	char *reload_commands;		/* ';'-separated, raw */
+	bool reload_commands_given;	/* set by the admin (any source), even to the default */
 	struct endpoint *endpoints;	/* AGENT_ENDPOINTS; NULL: defaults */
 	size_t n_endpoints;
 	long verify_timeout_ms;

@@ -74,19 +74,85 @@ fill_common(struct docker_container *c, json_t *labels, json_t *hostcfg,
 	    docker_field(netset, "Networks", JSON_OBJECT, false, &nets, st) != 0))
 		return -1;
 	/* A host-network container has no address of its own: loopback reaches it. */
-	if (mode != NULL && strcmp(json_string_value(mode), "host") == 0)
+	if (mode != NULL && strcmp(json_string_value(mode), "host") == 0) {
+		c->host_network = true;
 		snprintf(c->address, sizeof(c->address), "127.0.0.1");
+	}
+	if (mode != NULL && strncmp(json_string_value(mode), "container:", 10) == 0 &&
+	    is_ref(json_string_value(mode) + 10))
+		snprintf(c->net_container, sizeof(c->net_container), "%s",
+		    json_string_value(mode) + 10);
 	json_object_foreach(nets, k, v) {
+		struct docker_network *n = &c->nets[c->n_nets];
+		bool has_ip;
+
 		if (!json_is_object(v) ||
 		    docker_field(v, "IPAddress", JSON_STRING, false, &ip, st) != 0)
 			return docker_fail(st, DOCKER_ERR_BAD_ANSWER,
 			    "network %s malformed", k);
-		if (ip != NULL && json_string_length(ip) > 0 && c->address[0] == '\0' &&
+		has_ip = ip != NULL && json_string_length(ip) > 0;
+		if (has_ip && c->address[0] == '\0' &&
 		    docker_copy_field(c->address, sizeof(c->address), ip,
 		    HEX "ABCDEF.:", 1, "IPAddress", st) != 0)
 			return -1;
+		/* a name not kept whole is not kept: a cut one could match another */
+		if (c->n_nets == DOCKER_MAX_NETWORKS || !is_ref(k) ||
+		    strlen(k) >= sizeof(n->name)) {
+			c->nets_omitted++;
+			continue;
+		}
+		snprintf(n->name, sizeof(n->name), "%s", k);
+		if (has_ip && docker_copy_field(n->address, sizeof(n->address), ip,
+		    HEX "ABCDEF.:", 1, "IPAddress", st) != 0)
+			return -1;
+		c->n_nets++;
 	}
 	return 0;
+}
+
+enum docker_reach
+docker_reach(const struct docker_container *front,
+    const struct docker_container *self, const char **network,
+    const char **address)
+{
+	bool on_host = self == NULL || self->host_network;
+
+	*network = "";
+	*address = front->address;
+	if (front->host_network) {
+		*network = "host";
+		return on_host ? DOCKER_REACH_HOST : DOCKER_REACH_UNSHARED;
+	}
+	/* in the front's own network stack: its addresses are ours */
+	if (!on_host && front->address[0] != '\0' && self->net_container[0] != '\0' &&
+	    (strcmp(self->net_container, front->id) == 0 ||
+	    strcmp(self->net_container, front->name) == 0)) {
+		*network = "container";
+		return DOCKER_REACH_SHARED;
+	}
+	for (size_t i = 0; !on_host && i < front->n_nets; i++) {
+		const struct docker_network *n = &front->nets[i];
+
+		if (n->address[0] == '\0')
+			continue;
+		for (size_t j = 0; j < self->n_nets; j++) {
+			if (strcmp(n->name, self->nets[j].name) == 0) {
+				*network = n->name;
+				*address = n->address;
+				return DOCKER_REACH_SHARED;
+			}
+		}
+	}
+	if (front->address[0] == '\0')
+		return DOCKER_REACH_NONE;
+	/* the first network with an address, named when it was recorded */
+	for (size_t i = 0; i < front->n_nets; i++) {
+		if (strcmp(front->nets[i].address, front->address) == 0) {
+			*network = front->nets[i].name;
+			break;
+		}
+	}
+	return on_host ? DOCKER_REACH_HOST : DOCKER_REACH_UNSHARED;
 }
 
 /*

@@ -39,10 +39,17 @@
  */
 #define DOCKER_MAX_VALUES 65536
 /*
- * Entries of a list answer, checked before the array they size (536
- * bytes each): more than 1 MiB of real entries (>= 600 bytes) can hold.
+ * Entries of a list answer, checked before the array they size (1.6 KB
+ * each with their networks, 3.2 MB at most): more than 1 MiB of real
+ * entries (>= 600 bytes) can hold.
  */
 #define DOCKER_MAX_CONTAINERS 2048
+/*
+ * Networks recorded of one container (in the engine's order, by name):
+ * a front on a compose project's networks and a proxy's has 2 or 3. The
+ * rest, and names of 64 bytes or more, are counted, not recorded.
+ */
+#define DOCKER_MAX_NETWORKS 8
 /* Output kept from one exec, per stream (the rest is counted, not kept). */
 #define DOCKER_EXEC_KEEP 4096
 
@@ -88,11 +95,22 @@ void docker_close(struct docker **d);
 /* The negotiated API version, e.g. "1.41" ("" before the first request). */
 const char *docker_api_version(const struct docker *d);
 
+/* One network a container is on: NetworkSettings.Networks.NAME.IPAddress. */
+struct docker_network {
+	char name[64];
+	char address[48];		/* "" when it has none there (IPv6 only, none) */
+};
+
 struct docker_container {
 	char id[65];			/* full id */
 	char name[128];			/* without the leading '/' */
 	bool running;			/* State.Running (not paused) */
 	char address[64];		/* first network IP; "127.0.0.1" for --network host; "" none */
+	bool host_network;		/* HostConfig.NetworkMode "host" */
+	char net_container[129];	/* NetworkMode "container:REF": its REF, or "" */
+	struct docker_network nets[DOCKER_MAX_NETWORKS];	/* in the answer's order */
+	size_t n_nets;
+	size_t nets_omitted;		/* networks beyond nets[], or with too long a name */
 	char project[128];		/* com.docker.compose.project label, or "" */
 	char service[128];		/* com.docker.compose.service label, or "" */
 	time_t started;			/* State.StartedAt (inspect only); 0 unknown */
@@ -115,6 +133,33 @@ int docker_find(struct docker *d, const char *selector, const char *project,
  */
 int docker_self(struct docker *d, struct docker_container *self,
     struct docker_status *st);
+
+/* How the agent reaches a front's address (docker_reach). */
+enum docker_reach {
+	DOCKER_REACH_SHARED,	/* on a network the agent's container is on too, or
+				   the agent in the front's network stack */
+	DOCKER_REACH_HOST,	/* the agent is on the host (no container, or --network
+				   host): its first network, or loopback for a host front */
+	DOCKER_REACH_UNSHARED,	/* the agent's container shares no network with it:
+				   its first network, which may not be reachable */
+	DOCKER_REACH_NONE,	/* no address at all (network none, a container's) */
+	DOCKER_REACH__MAX
+};
+
+/*
+ * The address to probe front on, pure: the first of front's networks (in
+ * the engine's order) that self is on too, by name (front's own address
+ * when self uses front's network stack: network_mode service:front);
+ * else front's first network with an address (loopback for a host-network
+ * front). self is
+ * the agent's own container (docker_self), NULL when it runs on the host.
+ * *network gets the network's name ("host" for the host's, "" when none
+ * or not recorded), *address the address ("" with DOCKER_REACH_NONE);
+ * both point into front or static storage.
+ */
+enum docker_reach docker_reach(const struct docker_container *front,
+    const struct docker_container *self, const char **network,
+    const char **address);
 
 struct docker_exec_result {
 	int exit_code;			/* -1 when unknown */

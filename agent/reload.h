@@ -56,7 +56,8 @@ struct reloader {
 	const struct reload_ops *ops;
 	const struct config *cfg;
 	struct docker *docker;		/* docker backend: the engine client */
-	char project[128];		/* docker backend: own compose project, "" none */
+	struct docker_container self;	/* docker backend: the agent's own container
+					   (its project, its networks); id "" none */
 	bool self_known;		/* ... looked up already */
 };
 

@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "probe.h"
 #include "reload_docker.h"
+#include "reload_fallback.h"
 #include "testhook.h"
 
 /* ps and kill, run to stop a hung reload command, are bounded by this. */
@@ -78,17 +79,56 @@ front_scope(const struct config *cfg, const char *project)
 	    strcmp(cfg->front, DEFAULT_FRONT) == 0 ? project : NULL;
 }
 
-/* The agent's own compose project, looked up once (a host process has none). */
+/*
+ * The agent's own container, or NULL when it runs in none (a host
+ * process). Looked up until the engine answers: an engine that was down
+ * at the first look must not leave the agent without its networks.
+ */
+static const struct docker_container *
+own_container(struct reloader *r)
+{
+	struct docker_status st;
+
+	if (!r->self_known) {
+		if (docker_self(r->docker, &r->self, &st) != 0)
+			memset(&r->self, 0, sizeof(r->self));
+		r->self_known = st.error == DOCKER_OK ||
+		    st.error == DOCKER_ERR_NOT_FOUND || st.error == DOCKER_ERR_DENIED;
+	}
+	return r->self.id[0] != '\0' ? &r->self : NULL;
+}
+
+/* The agent's own compose project, "" when none. */
 static const char *
 own_project(struct reloader *r)
 {
-	struct docker_container self;
-	struct docker_status st;
+	const struct docker_container *self = own_container(r);
 
-	if (!r->self_known && docker_self(r->docker, &self, &st) == 0)
-		snprintf(r->project, sizeof(r->project), "%s", self.project);
-	r->self_known = true;
-	return r->project;
+	return self != NULL ? self->project : "";
+}
+
+/*
+ * The address to probe front on: on a network the agent's container
+ * shares with it (docker_reach). No shared network is worth a warning
+ * naming the one used instead: the probes may not reach it.
+ */
+static const char *
+front_address(struct reloader *r, const struct docker_container *front)
+{
+	const char *network, *address;
+	enum docker_reach how = docker_reach(front, own_container(r), &network,
+	    &address);
+
+	if (how == DOCKER_REACH_UNSHARED)
+		log_event(LOG_LEVEL_WARN, "front.network",
+		    json_pack("{s:s, s:s, s:s, s:s}", "container", front->name,
+		    "network", network, "address", address, "reason",
+		    front->host_network ? "front_on_host_network" :
+		    "no_shared_network"),
+		    "front %s shares no network with the agent's container: probing "
+		    "%s on %s, which may not reach it", front->name, address,
+		    network[0] != '\0' ? network : "its first network");
+	return how == DOCKER_REACH_NONE ? "" : address;
 }
 
 /*
@@ -144,16 +184,25 @@ docker_targets(struct reloader *r, struct targets *t)
 	if (t->eps == NULL)
 		return RELOAD_UNAVAILABLE;
 	for (size_t i = 0; i < t->n_fronts; i++) {
-		if (t->fronts[i].address[0] == '\0') {
+		const char *address = front_address(r, &t->fronts[i]);
+
+		if (address[0] == '\0') {
 			log_event(LOG_LEVEL_WARN, "front.no_address",
 			    json_pack("{s:s}", "container", t->fronts[i].name),
 			    "front %s has no address to probe", t->fronts[i].name);
 			continue;
 		}
-		t->n_eps += reload_mailu_endpoints(cfg, t->fronts[i].address,
-		    t->eps + t->n_eps);
+		t->n_eps += reload_mailu_endpoints(cfg, address, t->eps + t->n_eps);
 	}
 	return RELOAD_OK;
+}
+
+/* ps and kill in the front: bounded tighter than a reload command. */
+static long
+aux_timeout(const struct config *cfg)
+{
+	return cfg->reload_timeout_ms < KILL_EXEC_TIMEOUT_MS ? cfg->reload_timeout_ms :
+	    KILL_EXEC_TIMEOUT_MS;
 }
 
 static void
@@ -188,24 +237,57 @@ reload_hung_pids(const char *ps, const char *line, long pids[RELOAD_KILL_MAX_PID
 }
 
 /*
+ * ps -o FORMAT [-e] in the front, into res: 0 when it ran and exited 0.
+ * ps and kill are in Mailu's Alpine front (busybox) and in Debian's
+ * procps. every: -e, for procps to list other users' processes too (the
+ * workers; busybox lists all and takes -e as a no-op).
+ */
+static int
+front_ps(struct docker *d, const struct config *cfg,
+    const struct docker_container *front, bool every, const char *format,
+    struct docker_exec_result *res)
+{
+	char ps0[] = "ps", o[] = "-o", fmt[32], e[] = "-e";
+	char *argv[] = { ps0, o, fmt, every ? e : NULL, NULL };
+	struct docker_status st;
+
+	snprintf(fmt, sizeof(fmt), "%s", format);
+	return docker_exec(d, front->id, argv, aux_timeout(cfg), res, &st) == 0 &&
+	    res->exit_code == 0 ? 0 : -1;
+}
+
+/* kill -SIG PID... (RELOAD_KILL_MAX_PIDS at most) in the front: 0 when it exited 0. */
+static int
+front_kill(struct docker *d, const struct config *cfg,
+    const struct docker_container *front, const char *sig, const long *pids,
+    size_t n, struct docker_exec_result *res)
+{
+	char k0[] = "kill", k1[16], num[RELOAD_KILL_MAX_PIDS][24];
+	char *argv[RELOAD_KILL_MAX_PIDS + 3] = { k0, k1 };
+	struct docker_status st;
+
+	snprintf(k1, sizeof(k1), "%s", sig);
+	for (size_t i = 0; i < n && i < RELOAD_KILL_MAX_PIDS; i++) {
+		snprintf(num[i], sizeof(num[i]), "%ld", pids[i]);
+		argv[2 + i] = num[i];
+	}
+	return docker_exec(d, front->id, argv, aux_timeout(cfg), res, &st) == 0 &&
+	    res->exit_code == 0 ? 0 : -1;
+}
+
+/*
  * A command that outlived AGENT_RELOAD_TIMEOUT still runs in the front:
  * the Engine API cannot stop an exec. Look for it from inside the front
- * (ps) and kill it (kill -KILL): both are in Mailu's Alpine front
- * (busybox) and in Debian's procps. Fills ev with what happened
- * (killed: found and killed; still_running: the engine's word after
- * that); returns true when the exec no longer runs.
+ * (ps) and kill it (kill -KILL). Fills ev with what happened (killed:
+ * found and killed; still_running: the engine's word after that); returns
+ * true when the exec no longer runs.
  */
 static bool
 kill_hung(struct docker *d, const struct config *cfg,
     const struct docker_container *front, const char *line,
     const struct docker_exec_result *hung, json_t *ev)
 {
-	static char ps0[] = "ps", ps1[] = "-o", ps2[] = "pid,ppid,args",
-	    k0[] = "kill", k1[] = "-KILL";
-	char *ps[] = { ps0, ps1, ps2, NULL }, *kill[RELOAD_KILL_MAX_PIDS + 3] = { k0, k1 };
-	char num[RELOAD_KILL_MAX_PIDS][24];
-	long pids[RELOAD_KILL_MAX_PIDS], tmo = cfg->reload_timeout_ms < KILL_EXEC_TIMEOUT_MS ?
-	    cfg->reload_timeout_ms : KILL_EXEC_TIMEOUT_MS;
+	long pids[RELOAD_KILL_MAX_PIDS];
 	struct timespec nap = { 0, 200 * 1000000L };
 	struct docker_exec_result *r = malloc(sizeof(*r));
 	struct docker_status st;
@@ -219,7 +301,7 @@ kill_hung(struct docker *d, const struct config *cfg,
 		why = "out of memory";
 		goto out;
 	}
-	if (docker_exec(d, front->id, ps, tmo, r, &st) != 0 || r->exit_code != 0) {
+	if (front_ps(d, cfg, front, false, "pid,ppid,args", r) != 0) {
 		why = "ps failed in the front";
 		goto out;
 	}
@@ -227,13 +309,9 @@ kill_hung(struct docker *d, const struct config *cfg,
 		why = "not found by ps in the front";
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		snprintf(num[i], sizeof(num[i]), "%ld", pids[i]);
-		kill[2 + i] = num[i];
+	for (size_t i = 0; i < n; i++)
 		json_array_append_new(killed, json_integer(pids[i]));
-	}
-	kill[2 + n] = NULL;
-	if (docker_exec(d, front->id, kill, tmo, r, &st) != 0 || r->exit_code != 0)
+	if (front_kill(d, cfg, front, "-KILL", pids, n, r) != 0)
 		why = "kill failed in the front";
 out:
 	/* the engine's word, not kill's exit code, says whether it is gone */
@@ -324,6 +402,68 @@ docker_restarted(struct reloader *r, time_t since)
 	return yes;
 }
 
+/*
+ * One of the agent's own default commands failed for want of its
+ * daemon's master where the command looks (reload_fallback.h): find the
+ * master with ps in the front, by sigreload's rule, and send it SIGHUP
+ * there. Never for a command the admin set. true when the master was
+ * signalled: the command is done another way (reload.fallback); false
+ * leaves the failure as it was (reload.fallback_failed once tried).
+ */
+static bool
+fallback(struct reloader *r, const struct docker_container *front,
+    char *const argv[], const char *line, const struct docker_exec_result *failed)
+{
+	struct docker_exec_result *res = NULL;
+	struct signal_pick pick;
+	enum signal_target svc;
+	enum fallback_why why;
+	json_t *ev;
+	char err[160] = "";
+	long pid = 0;
+	bool done = false;
+
+	if (r->cfg->reload_commands_given || fallback_service(argv, &svc) != 0 ||
+	    (why = fallback_classify(svc, failed->output, strlen(failed->output))) ==
+	    FALLBACK_NONE)
+		return false;
+	memset(&pick, 0, sizeof(pick));
+	if ((res = malloc(sizeof(*res))) == NULL)
+		snprintf(err, sizeof(err), "out of memory");
+	else if (front_ps(r->docker, r->cfg, front, true, "pid,ppid,user,args",
+	    res) != 0)
+		snprintf(err, sizeof(err), "ps failed in the front");
+	/* the output kept is cut past DOCKER_EXEC_KEEP: a partial table is refused */
+	else if (fallback_pick(res->output, strlen(res->output),
+	    res->output_total > DOCKER_EXEC_KEEP, svc, &pid, &pick, err,
+	    sizeof(err)) == 0) {
+		if (front_kill(r->docker, r->cfg, front, "-HUP", &pid, 1, res) == 0)
+			done = true;
+		else
+			snprintf(err, sizeof(err), "kill -HUP %ld failed in the front",
+			    pid);
+	}
+	signal_log_decoys(&pick, front->name);
+	ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "container", front->name,
+	    "container_id", front->id, "service", signal_target_names[svc],
+	    "failed_command", line, "why", fallback_why_names[why], "way", "sighup",
+	    "pid", (json_int_t)pid);
+	if (done)
+		log_event(LOG_LEVEL_WARN, "reload.fallback", ev,
+		    "%s: '%s' failed (%s): SIGHUP sent to the %s master, pid %ld, "
+		    "instead", front->name, line, fallback_why_names[why],
+		    signal_target_names[svc], pid);
+	else {
+		if (ev != NULL)
+			json_object_set_new(ev, "error", json_string(err));
+		log_event(LOG_LEVEL_ERROR, "reload.fallback_failed", ev,
+		    "%s: '%s' failed (%s), and so did its SIGHUP: %s", front->name,
+		    line, fallback_why_names[why], err);
+	}
+	free(res);
+	return done;
+}
+
 static enum reload_fault
 docker_reload(struct reloader *r, const struct targets *t, time_t *started)
 {
@@ -381,9 +521,12 @@ docker_reload(struct reloader *r, const struct targets *t, time_t *started)
 			metrics_count_reload_exec(t->fronts[f].name, line,
 			    res->exit_code == 0 ? "ok" : "failed");
 			if (res->exit_code != 0) {
-				if (front_restarted(d, &t->fronts[f], *started, true))
+				if (front_restarted(d, &t->fronts[f], *started, true)) {
 					rc = RELOAD_UNAVAILABLE;
-				goto out;
+					goto out;
+				}
+				if (!fallback(r, &t->fronts[f], argv[c], line, res))
+					goto out;
 			}
 			TEST_PAUSE("cycle.reloading");
 		}

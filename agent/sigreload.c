@@ -204,8 +204,9 @@ pick_init(struct signal_pick *pick)
 		pick->pids[i] = -1;
 }
 
-int
-signal_pick_masters(const struct signal_proc *procs, size_t n,
+/* The rule for the kinds in want (a bit each); others are not looked at. */
+static int
+pick_kinds(const struct signal_proc *procs, size_t n, unsigned want,
     struct signal_pick *pick, char *err, size_t errlen)
 {
 	size_t accepted[SIGNAL__MAX] = { 0 }, rejected[SIGNAL__MAX] = { 0 };
@@ -218,7 +219,8 @@ signal_pick_masters(const struct signal_proc *procs, size_t n,
 		struct signal_decoy *d;
 		char why[sizeof(d->why)];
 
-		if (c->role != SIGNAL_ROLE_MASTER || c->kind >= SIGNAL__MAX)
+		if (c->role != SIGNAL_ROLE_MASTER || c->kind >= SIGNAL__MAX ||
+		    (want & 1u << c->kind) == 0)
 			continue;
 		/* uid first: the other checks walk the table, for root only */
 		if (c->ruid != 0 || c->euid != 0)
@@ -247,6 +249,8 @@ signal_pick_masters(const struct signal_proc *procs, size_t n,
 	for (int k = 0; k < SIGNAL__MAX; k++) {
 		const char *name = signal_target_names[k];
 
+		if ((want & 1u << k) == 0)
+			continue;
 		if (accepted[k] > 1)
 			snprintf(err, errlen, "%zu %s master processes: refusing to "
 			    "guess which one", accepted[k], name);
@@ -265,6 +269,25 @@ signal_pick_masters(const struct signal_proc *procs, size_t n,
 	for (int k = 0; k < SIGNAL__MAX; k++)
 		pick->pids[k] = first[k];
 	return 0;
+}
+
+int
+signal_pick_masters(const struct signal_proc *procs, size_t n,
+    struct signal_pick *pick, char *err, size_t errlen)
+{
+	return pick_kinds(procs, n, (1u << SIGNAL__MAX) - 1, pick, err, errlen);
+}
+
+int
+signal_pick_master(const struct signal_proc *procs, size_t n,
+    enum signal_target kind, struct signal_pick *pick, char *err, size_t errlen)
+{
+	if (kind >= SIGNAL__MAX) {
+		pick_init(pick);
+		snprintf(err, errlen, "no such service");
+		return -1;
+	}
+	return pick_kinds(procs, n, 1u << kind, pick, err, errlen);
 }
 
 /* Reads up to len bytes of dfd/name, a regular /proc file. */
@@ -406,15 +429,17 @@ signal_find_masters(const char *proc_dir, struct signal_pick *pick, char *err,
 	return rc;
 }
 
-static void
-log_decoys(const struct signal_pick *pick)
+void
+signal_log_decoys(const struct signal_pick *pick, const char *container)
 {
 	for (size_t i = 0; i < pick->ndecoys; i++) {
 		const struct signal_decoy *d = &pick->decoys[i];
+		json_t *ev = json_pack("{s:s, s:i, s:s}", "service",
+		    signal_target_names[d->kind], "pid", (int)d->pid, "why", d->why);
 
-		log_event(LOG_LEVEL_WARN, "reload.decoy",
-		    json_pack("{s:s, s:i, s:s}", "service",
-		    signal_target_names[d->kind], "pid", (int)d->pid, "why", d->why),
+		if (container != NULL && ev != NULL)
+			json_object_set_new(ev, "container", json_string(container));
+		log_event(LOG_LEVEL_WARN, "reload.decoy", ev,
 		    "ignored %s master candidate %d: %s",
 		    signal_target_names[d->kind], (int)d->pid, d->why);
 	}
@@ -432,7 +457,7 @@ signal_reload(bool *missing, char *err, size_t errlen)
 	int found;
 
 	found = signal_find_masters("/proc", &pick, err, errlen);
-	log_decoys(&pick);
+	signal_log_decoys(&pick, NULL);
 	*missing = found != 0 && pick.missing;
 	if (found != 0)
 		return -1;

@@ -100,6 +100,13 @@ int signal_pick_masters(const struct signal_proc *procs, size_t n,
     struct signal_pick *pick, char *err, size_t errlen);
 
 /*
+ * The same rule for one kind alone: 0 with pick->pids[kind], or -1 with
+ * err; candidates of the other kind are neither picked nor decoys.
+ */
+int signal_pick_master(const struct signal_proc *procs, size_t n,
+    enum signal_target kind, struct signal_pick *pick, char *err, size_t errlen);
+
+/*
  * Reads every numeric entry of proc_dir ("/proc") but self into a table
  * (*procs, freed by the caller) of at most max processes. A process gone
  * or unreadable meanwhile is left out. Returns 0, or -1 with err
@@ -111,6 +118,12 @@ int signal_scan(const char *proc_dir, pid_t self, size_t max,
 /* signal_scan (SIGNAL_PROCS_MAX), then signal_pick_masters. */
 int signal_find_masters(const char *proc_dir, struct signal_pick *pick,
     char *err, size_t errlen);
+
+/*
+ * One reload.decoy event for each rejected candidate of pick (and
+ * reload.decoys_omitted for the rest), naming container when not NULL.
+ */
+void signal_log_decoys(const struct signal_pick *pick, const char *container);
 
 /*
  * Finds the masters, logs a reload.decoy event for each rejected

@@ -15,14 +15,27 @@
  *     uid bits, role and kind) through signal_pick_masters, against a
  *     reference of the rule written here: root, parent PID 1 or a
  *     container init (or one itself), a worker child of its kind; the
- *     same masters, the same decoys in order with the same reason.
+ *     same masters, the same decoys in order with the same reason; and
+ *     through signal_pick_master for each kind alone, which must agree
+ *     with the reference for that kind whatever the other holds.
+ * And the docker backend's fallback (agent/reload_fallback.c), which
+ * reads what a front's `nginx -s reload`, `dovecot reload` and `ps`
+ * wrote:
+ *   - as a failed command's output through fallback_classify: a why only
+ *     with its message's words on one line, never beside a config error;
+ *   - as ps output, line by line through fallback_ps_row (the fields
+ *     inside the line, the numbers as written) and whole through
+ *     fallback_pick for each daemon: a pick is a row of that pid, run by
+ *     root, classified as that daemon's master.
  */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "reload_fallback.h"
 #include "sigreload.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -232,6 +245,133 @@ check_pick(const uint8_t *data, size_t size)
 		    strstr(err, signal_target_names[k]) == NULL)
 			abort();
 	}
+	/* one kind alone: the other kind's state changes nothing */
+	for (int k = 0; k < SIGNAL__MAX; k++) {
+		rc = signal_pick_master(t, n, (enum signal_target)k, &pk, err, sizeof(err));
+		if (rc != (accepted[k] == 1 ? 0 : -1) ||
+		    pk.pids[k] != (rc == 0 ? first[k] : -1) ||
+		    pk.pids[k == SIGNAL_NGINX ? SIGNAL_DOVECOT : SIGNAL_NGINX] != -1)
+			abort();
+		for (size_t i = 0; i < pk.ndecoys; i++)
+			if (pk.decoys[i].kind != (enum signal_target)k)
+				abort();
+	}
+}
+
+static bool
+has(const char *p, size_t len, const char *needle)
+{
+	return memmem(p, len, needle, strlen(needle)) != NULL;
+}
+
+/* Some line of buf holds both words. */
+static bool
+line_has_both(const char *buf, size_t size, const char *a, const char *b)
+{
+	const char *p = buf, *end = buf + size;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t l = eol != NULL ? (size_t)(eol - p) : (size_t)(end - p);
+
+		if (has(p, l, a) && has(p, l, b))
+			return true;
+		p += l + 1;
+	}
+	return false;
+}
+
+static void
+check_classify_output(const char *buf, size_t size)
+{
+	static const struct {
+		const char *marker, *words;
+	} want[FALLBACK__MAX] = {
+		[FALLBACK_PID_FILE_MISSING] = { "[error]", "\" failed (2: " },
+		[FALLBACK_PID_FILE_INVALID] = { "[error]", "invalid PID number \"" },
+		[FALLBACK_PID_STALE] = { "[alert]", ") failed (3: " },
+		[FALLBACK_MASTER_NOT_FOUND] = { "Fatal: ",
+		    "Dovecot is not running (read from " },
+		[FALLBACK_CONFIG_NOT_FOUND] = { "Error reading configuration: ",
+		    ") failed: No such file or directory" },
+	};
+
+	for (int k = 0; k < SIGNAL__MAX; k++) {
+		enum fallback_why why = fallback_classify((enum signal_target)k, buf, size);
+
+		if (why == FALLBACK_NONE)
+			continue;
+		if (why >= FALLBACK__MAX ||
+		    (k == SIGNAL_NGINX) != (why <= FALLBACK_PID_STALE))
+			abort();
+		/* its words on one line, and no config error anywhere */
+		if ((!line_has_both(buf, size, want[why].marker, want[why].words) &&
+		    !(why == FALLBACK_PID_FILE_MISSING && line_has_both(buf, size,
+		    "[error]", "invalid PID number \"\" in \""))) ||
+		    (k == SIGNAL_NGINX && has(buf, size, "[emerg]")) ||
+		    (k == SIGNAL_DOVECOT && has(buf, size, "Error in configuration")))
+			abort();
+	}
+	if (fallback_classify(SIGNAL__MAX, buf, size) != FALLBACK_NONE)
+		abort();
+}
+
+static void
+check_ps(const char *buf, size_t size)
+{
+	const char *p = buf, *end = buf + size;
+	struct signal_pick pk;
+	char err[256];
+	long pid;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p)), *user, *args;
+		size_t l = eol != NULL ? (size_t)(eol - p) : (size_t)(end - p), ul, al;
+		long a, b;
+
+		for (int wu = 0; wu < 2; wu++) {
+			if (fallback_ps_row(p, l, wu, &a, &b, &user, &ul, &args, &al) != 0)
+				continue;
+			if (a < 0 || b < 0 || a > 2147483647L || b > 2147483647L ||
+			    al == 0 || args < p || args + al != p + l ||
+			    (wu && (ul == 0 || user < p || user + ul > args)))
+				abort();
+			expect_num(p + strspn(p, " \t"), l - strspn(p, " \t"),
+			    (unsigned long long)a);
+		}
+		p += l + 1;
+	}
+	for (int k = 0; k < SIGNAL__MAX; k++) {
+		bool found = false;
+
+		if (fallback_pick(buf, size, true, (enum signal_target)k, &pid, &pk,
+		    err, sizeof(err)) == 0)
+			abort();	/* a cut table is never picked from */
+		if (fallback_pick(buf, size, false, (enum signal_target)k, &pid, &pk,
+		    err, sizeof(err)) != 0)
+			continue;
+		/* a row of that pid, run by root, a master of this kind */
+		for (p = buf; p < end && !found; ) {
+			const char *eol = memchr(p, '\n', (size_t)(end - p)), *user, *args;
+			size_t l = eol != NULL ? (size_t)(eol - p) : (size_t)(end - p), ul, al;
+			long a, b;
+			enum signal_target kind = SIGNAL__MAX;
+
+			if (fallback_ps_row(p, l, true, &a, &b, &user, &ul, &args, &al) == 0 &&
+			    a == pid && ((ul == 4 && memcmp(user, "root", 4) == 0) ||
+			    (ul == 1 && user[0] == '0'))) {
+				const char *sp = memchr(args, ' ', al);
+
+				found = (signal_classify(args, al, &kind) == SIGNAL_ROLE_MASTER &&
+				    kind == (enum signal_target)k) || (sp != NULL &&
+				    signal_classify(args, (size_t)(sp - args), &kind) ==
+				    SIGNAL_ROLE_MASTER && kind == (enum signal_target)k);
+			}
+			p += l + 1;
+		}
+		if (!found || pid <= 0)
+			abort();
+	}
 }
 
 int
@@ -245,6 +385,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_classify(buf, size);
 	check_stat(buf, size);
 	check_status(buf, size);
+	check_classify_output(buf, size);
+	check_ps(buf, size);
 	free(buf);
 	check_pick(data, size);
 	return 0;

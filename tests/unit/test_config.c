@@ -93,6 +93,42 @@ TEST(precedence_file_env_flag)
 	unlink(path);
 }
 
+/*
+ * The docker backend second-guesses only its own default commands: the
+ * same words set by the admin, from any source, are the admin's.
+ */
+TEST(reload_commands_given)
+{
+	static const char def[] = "nginx -t; nginx -s reload; dovecot reload";
+	struct config cfg;
+	struct config_error err;
+	char *path = write_env_file("AGENT_RELOAD_COMMANDS=nginx -t; nginx -s reload; "
+	    "dovecot reload\n");
+	char *plain[] = { "agent", "check", NULL }, *flag[] = { "agent", "check",
+	    "--reload-commands=nginx -t; nginx -s reload; dovecot reload", NULL },
+	    *file[] = { "agent", "--env-file", path, "check", NULL };
+	char *noenv[] = { NULL }, *env[] = {
+	    "AGENT_RELOAD_COMMANDS=nginx -t; nginx -s reload; dovecot reload", NULL };
+
+	CHECK(path != NULL);
+	CHECK_INT(load(&cfg, &err, plain, noenv), 0);
+	CHECK_STR(cfg.reload_commands, def);
+	CHECK(!cfg.reload_commands_given);
+	config_free(&cfg);
+	CHECK_INT(load(&cfg, &err, plain, env), 0);
+	CHECK_STR(cfg.reload_commands, def);
+	CHECK(cfg.reload_commands_given);
+	config_free(&cfg);
+	CHECK_INT(load(&cfg, &err, flag, noenv), 0);
+	CHECK(cfg.reload_commands_given);
+	config_free(&cfg);
+	CHECK_INT(load(&cfg, &err, file, noenv), 0);
+	CHECK_STR(cfg.reload_commands, def);
+	CHECK(cfg.reload_commands_given);
+	config_free(&cfg);
+	unlink(path);
+}
+
 /* Each bad value is refused and the error names the setting. */
 TEST(bad_values_name_the_setting)
 {
@@ -562,7 +598,7 @@ TEST(kinds_land)
 	config_free(&cfg);
 }
 
-HARNESS_MAIN("config", RUN(defaults), RUN(precedence_file_env_flag),
+HARNESS_MAIN("config", RUN(defaults), RUN(precedence_file_env_flag), RUN(reload_commands_given),
     RUN(bad_values_name_the_setting), RUN(flags), RUN(env_file_errors),
     RUN(durations), RUN(watch_mode), RUN(source_spec_forms),
     RUN(source_config_agree), RUN(table_invariants),

@@ -466,6 +466,197 @@ TEST(parse_list_and_inspect)
 	CHECK_STR(st.detail, "field Id not acceptable");
 }
 
+/*
+ * The Engine's answers for containers on several networks: each entry of
+ * Networks has the fields the test engine (28.2) wrote for the bed's
+ * host-network front, here with the addresses compose networks give;
+ * keys in the engine's order, by name. No test can make these on the test
+ * bed: it has no bridge networks and none may be created, so these
+ * answers are the proof of the choice.
+ */
+#define FRONT_ID "1f0e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
+#define AGENT_ID "a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8"
+#define NET(name, ip) "\"" name "\":{\"IPAMConfig\":null,\"Links\":null," \
+	"\"Aliases\":[\"front\"],\"MacAddress\":\"02:42:ac:14:00:05\",\"DriverOpts\":null," \
+	"\"NetworkID\":\"7d3f5e2a1c0b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e\"," \
+	"\"EndpointID\":\"\",\"Gateway\":\"172.20.0.1\",\"IPAddress\":\"" ip "\"," \
+	"\"IPPrefixLen\":16,\"IPv6Gateway\":\"\",\"GlobalIPv6Address\":\"\"," \
+	"\"GlobalIPv6PrefixLen\":0,\"DNSNames\":null}"
+#define INSPECT(id, name, mode, nets) "{\"Id\":\"" id "\",\"Created\":" \
+	"\"2026-11-28T10:26:12.5Z\",\"Path\":\"/start.py\",\"Args\":[]," \
+	"\"State\":{\"Status\":\"running\",\"Running\":true,\"Paused\":false," \
+	"\"Restarting\":false,\"Pid\":4242,\"ExitCode\":0,\"StartedAt\":" \
+	"\"2026-11-28T10:26:13.123456789Z\",\"FinishedAt\":\"0001-01-01T00:00:00Z\"}," \
+	"\"Name\":\"/" name "\",\"RestartCount\":0,\"HostConfig\":{\"NetworkMode\":\"" \
+	mode "\",\"RestartPolicy\":{\"Name\":\"always\"}},\"Config\":{\"Hostname\":" \
+	"\"1f0e2d3c4b5a\",\"Labels\":{\"com.docker.compose.project\":\"mailu\"," \
+	"\"com.docker.compose.service\":\"front\"}},\"NetworkSettings\":{\"Bridge\":" \
+	"\"\",\"SandboxID\":\"\",\"Ports\":{},\"Networks\":{" nets "}}}"
+
+static int
+inspect_of(const char *body, struct docker_container *c)
+{
+	struct docker_status st = { 0 };
+	char host[64];
+
+	return docker_parse_inspect(body, strlen(body), c, host, sizeof(host), &st);
+}
+
+TEST(networks_recorded)
+{
+	static const char three[] = INSPECT(FRONT_ID, "mailu-front-1", "mailu_default",
+	    NET("mailu_default", "172.20.0.5") "," NET("mailu_webmail", "172.21.0.3") ","
+	    NET("traefik_proxy", "172.30.0.7"));
+	static const char ten[] = INSPECT(FRONT_ID, "f", "n0", NET("n0", "10.0.0.2") ","
+	    NET("n1", "10.0.1.2") "," NET("n2", "10.0.2.2") "," NET("n3", "10.0.3.2") ","
+	    NET("n4", "10.0.4.2") "," NET("n5", "10.0.5.2") "," NET("n6", "10.0.6.2") ","
+	    NET("n7", "10.0.7.2") "," NET("n8", "10.0.8.2") "," NET("n9", "10.0.9.2"));
+	static const char longname[] = INSPECT(FRONT_ID, "f", "x", NET("this_network_"
+	    "name_is_far_too_long_to_be_kept_whole_by_the_agent_64", "10.0.0.2") ","
+	    NET("short", "10.0.1.2") "," NET("v6only", ""));
+	static const char badip[] = INSPECT(FRONT_ID, "f", "x", NET("n", "10.0.0.2") ","
+	    NET("m", "10.0.0.2; rm"));
+	struct docker_container c;
+
+	CHECK_INT(inspect_of(three, &c), 0);
+	CHECK_INT(c.n_nets, 3);
+	CHECK_INT(c.nets_omitted, 0);
+	CHECK(!c.host_network);
+	CHECK_STR(c.address, "172.20.0.5");
+	CHECK_STR(c.nets[0].name, "mailu_default");
+	CHECK_STR(c.nets[1].name, "mailu_webmail");
+	CHECK_STR(c.nets[1].address, "172.21.0.3");
+	CHECK_STR(c.nets[2].name, "traefik_proxy");
+	CHECK_STR(c.nets[2].address, "172.30.0.7");
+	CHECK_INT(inspect_of(ten, &c), 0);
+	CHECK_INT(c.n_nets, DOCKER_MAX_NETWORKS);
+	CHECK_INT(c.nets_omitted, 10 - DOCKER_MAX_NETWORKS);
+	CHECK_STR(c.nets[DOCKER_MAX_NETWORKS - 1].name, "n7");
+	/* a name that does not fit is left out, never cut (it could match another) */
+	CHECK_INT(inspect_of(longname, &c), 0);
+	CHECK_INT(c.n_nets, 2);
+	CHECK_INT(c.nets_omitted, 1);
+	CHECK_STR(c.address, "10.0.0.2");
+	CHECK_STR(c.nets[0].name, "short");
+	CHECK_STR(c.nets[1].name, "v6only");
+	CHECK_STR(c.nets[1].address, "");
+	/* an address that is not one refuses the answer, as the first one always did */
+	CHECK_INT(inspect_of(badip, &c), -1);
+}
+
+/* One docker_reach case: front and agent inspects (agent NULL: on the host). */
+static void
+reach_is(const char *front_body, const char *agent_body, enum docker_reach want,
+    const char *network, const char *address, int line)
+{
+	struct docker_container *front = calloc(1, sizeof(*front)),
+	    *agent = calloc(1, sizeof(*agent));
+	const char *net = "?", *addr = "?";
+	enum docker_reach got = DOCKER_REACH__MAX;
+
+	if (front != NULL && agent != NULL && inspect_of(front_body, front) == 0 &&
+	    (agent_body == NULL || inspect_of(agent_body, agent) == 0))
+		got = docker_reach(front, agent_body != NULL ? agent : NULL, &net, &addr);
+	if (got != want || strcmp(net, network) != 0 || strcmp(addr, address) != 0) {
+		fprintf(stderr, "  line %d: reach %d %s %s, expected %d %s %s\n", line,
+		    (int)got, net, addr, (int)want, network, address);
+		harness_failed_checks++;
+	}
+	free(front);
+	free(agent);
+}
+
+#define REACH(f, a, w, n, ad) reach_is(f, a, w, n, ad, __LINE__)
+
+TEST(networks_reach)
+{
+	/* Mailu's front on its project's network and on a reverse proxy's */
+	static const char two[] = INSPECT(FRONT_ID, "mailu-front-1", "mailu_default",
+	    NET("mailu_default", "172.20.0.5") "," NET("traefik_proxy", "172.30.0.7"));
+	static const char three[] = INSPECT(FRONT_ID, "mailu-front-1", "mailu_default",
+	    NET("mailu_default", "172.20.0.5") "," NET("mailu_webmail", "172.21.0.3") ","
+	    NET("traefik_proxy", "172.30.0.7"));
+	static const char host[] = INSPECT(FRONT_ID, "front", "host", NET("host", ""));
+	static const char none[] = INSPECT(FRONT_ID, "front", "none", NET("none", ""));
+	/* a network without an IPv4 address first: the next shared one */
+	static const char v6first[] = INSPECT(FRONT_ID, "front", "a_v6", NET("a_v6", "")
+	    "," NET("mailu_default", "172.20.0.5"));
+	/* the agent on the proxy's network alone, on the project's, on another */
+	static const char a_proxy[] = INSPECT(AGENT_ID, "certagent", "traefik_proxy",
+	    NET("traefik_proxy", "172.30.0.9"));
+	static const char a_mailu[] = INSPECT(AGENT_ID, "mailu-certagent-1",
+	    "mailu_default", NET("mailu_default", "172.20.0.9"));
+	static const char a_webmail[] = INSPECT(AGENT_ID, "certagent", "x",
+	    NET("mailu_webmail", "172.21.0.9") "," NET("zz_other", "10.9.0.2"));
+	static const char a_other[] = INSPECT(AGENT_ID, "certagent", "other_default",
+	    NET("other_default", "172.25.0.2"));
+	static const char a_v6[] = INSPECT(AGENT_ID, "certagent", "a_v6",
+	    NET("a_v6", "") "," NET("mailu_default", "172.20.0.9"));
+	static const char a_host[] = INSPECT(AGENT_ID, "certagent", "host", NET("host", ""));
+	static const char a_none[] = INSPECT(AGENT_ID, "certagent", "none", NET("none", ""));
+	/* network_mode service:front: the agent in the front's network stack */
+	static const char a_in_front[] = INSPECT(AGENT_ID, "certagent",
+	    "container:" FRONT_ID, "");
+
+	REACH(two, a_mailu, DOCKER_REACH_SHARED, "mailu_default", "172.20.0.5");
+	REACH(two, a_proxy, DOCKER_REACH_SHARED, "traefik_proxy", "172.30.0.7");
+	REACH(three, a_webmail, DOCKER_REACH_SHARED, "mailu_webmail", "172.21.0.3");
+	REACH(three, a_proxy, DOCKER_REACH_SHARED, "traefik_proxy", "172.30.0.7");
+	REACH(two, a_other, DOCKER_REACH_UNSHARED, "mailu_default", "172.20.0.5");
+	REACH(three, a_none, DOCKER_REACH_UNSHARED, "mailu_default", "172.20.0.5");
+	REACH(v6first, a_v6, DOCKER_REACH_SHARED, "mailu_default", "172.20.0.5");
+	REACH(v6first, a_other, DOCKER_REACH_UNSHARED, "mailu_default", "172.20.0.5");
+	/* the agent on the host reaches every bridge: the first, no warning */
+	REACH(three, NULL, DOCKER_REACH_HOST, "mailu_default", "172.20.0.5");
+	REACH(three, a_host, DOCKER_REACH_HOST, "mailu_default", "172.20.0.5");
+	/* a host-network front: loopback, from the host only */
+	REACH(host, NULL, DOCKER_REACH_HOST, "host", "127.0.0.1");
+	REACH(host, a_host, DOCKER_REACH_HOST, "host", "127.0.0.1");
+	REACH(host, a_mailu, DOCKER_REACH_UNSHARED, "host", "127.0.0.1");
+	REACH(none, a_mailu, DOCKER_REACH_NONE, "", "");
+	REACH(none, NULL, DOCKER_REACH_NONE, "", "");
+	REACH(two, a_in_front, DOCKER_REACH_SHARED, "container", "172.20.0.5");
+	REACH(none, a_in_front, DOCKER_REACH_NONE, "", "");
+}
+
+/* The same choice from list entries (GET /containers/json), two fronts. */
+TEST(networks_reach_list)
+{
+	static const char list[] = "[{\"Id\":\"" FRONT_ID "\",\"Names\":"
+	    "[\"/mailu-front-1\"],\"Image\":\"ghcr.io/mailu/nginx:2024.06\",\"State\":"
+	    "\"running\",\"Status\":\"Up 2 hours\",\"Labels\":{\"com.docker.compose."
+	    "service\":\"front\",\"com.docker.compose.project\":\"mailu\"},\"HostConfig\":"
+	    "{\"NetworkMode\":\"mailu_default\"},\"NetworkSettings\":{\"Networks\":{"
+	    NET("mailu_default", "172.20.0.5") "," NET("traefik_proxy", "172.30.0.7")
+	    "}}},{\"Id\":\"" AGENT_ID "\",\"Names\":[\"/mailu-front-2\"],\"State\":"
+	    "\"running\",\"Labels\":{\"com.docker.compose.service\":\"front\"},"
+	    "\"HostConfig\":{\"NetworkMode\":\"host\"},\"NetworkSettings\":{\"Networks\":"
+	    "{" NET("host", "") "}}}]";
+	static const char agent_body[] = INSPECT(AGENT_ID, "certagent", "traefik_proxy",
+	    NET("traefik_proxy", "172.30.0.9"));
+	struct docker_container *c = NULL, agent;
+	struct docker_status st = { 0 };
+	const char *net, *addr;
+	size_t n = 0;
+
+	CHECK_INT(inspect_of(agent_body, &agent), 0);
+	CHECK_INT(docker_parse_list(list, sizeof(list) - 1, "com.docker.compose.service="
+	    "front", NULL, &c, &n, &st), 0);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_INT(c[0].n_nets, 2);
+		CHECK_INT(docker_reach(&c[0], &agent, &net, &addr), DOCKER_REACH_SHARED);
+		CHECK_STR(net, "traefik_proxy");
+		CHECK_STR(addr, "172.30.0.7");
+		CHECK(c[1].host_network);
+		CHECK_INT(docker_reach(&c[1], &agent, &net, &addr), DOCKER_REACH_UNSHARED);
+		CHECK_STR(net, "host");
+		CHECK_INT(docker_reach(&c[1], NULL, &net, &addr), DOCKER_REACH_HOST);
+		CHECK_STR(addr, "127.0.0.1");
+	}
+	free(c);
+}
+
 TEST(parse_exec_and_errors)
 {
 	static const char created[] = "{\"Id\":\"" ID64 "\"}";
@@ -859,6 +1050,9 @@ HARNESS_MAIN("docker",
     RUN(invalid_requests),
     RUN(parse_version),
     RUN(parse_list_and_inspect),
+    RUN(networks_recorded),
+    RUN(networks_reach),
+    RUN(networks_reach_list),
     RUN(parse_exec_and_errors),
     RUN(huge_array_bounded),
     RUN(list_too_many_containers),
