@@ -642,6 +642,5 @@ config_free(struct config *cfg)
 bool
 config_reload_commands_default(const struct config *cfg)
 {
-	return cfg->reload_commands != NULL &&
-	    strcmp(cfg->reload_commands, CONFIG_RELOAD_COMMANDS) == 0;
+	return !cfg->reload_commands_given;
 }

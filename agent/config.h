@@ -108,8 +108,9 @@ void config_reference(FILE *out);
 #define CONFIG_RELOAD_COMMANDS "nginx -t; nginx -s reload; dovecot reload"
 
 /*
- * True when the reload commands are the default ones: then a failure of
- * one may be the front's environment, not a veto the admin asked for.
+ * True when the admin did not set AGENT_RELOAD_COMMANDS (in any source,
+ * even to the default words): then a failure of one of the commands may
+ * be the front's environment, not a veto the admin asked for.
  */
 bool config_reload_commands_default(const struct config *cfg);
 

@@ -423,7 +423,7 @@ fallback(struct reloader *r, const struct docker_container *front,
 	long pid = 0;
 	bool done = false;
 
-	if (r->cfg->reload_commands_given || fallback_service(argv, &svc) != 0 ||
+	if (!config_reload_commands_default(r->cfg) || fallback_service(argv, &svc) != 0 ||
 	    (why = fallback_classify(svc, failed->output, strlen(failed->output))) ==
 	    FALLBACK_NONE)
 		return false;
