@@ -167,9 +167,13 @@ agent_stop() {
 	fi
 }
 
-# exec_count: how many execs the engine ran in the front so far
+# exec_count: how many execs the engine created in the front so far
 exec_count() {
-	docker inspect -f '{{len .ExecIDs}}' "$FRONT"
+	# ExecIDs forgets an exec once it ended: ask the engine's event log,
+	# from the front's start until now
+	docker events --since "$(docker inspect -f '{{.State.StartedAt}}' "$FRONT")" \
+		--until "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" --filter "container=$FRONT" \
+		--filter event=exec_create --format '{{.Action}}' | wc -l | tr -d ' '
 }
 
 # assert_all_serve FP: openssl (not the agent) sees FP on all nine ports
