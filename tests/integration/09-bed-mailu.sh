@@ -284,7 +284,7 @@ install_pair A "$T/wcerts"
 at_exit front_stop "$WNAME" "$T/watch.docker.log"
 FRONT_CERT_WATCHER="" front_start "$WNAME" "$T/wcerts" "$BASE"
 front_wait "$WNAME" "$BASE" 60 || fail "front with the watcher did not come up"
-docker logs "$WNAME" 2>&1 | grep -q "certwatcher: watching /certs/cert.pem" || fail "the watcher is not on by default"
+assert_contains "$(docker logs "$WNAME" 2>&1)" "certwatcher: watching /certs/cert.pem" "the front's log (the watcher on by default)"
 execs0=$(docker inspect -f '{{len .ExecIDs}}' "$WNAME")
 t=$(now) t_in_place=$t
 install_pair B "$T/wcerts"

@@ -211,7 +211,7 @@ front_image_ensure() {
 	fi
 	docker tag "$img" mca-front-test:latest
 	docker tag "$mimg" mca-front-mailu:latest
-	((built)) && _front_image_prune "$rkey" "$key" "$mkey"
+	if ((built)); then _front_image_prune "$rkey" "$key" "$mkey"; fi
 	exec {lockfd}>&-
 
 	export FRONT_IMAGE=$img FRONT_IMAGE_KEY=$key FRONT_BASE_IMAGE=$base FRONT_ROOTFS_TAR=$tar

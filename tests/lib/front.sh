@@ -160,7 +160,7 @@ front_dovecot_conf() { # NAME
 # default listeners where Mailu's config leaves them (993 and 995 not at all
 # with notls).
 front_mailu_expected() { # [NAME=VALUE...]
-	local ports=25,80,443,465,993,995,4190 tls=25,80,443,465,993,995,4190 flavor=cert kv p mode
+	local ports=25,80,443,465,993,995,4190 tls=25,80,443,465,993,995,4190 flavor=cert kv p mode items
 	local -A on=() tlson=()
 	for kv in "$@"; do
 		case $kv in
