@@ -49,7 +49,8 @@ assert_eq $((ROTATIONS + 1)) "$(sort -u "$T/fps" | wc -l)" "distinct leaves"
 
 bed_start l0
 if [ "$SHUTDOWN_CLIENTS" = no ]; then
-	docker exec "$FRONT" sh -c 'echo "shutdown_clients = no" >>/etc/dovecot/dovecot.conf'
+	# the config dovecot runs with (the Mailu-shaped front: proxy.conf)
+	docker exec "$FRONT" sh -c "echo 'shutdown_clients = no' >>$(front_dovecot_conf "$FRONT")"
 	docker exec "$FRONT" dovecot reload
 	wait_served "$(certs_fp "$T/l0.cert.pem")" imaps
 fi

@@ -50,7 +50,8 @@ assert_json_lines() {
 # bed_start PREFIX [docker run args...]
 #   a certs dir $T/certs holding PREFIX.{cert,key}.pem as cert.pem/key.pem,
 #   and a running front (FRONT, on PORT_BASE, default 21000) serving it;
-#   sets ENDPOINTS (all nine) and HOSTNAME_SNI.
+#   sets ENDPOINTS (all nine) and HOSTNAME_SNI. FRONT_KIND (lookalike or
+#   mailu, tests/lib/front.sh) picks the front.
 bed_start() {
 	local prefix=$1
 	shift
@@ -62,6 +63,7 @@ bed_start() {
 	front_start "$FRONT" "$T/certs" "$PORT_BASE" "$@" >/dev/null
 	at_exit front_stop "$FRONT" "$T/front.docker.log"
 	front_wait "$FRONT" "$PORT_BASE" 60
+	log "front $FRONT: $(front_kind_of "$FRONT") ($(docker inspect -f '{{.Config.Image}}' "$FRONT"))"
 	ENDPOINTS=$(front_endpoints "$PORT_BASE")
 }
 
