@@ -11,7 +11,9 @@
 # rollback, drift heal, the crash matrix, zero downtime) a second time on
 # the Mailu-shaped front with its certificate watcher off
 # (FRONT_CERT_WATCHER=0), so they prove the agent's own reload; those report
-# as NN-name@mailu. MCA_MAILU_PASS=0 leaves that pass out, 1 adds it to a run
+# as NN-name@mailu. Entries NN-name+watcher run with the watcher on (Mailu's
+# default in the cert flavor: the front reloads itself beside the agent) and
+# report as NN-name@mailu+watcher. MCA_MAILU_PASS=0 leaves that pass out, 1 adds it to a run
 # of named tests. FRONT_KIND=mailu runs the named tests (or all) on the
 # Mailu-shaped front only:
 #   FRONT_KIND=mailu tests/run-integration.sh 10-rotate-pair.sh
@@ -40,7 +42,9 @@ flock -w 7200 "$_mca_it_lock" || { echo "another integration run holds the engin
 front_image_ensure
 export FRONT_IMAGE FRONT_MAILU_IMAGE DOCKER_HOST
 
-MCA_MAILU_TESTS=${MCA_MAILU_TESTS:-02-nginx-only-reload 10-rotate-pair 11-rotate-certs-dir 12-nginx-only-reload-guarded 15-crash 40-drift-expiry 61-zero-downtime}
+# an entry ending in "+watcher" runs with Mailu's own certificate watcher on
+# in the front (FRONT_CERT_WATCHER=1): the agent and the front both reload
+MCA_MAILU_TESTS=${MCA_MAILU_TESTS:-02-nginx-only-reload 10-rotate-pair 11-rotate-certs-dir 12-nginx-only-reload-guarded 15-crash 40-drift-expiry 61-zero-downtime 69-reload-fallback 10-rotate-pair+watcher 61-zero-downtime+watcher}
 if [ $# -gt 0 ]; then
 	tests=("$@")
 	mailu_pass=${MCA_MAILU_PASS:-0}
@@ -56,7 +60,12 @@ if [ -n "${FRONT_KIND:-}" ]; then
 else
 	for t in "${tests[@]}"; do runs+=("lookalike $t"); done
 	if [ "$mailu_pass" = 1 ]; then
-		for t in $MCA_MAILU_TESTS; do runs+=("mailu ${t%.sh}.sh"); done
+		for t in $MCA_MAILU_TESTS; do
+			case $t in
+			*+watcher) runs+=("mailu+watcher ${t%+watcher}") ;;
+			*) runs+=("mailu $t") ;;
+			esac
+		done
 	fi
 fi
 
@@ -69,24 +78,26 @@ trap 'rm -f "$MCA_FAIL_NOTES"; engine_down' EXIT
 passed=0 failed=0 skipped=0 failed_names=() mailu_secs=0 mailu_runs=0
 for run in "${runs[@]}"; do
 	kind=${run%% *} t=${run#* }
+	t=${t%.sh}.sh
 	[ -f "$t" ] || t="$here/integration/$t"
 	name=$(basename "$t" .sh)
 	shown=$name test_name=$name
-	if [ "$kind" = mailu ]; then
-		# a container name cannot hold "@"
-		shown=$name@mailu test_name=$name-mailu
-	fi
+	# a container name cannot hold "@" or "+"
+	case $kind in
+	mailu) shown=$name@mailu test_name=$name-mailu ;;
+	mailu+watcher) shown=$name@mailu+watcher test_name=$name-mailu-watcher ;;
+	esac
 	start=$(date +%s)
 	set +e
-	if [ "$kind" = mailu ]; then
-		TEST_NAME=$test_name FRONT_KIND=mailu FRONT_CERT_WATCHER=${FRONT_CERT_WATCHER-0} bash "$t"
-	else
-		TEST_NAME=$test_name FRONT_KIND=lookalike bash "$t"
-	fi
+	case $kind in
+	mailu) TEST_NAME=$test_name FRONT_KIND=mailu FRONT_CERT_WATCHER=${FRONT_CERT_WATCHER-0} bash "$t" ;;
+	mailu+watcher) TEST_NAME=$test_name FRONT_KIND=mailu FRONT_CERT_WATCHER=1 bash "$t" ;;
+	*) TEST_NAME=$test_name FRONT_KIND=lookalike bash "$t" ;;
+	esac
 	rc=$?
 	set -e
 	secs=$(( $(date +%s) - start ))
-	if [ "$kind" = mailu ]; then
+	if [ "$kind" != lookalike ]; then
 		mailu_secs=$((mailu_secs + secs)) mailu_runs=$((mailu_runs + 1))
 	fi
 	case $rc in
