@@ -98,7 +98,9 @@ unauthorized(X509 *signer, X509 *issuer, time_t now)
 	    X509_verify(signer, X509_get0_pubkey(issuer)) != 1)
 		return "the responder is neither the leaf's issuer nor issued by it";
 	flags = X509_get_extension_flags(signer);
-	if ((flags & EXFLAG_INVALID) != 0 || (flags & EXFLAG_XKUSAGE) == 0 ||
+	if ((flags & EXFLAG_INVALID) != 0)
+		return "the delegated responder's certificate has a malformed extension";
+	if ((flags & EXFLAG_XKUSAGE) == 0 ||
 	    (X509_get_extended_key_usage(signer) & XKU_OCSP_SIGN) == 0)
 		return "the delegated responder lacks the OCSP signing EKU";
 	if (cert_validity(signer, &nb, &na) != 0 ||
