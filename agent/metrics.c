@@ -5,8 +5,9 @@
  * each with one REQ_MAX request buffer and one response of at most
  * RESP_MAX, so 16 x (4 KiB + 512 KiB) = 8.1 MiB at worst, plus the fixed
  * tables below (~100 KiB) and one DRAIN_READ buffer on the thread's stack.
- * The tables bound the body: 256 endpoints x 2 lines x <= 620 bytes + 64
- * series x <= 900 bytes + families = ~380 KiB, under RESP_MAX (measured:
+ * The tables bound the body: 256 endpoints x 3 lines (<= 610 + 557 + 580
+ * bytes, every label byte escaped) + 64 series x <= 900 bytes + families
+ * = 477 KiB (test_metrics' worst_case_body), under RESP_MAX (measured:
  * 16 stalled readers of a 187 KB body peak at 4.8 MiB RSS).
  *
  * No client holds the thread or the slots: each poll event does one
@@ -192,6 +193,27 @@ family(struct buf *b, const char *name, const char *type, const char *help)
 	bprintf(b, "# HELP " P "%s %s\n# TYPE " P "%s %s\n", name, help, name, type);
 }
 
+/*
+ * OCSP staples (issue 15), apart from the tables above: staple[i] is
+ * st.ep[i]'s status + 1, 0 while none was set, so the endpoint table
+ * bounds it. st.mu guards it.
+ */
+static unsigned char staple[MAX_ENDPOINTS];
+
+static void
+render_staple(struct buf *b)
+{
+	family(b, "endpoint_ocsp_staple", "gauge", "1 for the OCSP staple status the "
+	    "endpoint serves: none, good, revoked, unknown or invalid.");
+	for (size_t i = 0; i < st.nep; i++) {
+		if (staple[i] == 0)
+			continue;
+		bprintf(b, P "endpoint_ocsp_staple{endpoint=\"");
+		bescape(b, st.ep[i].url);
+		bprintf(b, "\",status=\"%s\"} 1\n", ocsp_staple_names[staple[i] - 1]);
+	}
+}
+
 /* Renders the exposition; called with st.mu held. */
 static void
 render(struct buf *b)
@@ -213,6 +235,7 @@ render(struct buf *b)
 		bescape(b, st.ep[i].url);
 		bprintf(b, "\"} %d\n", st.ep[i].match ? 1 : 0);
 	}
+	render_staple(b);
 	family(b, "rotations_total", "counter", "Rotation cycles by outcome.");
 	for (int i = 0; i < OUTCOME__MAX; i++)
 		bprintf(b, P "rotations_total{outcome=\"%s\"} %llu\n", outcome_names[i],
@@ -566,6 +589,7 @@ metrics_start(const char *listen_addr, const char *version, char *err, size_t er
 	copy_cut(st.version, sizeof(st.version), version);
 	st.has_installed = false;
 	st.nep = st.nser = 0;
+	memset(staple, 0, sizeof(staple));
 	memset(st.rotations, 0, sizeof(st.rotations));
 	st.last_success = 0;
 	st.dropped = 0;
@@ -746,5 +770,19 @@ metrics_set_health(bool healthy, const char *reason)
 		return;
 	st.healthy = healthy;
 	copy_cut(st.reason, sizeof(st.reason), reason);
+	pthread_mutex_unlock(&st.mu);
+}
+
+void
+metrics_set_endpoint_staple(const char *endpoint, enum ocsp_staple status)
+{
+	char url[URL_MAX];
+
+	if ((unsigned)status >= OCSP_STAPLE__MAX || !lock_started())
+		return;
+	copy_cut(url, sizeof(url), endpoint);
+	for (size_t i = 0; i < st.nep; i++)
+		if (strcmp(st.ep[i].url, url) == 0)
+			staple[i] = (unsigned char)(status + 1);
 	pthread_mutex_unlock(&st.mu);
 }

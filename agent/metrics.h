@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "ocsp.h"
 #include "outcome.h"
 
 /* Binds listen ("host:port") and starts the server thread. */
@@ -27,6 +28,8 @@ void metrics_set_verify_duration(double seconds);
 void metrics_count_reload_exec(const char *container, const char *command,
     const char *result);
 void metrics_set_health(bool healthy, const char *reason);
+/* The OCSP staple an endpoint serves; one metrics_set_endpoint recorded. */
+void metrics_set_endpoint_staple(const char *endpoint, enum ocsp_staple status);
 
 /* A request head must fit in this many bytes. */
 #define METRICS_REQ_MAX 4096

@@ -236,6 +236,8 @@ probe_ctx_new(enum cert_key_type type)
 		return NULL;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* status_request: no callback, so a staple is kept, never enforced */
+	SSL_CTX_set_tlsext_status_type(ctx, TLSEXT_STATUSTYPE_ocsp);
 	/* no session reuse: every probe must see a full handshake */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
@@ -298,6 +300,14 @@ tls_handshake(SSL_CTX *ctx, int fd, const char *sni, long deadline,
 			res->not_after = 0;
 	}
 	res->key_type = cert_key_type_of(peer);
+	{
+		unsigned char *staple = NULL;
+		long slen = SSL_get_tlsext_status_ocsp_resp(ssl, &staple);
+
+		/* the chain as served, leaf first; the clock is the wall clock */
+		ocsp_check(staple, slen > 0 ? (size_t)slen : 0,
+		    SSL_get_peer_cert_chain(ssl), time(NULL), &res->ocsp);
+	}
 	res->ok = true;
 	res->error = NULL;
 	res->detail[0] = '\0';

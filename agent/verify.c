@@ -285,6 +285,51 @@ append_once(json_t *arr, const char *url)
 	json_array_append_new(arr, json_string(url));
 }
 
+/* ocsp_staple, and ocsp_next_update and ocsp_detail when known. */
+static void
+staple_fields(json_t *f, const struct ocsp_verdict *v)
+{
+	char when[32];
+
+	json_object_set_new(f, "ocsp_staple", json_string(ocsp_staple_names[v->status]));
+	if (v->next_update != 0) {
+		cert_format_time(v->next_update, when);
+		json_object_set_new(f, "ocsp_next_update", json_string(when));
+	}
+	if (v->detail[0] != '\0')
+		json_object_set_new(f, "ocsp_detail", json_string(v->detail));
+}
+
+/* How bad a staple is, for an endpoint's metric: revoked worst, good best. */
+static int
+staple_rank(enum ocsp_staple st)
+{
+	static const int rank[OCSP_STAPLE__MAX] = { [OCSP_STAPLE_GOOD] = 0,
+	    [OCSP_STAPLE_NONE] = 1, [OCSP_STAPLE_UNKNOWN] = 2,
+	    [OCSP_STAPLE_INVALID] = 3, [OCSP_STAPLE_REVOKED] = 4 };
+
+	return rank[st];
+}
+
+/* A staple that is there but not good: a warning, never a failure. */
+static void
+report_staple(const struct endpoint *ep, enum cert_key_type kt,
+    const struct probe_result *r)
+{
+	enum ocsp_staple st = r->ocsp.status;
+	json_t *f;
+
+	if (staple_rank(st) < staple_rank(OCSP_STAPLE_UNKNOWN))
+		return;
+	f = json_pack("{s:s, s:s, s:s, s:s}", "endpoint", ep->url, "service",
+	    service_names[proto_table[ep->proto].service], "key_type",
+	    cert_key_type_names[kt], "fingerprint", r->fingerprint);
+	staple_fields(f, &r->ocsp);
+	log_event(LOG_LEVEL_WARN, "verify.ocsp_staple", f, "%s (%s) staples an OCSP "
+	    "response that is %s: %s", ep->url, cert_key_type_names[kt],
+	    ocsp_staple_names[st], r->ocsp.detail);
+}
+
 /* One verify.endpoint event: what eps[i] served for entry e. */
 static bool
 report_one(const struct endpoint *ep, const struct verify_want_one *e,
@@ -312,10 +357,12 @@ report_one(const struct endpoint *ep, const struct verify_want_one *e,
 		if (r->key_type != kt)
 			json_object_set_new(f, "served_key_type",
 			    json_string(cert_key_type_names[r->key_type]));
+		staple_fields(f, &r->ocsp);
 		log_event(match ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR, "verify.endpoint",
 		    f, match ? "%s serves %.16s... (%s)" :
 		    "%s serves %.16s... (%s), not the expected certificate",
 		    ep->url, r->fingerprint, cert_key_type_names[kt]);
+		report_staple(ep, kt, r);
 	} else {
 		json_object_set_new(f, "error", json_string(r->error));
 		json_object_set_new(f, "detail", json_string(r->detail));
@@ -339,8 +386,9 @@ verify_report(const struct endpoint *eps, size_t n,
 	sum->extra = json_array();
 	for (size_t i = 0; i < n; i++) {
 		const struct proto_info *pi = &proto_table[eps[i].proto];
+		enum ocsp_staple staple = OCSP_STAPLE_NONE;	/* the worst one seen */
+		bool all = true, seen = false;
 		time_t soonest = 0;
-		bool all = true;
 
 		for (size_t k = 0; k < want->n; k++) {
 			const struct verify_want_one *e = &want->e[k];
@@ -363,6 +411,11 @@ verify_report(const struct endpoint *eps, size_t n,
 			sum->wanted++;
 			if (r->ok && (soonest == 0 || r->not_after < soonest))
 				soonest = r->not_after;
+			if (r->ok && (!seen ||
+			    staple_rank(r->ocsp.status) > staple_rank(staple))) {
+				staple = r->ocsp.status;
+				seen = true;
+			}
 			if (report_one(&eps[i], e, r)) {
 				sum->matched++;
 				continue;
@@ -372,6 +425,7 @@ verify_report(const struct endpoint *eps, size_t n,
 			append_once(r->ok ? sum->stale : sum->unreachable, eps[i].url);
 		}
 		metrics_set_endpoint(eps[i].url, all, soonest);
+		metrics_set_endpoint_staple(eps[i].url, staple);
 	}
 	for (int s = 0; s < SERVICE__MAX; s++)
 		if (blamed[s])

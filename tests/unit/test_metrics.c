@@ -599,6 +599,87 @@ TEST(parse_request)
 	free(big);
 }
 
+/* The OCSP staple per endpoint (issue 15): one series, its status a label. */
+TEST(ocsp_staple)
+{
+	const char *b;
+	char *r;
+
+	start();
+	metrics_set_endpoint_staple("https://front:443", OCSP_STAPLE_GOOD);	/* not yet known */
+	metrics_set_endpoint("https://front:443", true, 1800000000);
+	metrics_set_endpoint("smtp://front:25", true, 1800000000);
+	r = get("/metrics");
+	CHECK(strstr(body_of(r), "endpoint_ocsp_staple{") == NULL);
+	free(r);
+	metrics_set_endpoint_staple("https://front:443", OCSP_STAPLE_GOOD);
+	metrics_set_endpoint_staple("https://front:443", OCSP_STAPLE_REVOKED);
+	metrics_set_endpoint_staple("smtp://front:25", OCSP_STAPLE_NONE);
+	metrics_set_endpoint_staple("smtp://front:25", OCSP_STAPLE__MAX);	/* ignored */
+	r = get("/metrics");
+	b = body_of(r);
+	CHECK_INT(check_exposition(b), 0);
+	CHECK(strstr(b, "# TYPE mailu_cert_agent_endpoint_ocsp_staple gauge\n") != NULL);
+	CHECK(value(b, "mailu_cert_agent_endpoint_ocsp_staple{endpoint=\"https://front:443\","
+	    "status=\"revoked\"}") == 1);
+	CHECK(value(b, "mailu_cert_agent_endpoint_ocsp_staple{endpoint=\"https://front:443\","
+	    "status=\"good\"}") == -1);
+	CHECK(value(b, "mailu_cert_agent_endpoint_ocsp_staple{endpoint=\"smtp://front:25\","
+	    "status=\"none\"}") == 1);
+	free(r);
+	metrics_stop();
+	/* a restart forgets them with the endpoints */
+	start();
+	metrics_set_endpoint("https://front:443", true, 1800000000);
+	r = get("/metrics");
+	CHECK(strstr(body_of(r), "endpoint_ocsp_staple{") == NULL);
+	free(r);
+	metrics_stop();
+}
+
+/*
+ * The header's bound: every table full, every label byte one that is
+ * escaped, every number its longest: the body still fits RESP_MAX (a
+ * cut one would be a 500).
+ */
+TEST(worst_case_body)
+{
+	char url[300], c[200], cmd[200], res[40], *r, *cl;
+
+	start();
+	for (int i = 0; i < 256; i++) {
+		memset(url, '"', 299);
+		url[snprintf(url, 12, "%d", i)] = '"';
+		url[299] = '\0';
+		metrics_set_endpoint(url, false, (time_t)-999999999999999999LL);
+		metrics_set_endpoint_staple(url, OCSP_STAPLE_REVOKED);
+	}
+	for (int i = 0; i < 64; i++) {
+		memset(c, '"', 199);
+		c[snprintf(c, 12, "%d", i)] = '"';
+		c[199] = '\0';
+		memset(cmd, '"', 199);
+		cmd[199] = '\0';
+		memset(res, '"', 39);
+		res[39] = '\0';
+		for (int k = 0; k < 3; k++)
+			metrics_count_reload_exec(c, cmd, res);
+	}
+	metrics_set_health(false, "x");
+	r = get("/metrics");
+	CHECK(strncmp(r, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	cl = strstr(r, "Content-Length: ");
+	CHECK(cl != NULL);
+	if (cl != NULL) {
+		long n = strtol(cl + 16, NULL, 10);
+
+		fprintf(stderr, "  worst-case body: %ld bytes of %d\n", n, 512 * 1024);
+		CHECK(n > 400 * 1024 && n < 512 * 1024);
+	}
+	free(r);
+	metrics_stop();
+}
+
 HARNESS_MAIN("metrics",
 	RUN(exposition),
 	RUN(counters_and_bounds),
@@ -611,4 +692,6 @@ HARNESS_MAIN("metrics",
 	RUN(drain_time),
 	RUN(pick_slot),
 	RUN(lifecycle),
-	RUN(parse_request))
+	RUN(parse_request),
+	RUN(ocsp_staple),
+	RUN(worst_case_body))
