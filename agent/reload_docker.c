@@ -540,24 +540,25 @@ out:
 bool
 reload_is_tls_error(const char *line, size_t len)
 {
-	static const char *const severities[] = { "[emerg]", "[crit]", "Fatal:", "Error:" };
+	/*
+	 * The daemons' own severities, as they write them: an OpenSSL error
+	 * string ("error:0A000076:...") inside an Info line is not one. That
+	 * is what dovecot logs when a probe restricted to one key type meets
+	 * a port that holds the other, or a client gives up a handshake.
+	 */
+	static const char *const severities[] = { "[emerg]", "[crit]", "Fatal: ", "Error: " };
 	static const char *const topics[] = { "ssl", "tls", "certificate", "key" };
-	char lower[512];
+	char text[512], lower[512];
 	bool severe = false;
-	size_t n = len < sizeof(lower) - 1 ? len : sizeof(lower) - 1;
+	size_t n = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
 
-	for (size_t i = 0; i < n; i++)
-		lower[i] = (char)tolower((unsigned char)line[i]);
-	lower[n] = '\0';
-	for (size_t i = 0; i < sizeof(severities) / sizeof(severities[0]); i++) {
-		char sev[16];
-
-		snprintf(sev, sizeof(sev), "%s", severities[i]);
-		for (char *p = sev; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		if (strstr(lower, sev) != NULL)
+	memcpy(text, line, n);
+	text[n] = '\0';
+	for (size_t i = 0; i <= n; i++)
+		lower[i] = (char)tolower((unsigned char)text[i]);
+	for (size_t i = 0; i < sizeof(severities) / sizeof(severities[0]); i++)
+		if (strstr(text, severities[i]) != NULL)
 			severe = true;
-	}
 	if (!severe)
 		return false;
 	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)

@@ -382,10 +382,7 @@ le_lineage() {
 		printf 'This directory contains your keys and certificates (a test lineage).\n' >"$live/README"
 	fi
 	# Mailu's config.py, run as certbot's post-hook: rewritten in place
-	awk '/-----BEGIN CERTIFICATE-----/{p=1} p{print} /-----END CERTIFICATE-----/{p=0}' \
-		"$live/fullchain.pem" >"$live/nginx-chain.pem"
-	awk '/-----BEGIN CERTIFICATE-----/{p=1} p{print} /-----END CERTIFICATE-----/{p=0}' \
-		"$live/fullchain.pem" >"$live/DANE-chain.pem"
+	"$(dirname "${BASH_SOURCE[0]}")/../tools/mailu-le-chains.sh" "$live" || return 1
 	# shellcheck disable=SC2034 # for the caller
 	LE_VERSION=$n
 }

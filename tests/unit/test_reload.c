@@ -53,6 +53,11 @@ TEST(log_lines)
 	CHECK(!tls_err("imap-login: Error: Disconnected: auth failed"));
 	CHECK(!tls_err("[emerg] bind() to 127.0.0.1:41443 failed (98: Address in use)"));
 	CHECK(!tls_err(""));
+	/* an OpenSSL error string in an Info line: a client's (or our own
+	 * key-typed probe's) failed handshake, not the daemon's error */
+	CHECK(!tls_err("Dec 05 22:18:11 imap-login: Info: Disconnected: Connection closed: "
+	    "SSL_accept() failed: error:0A000076:SSL routines::no suitable signature algorithm"));
+	CHECK(!tls_err("[info] 30#30: *7 SSL_do_handshake() failed (SSL: error:0A000076:SSL routines::no suitable signature algorithm)"));
 }
 
 TEST(hung_pids)
