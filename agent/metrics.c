@@ -480,7 +480,8 @@ metrics_set_installed(time_t not_after)
 {
 	if (!lock_started())
 		return;
-	st.v.has_installed = true;
+	/* 0: nothing installed or adopted yet, and no series rather than a 0 */
+	st.v.has_installed = not_after != 0;
 	st.v.installed = (long long)not_after;
 	pthread_mutex_unlock(&st.mu);
 }

@@ -19,6 +19,7 @@ void metrics_stop(void);
 int metrics_port(void);
 
 /* Updates; safe from any thread, cheap, and no-ops before metrics_start. */
+/* The installed pair's notAfter; 0: none (no series). */
 void metrics_set_installed(time_t not_after);
 
 /* What one verify saw on one endpoint for one key type. */

@@ -243,6 +243,13 @@ TEST(exposition)
 	CHECK(value(b, "mailu_cert_agent_build_info{version=\"1.2.3-test\"}") == 1);
 	CHECK(value(b, "mailu_cert_agent_metrics_series_dropped_total") == 0);
 	CHECK(strstr(b, "# HELP mailu_cert_agent_rotations_total ") != NULL);
+	free(r);
+	/* nothing installed (yet): no installed series rather than a 0 */
+	metrics_set_installed(0);
+	r = get("/metrics");
+	CHECK(value(body_of(r), "mailu_cert_agent_cert_not_after_timestamp_seconds{"
+	    "source=\"installed\"}") == -1);
+	b = body_of(r);
 	CHECK(strstr(b, "# TYPE mailu_cert_agent_rotations_total counter\n") != NULL);
 	CHECK(strstr(b, "# TYPE mailu_cert_agent_endpoint_state gauge\n") != NULL);
 	CHECK(strstr(b, "# TYPE mailu_cert_agent_cert_info gauge\n") != NULL);
