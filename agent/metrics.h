@@ -38,8 +38,10 @@ extern const char *const metrics_ep_state_names[METRICS_EP__MAX];
  * endpoint_state series per state (1 for this one), and, unless
  * unreachable, the served leaf's cert_info and expiry. Strings are copied
  * (cut to the label bounds); NULL reads as "". To export more of what a
- * probe saw, add a field here (zero meaning unknown) and its family in
- * metrics_render.c.
+ * probe saw (one family per endpoint and key type): a field here (zero
+ * meaning unknown), set in verify.c's export_one; its copy in struct
+ * metrics_ep (metrics_render.h) made by metrics_set_endpoint; its family
+ * in metrics_render.c's render_endpoints; its lines in METRICS_EP_BYTES.
  */
 struct metrics_endpoint {
 	const char *url;		/* the endpoint label */
