@@ -2,14 +2,16 @@
  * metrics: a tiny HTTP/1.1 server for /metrics and /healthz on one thread.
  *
  * Memory is bounded whatever clients do: at most MAX_CLIENTS connections,
- * each with one REQ_MAX request buffer and one response of at most
- * METRICS_BODY_MAX (1 MiB) and its head, so 16 x (4 KiB + 1 MiB) = 16.1
- * MiB at worst, plus the fixed tables (struct metrics_values, ~110 KiB)
- * and one DRAIN_READ buffer on the thread's stack. The tables bound the
- * body under METRICS_BODY_MAX (metrics_render.h works it out: ~600 KiB
- * with every table full of the longest escaped labels; a front's nine
- * endpoints make ~8 KiB; measured before the cert_info and state series:
- * 16 stalled readers of a 187 KB body peak at 4.8 MiB RSS).
+ * each with one REQ_MAX request buffer and one response: its head and a
+ * body the tables bound to METRICS_BODY_WORST (~594 KiB with every table
+ * full of the longest escaped labels; metrics_render.h works it out and
+ * asserts it under METRICS_BODY_MAX, 1 MiB, past which the server would
+ * answer 500 rather than cut it; a front's nine endpoints make ~10 KiB),
+ * so 16 x (4 KiB + 594 KiB) = 9.4 MiB at worst, plus the fixed tables
+ * (struct metrics_values, 96 KiB), the body being rendered, and one
+ * DRAIN_READ buffer on the thread's stack (measured before the cert_info
+ * and state series: 16 stalled readers of a 187 KB body peak at 4.8 MiB
+ * RSS).
  *
  * No client holds the thread or the slots: each poll event does one
  * bounded read or write; a connection has HEAD_MS from accept for its
