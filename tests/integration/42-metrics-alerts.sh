@@ -131,6 +131,7 @@ kill "$qserver"
 wait "$qserver" 2>/dev/null || true
 scrape_until s2 "Q unreachable and the agent unhealthy" \
 	eval '[ "$(state s2 "$Q" unreachable)" = 1 ] && [ "$(get s2 healthy)" = 0 ]'
+assert_eq 1 "$(state s2 "$P" match)" "P still matching at s2"
 log "s2: Q unreachable"
 
 # s3: P serves c: stale, and a heal that cannot help
