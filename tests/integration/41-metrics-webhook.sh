@@ -54,7 +54,8 @@ for f in "$T"/*.prom; do
 	out=$(promtool check metrics <"$f" 2>&1) || fail "promtool check metrics ${f##*/}: $out"
 	[ -z "$out" ] || fail "promtool check metrics ${f##*/}: $out"
 done
-log "promtool check metrics: $(ls "$T"/*.prom | wc -l) scrapes clean"
+proms=("$T"/*.prom)
+log "promtool check metrics: ${#proms[@]} scrapes clean"
 # what imaps serves now, and what the rotation did
 assert_eq 1 "$(val m1 "mailu_cert_agent_cert_info{endpoint=\"imaps://$IMAPS\",key_type=\"ecdsa\",fingerprint_sha256=\"$fp_b\",subject=\"CN=mail.example.test\",issuer=\"CN=MCA Test CA\"}")" "cert_info of imaps"
 assert_eq "$nb" "$(val m1 "mailu_cert_agent_cert_not_after_timestamp_seconds{source=\"served\",endpoint=\"imaps://$IMAPS\",key_type=\"ecdsa\"}")" "served notAfter of imaps"

@@ -72,7 +72,7 @@ pserver=$SERVED_PID
 tls_serve "$QPORT" a
 qserver=$SERVED_PID
 
-VERIFY_TIMEOUT=3s
+export VERIFY_TIMEOUT=3s	# rotate_env's
 # shellcheck disable=SC2046
 agent_bg run run $(rotate_env) "--endpoints=$ENDPOINTS,$P,$Q" \
 	"--source=pair:$T/src/cert.pem,$T/src/key.pem" --poll-interval=1s \
@@ -100,9 +100,9 @@ state() { # SCRAPE URL STATE: that state series' value
 }
 # scrape_until NAME WHAT CMD...: scrapes into NAME.prom until CMD succeeds (30 s)
 scrape_until() {
-	local name=$1 what=$2 i
+	local name=$1 what=$2
 	shift 2
-	for i in $(seq 1 150); do
+	for _ in $(seq 1 150); do
 		scrape "$name" && "$@" && return 0
 		sleep 0.2
 	done
@@ -129,8 +129,8 @@ log "s1: rolled back"
 # s2: Q stops listening: unreachable, unhealthy
 kill "$qserver"
 wait "$qserver" 2>/dev/null || true
-scrape_until s2 "Q unreachable and the agent unhealthy" \
-	eval '[ "$(state s2 "$Q" unreachable)" = 1 ] && [ "$(get s2 healthy)" = 0 ]'
+q_down() { [ "$(state s2 "$Q" unreachable)" = 1 ] && [ "$(get s2 healthy)" = 0 ]; }
+scrape_until s2 "Q unreachable and the agent unhealthy" q_down
 assert_eq 1 "$(state s2 "$P" match)" "P still matching at s2"
 log "s2: Q unreachable"
 
