@@ -77,7 +77,7 @@ deliver_to_fronts(struct agent *a, const struct verify_want *want, bool reload,
 	json_object_set_new(timings, key, json_integer(vst.probe_ms));
 	snprintf(key, sizeof(key), "%sverify_wait_ms", prefix);
 	json_object_set_new(timings, key, json_integer(vst.wait_ms));
-	metrics_set_verify_duration((double)(clock_ms() - t0) / 1000.0);
+	metrics_observe_verify_duration((double)(clock_ms() - t0) / 1000.0);
 	a->last_verified = sum.wanted > 0 && sum.matched == sum.wanted;
 	{
 		json_t *errs = reload_log_errors(&a->reload, &t, started - 1);

@@ -252,6 +252,32 @@ is_ip(const char *s)
 	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
 }
 
+/*
+ * A name of the peer's leaf as short text: RFC 2253 (XN_FLAG_RFC2253
+ * escapes control and non-ASCII bytes as \XX), anything else that is not
+ * printable ASCII replaced, cut to size with "..." at its end.
+ */
+static void
+name_text(const X509_NAME *name, char *out, size_t size)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p;
+	long n = -1;
+
+	out[0] = '\0';
+	if (b != NULL && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0)
+		n = BIO_get_mem_data(b, &p);
+	if (n > 0) {
+		snprintf(out, size, "%.*s", (int)n, p);
+		if ((size_t)n >= size && size > 4)
+			memcpy(out + size - 4, "...", 4);
+		for (char *c = out; *c != '\0'; c++)
+			if (*c < 0x20 || *c > 0x7e)
+				*c = '?';
+	}
+	BIO_free(b);
+}
+
 static int
 tls_handshake(SSL_CTX *ctx, int fd, const char *sni, long deadline,
     struct probe_result *res)
@@ -308,6 +334,8 @@ tls_handshake(SSL_CTX *ctx, int fd, const char *sni, long deadline,
 		ocsp_check(staple, slen > 0 ? (size_t)slen : 0,
 		    SSL_get_peer_cert_chain(ssl), time(NULL), &res->ocsp);
 	}
+	name_text(X509_get_subject_name(peer), res->subject, sizeof(res->subject));
+	name_text(X509_get_issuer_name(peer), res->issuer, sizeof(res->issuer));
 	res->ok = true;
 	res->error = NULL;
 	res->detail[0] = '\0';

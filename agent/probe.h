@@ -17,12 +17,17 @@
 #include "endpoint.h"
 #include "ocsp.h"
 
+#define PROBE_NAME_MAX 128
+
 struct probe_result {
 	bool ok;				/* a certificate was seen */
 	char fingerprint[CERT_FP_HEX + 1];	/* served leaf, when ok */
 	time_t not_after;			/* served leaf, when ok */
 	enum cert_key_type key_type;		/* served leaf's key, when ok */
 	struct ocsp_verdict ocsp;		/* its staple, when ok (NONE: none) */
+	/* served leaf's subject and issuer, when ok: RFC 2253 (CN=...,O=...),
+	 * printable ASCII (a peer's bytes escaped), "..." where cut */
+	char subject[PROBE_NAME_MAX], issuer[PROBE_NAME_MAX];
 	long ms;				/* wall time of the probe */
 	const char *error;			/* stable code when !ok */
 	char detail[256];			/* human detail when !ok */

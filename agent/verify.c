@@ -372,6 +372,19 @@ report_one(const struct endpoint *ep, const struct verify_want_one *e,
 	return match;
 }
 
+/* One (endpoint, key type) for the metrics: its state, and what it served. */
+static void
+export_one(const struct endpoint *ep, const struct verify_want_one *e,
+    const struct probe_result *r, bool match)
+{
+	metrics_set_endpoint(&(struct metrics_endpoint){ .url = ep->url,
+	    .key_type = cert_key_type_names[e->type],
+	    .state = match ? METRICS_EP_MATCH : r->ok ? METRICS_EP_STALE :
+	    METRICS_EP_UNREACHABLE, .fingerprint = r->fingerprint,
+	    .subject = r->subject, .issuer = r->issuer, .not_after = r->not_after,
+	    .ocsp_staple = ocsp_staple_names[r->ocsp.status] });
+}
+
 void
 verify_report(const struct endpoint *eps, size_t n,
     const struct verify_want *want, const struct probe_result *results,
@@ -384,15 +397,14 @@ verify_report(const struct endpoint *eps, size_t n,
 	sum->unreachable = json_array();
 	sum->services = json_array();
 	sum->extra = json_array();
+	metrics_endpoints_begin();
 	for (size_t i = 0; i < n; i++) {
 		const struct proto_info *pi = &proto_table[eps[i].proto];
-		enum ocsp_staple staple = OCSP_STAPLE_NONE;	/* the worst one seen */
-		bool all = true, seen = false;
-		time_t soonest = 0;
 
 		for (size_t k = 0; k < want->n; k++) {
 			const struct verify_want_one *e = &want->e[k];
 			const struct probe_result *r = &results[i * want->n + k];
+			bool match;
 
 			if (e->absent) {
 				/* a key type the front should not hold: say so, no more */
@@ -409,24 +421,17 @@ verify_report(const struct endpoint *eps, size_t n,
 				continue;
 			}
 			sum->wanted++;
-			if (r->ok && (soonest == 0 || r->not_after < soonest))
-				soonest = r->not_after;
-			if (r->ok && (!seen ||
-			    staple_rank(r->ocsp.status) > staple_rank(staple))) {
-				staple = r->ocsp.status;
-				seen = true;
-			}
-			if (report_one(&eps[i], e, r)) {
+			match = report_one(&eps[i], e, r);
+			export_one(&eps[i], e, r, match);
+			if (match) {
 				sum->matched++;
 				continue;
 			}
-			all = false;
 			blamed[pi->service] = true;
 			append_once(r->ok ? sum->stale : sum->unreachable, eps[i].url);
 		}
-		metrics_set_endpoint(eps[i].url, all, soonest);
-		metrics_set_endpoint_staple(eps[i].url, staple);
 	}
+	metrics_endpoints_end();
 	for (int s = 0; s < SERVICE__MAX; s++)
 		if (blamed[s])
 			json_array_append_new(sum->services, json_string(service_names[s]));

@@ -67,4 +67,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y --no-install-recommends "${missing[@]}" >&2
 fi
 
+# promtool (tests/integration/41, 42: `promtool check metrics`, `check rules`,
+# `test rules`). Only promtool, taken out of Debian's prometheus .deb: the
+# package would also install the server, and its postinst starts it on
+# :9090 (all addresses) wherever init scripts run, with a dozen libjs
+# dependencies for its web UI. The .deb is fetched with apt-get download
+# (the same mirror, signature and version apt would install).
+if ! command -v promtool >/dev/null 2>&1; then
+  [ "$need_update" -eq 1 ] || apt-get update >&2
+  tmp=$(mktemp -d)
+  chown _apt "$tmp" 2>/dev/null || true	# apt's download sandbox user
+  (cd "$tmp" && apt-get download prometheus >&2)
+  dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb |
+    tar -x -O ./usr/bin/promtool >/usr/local/bin/promtool.new
+  chmod 0755 /usr/local/bin/promtool.new
+  mv /usr/local/bin/promtool.new /usr/local/bin/promtool
+  rm -rf "$tmp"
+  echo "install-deps.sh: installed $(promtool --version 2>&1 | head -n 1)" >&2
+fi
+
 echo "install-deps.sh: all build/test packages present" >&2
