@@ -125,7 +125,8 @@ agent_bg run run $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" \
 wait_event run '.event=="verify.endpoint"' 30 9
 scrape() { curl -sf --max-time 5 "http://127.0.0.1:$MPORT/metrics" >"$T/$1.prom"; }
 val() { awk -v m="$2" 'index($0, m" ") == 1 { print $NF }' "$T/$1.prom"; }
-staple_series() { echo "mailu_cert_agent_endpoint_ocsp_staple{endpoint=\"$1\",status=\"$2\"}"; }
+# both pairs are ECDSA: one key type asked for
+staple_series() { echo "mailu_cert_agent_endpoint_ocsp_staple{endpoint=\"$1\",key_type=\"ecdsa\",status=\"$2\"}"; }
 scrape m0
 assert_eq 1 "$(val m0 "$(staple_series "$HTTPS" revoked)")" "HTTPS staple metric"
 assert_eq 1 "$(val m0 "$(staple_series "$IMAPS" none)")" "IMAPS staple metric"
