@@ -14,6 +14,7 @@
 #include "check.h"
 #include "clock.h"
 #include "cycle.h"
+#include "dane.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -463,6 +464,13 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	}
 	TEST_PAUSE("cycle.validated");
 	json_object_set_new(timings, "validate_ms", json_integer(clock_ms() - t0));
+	/* a new key must match the TLSA records (AGENT_DANE=enforce) */
+	if (dane_gate(a, &parsed, timings, detail, sizeof(detail)) != 0) {
+		reject(raw.fingerprint, CERT_DANE_MISMATCH, detail);
+		*rejected_out = true;
+		o = finish(a, OUTCOME_REJECTED, start, timings, raw.fingerprint);
+		goto out;
+	}
 
 	/* back up what we would fall back to */
 	t0 = clock_ms();
