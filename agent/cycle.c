@@ -452,7 +452,9 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	if (parsed.key_in_file)
 		report_key_in_cert(a, raw.fingerprint);
 	TEST_PAUSE("cycle.source_read");
-	if (cert_validate(&parsed, &pol, &why, detail, sizeof(detail)) != 0) {
+	/* validate; a new key must also match the TLSA records (AGENT_DANE) */
+	if (cert_validate(&parsed, &pol, &why, detail, sizeof(detail)) != 0 ||
+	    (why = dane_gate(a, &parsed, timings, detail, sizeof(detail))) != CERT_OK) {
 		/* the dates, for a rejection only the clock can lift */
 		a->rejected_why = why;
 		a->rejected_not_before = parsed.not_before;
@@ -464,13 +466,6 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	}
 	TEST_PAUSE("cycle.validated");
 	json_object_set_new(timings, "validate_ms", json_integer(clock_ms() - t0));
-	/* a new key must match the TLSA records (AGENT_DANE=enforce) */
-	if (dane_gate(a, &parsed, timings, detail, sizeof(detail)) != 0) {
-		reject(raw.fingerprint, CERT_DANE_MISMATCH, detail);
-		*rejected_out = true;
-		o = finish(a, OUTCOME_REJECTED, start, timings, raw.fingerprint);
-		goto out;
-	}
 
 	/* back up what we would fall back to */
 	t0 = clock_ms();

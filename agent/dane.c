@@ -338,7 +338,7 @@ report(const struct config *cfg, const struct dane_host *h, X509 *leaf,
 	return false;
 }
 
-int
+enum cert_reason
 dane_gate(struct agent *a, const struct cert_pair *p, json_t *timings,
     char *detail, size_t dlen)
 {
@@ -350,12 +350,12 @@ dane_gate(struct agent *a, const struct cert_pair *p, json_t *timings,
 	size_t all = cfg->n_dane_hosts > 0 ? cfg->n_dane_hosts :
 	    cfg->n_hostnames > 0 ? 1 : 0, n = 0;
 	long t0 = clock_ms();
-	int rc = 0;
+	enum cert_reason rc = CERT_OK;
 
 	if (cfg->dane == DANE_OFF)
-		return 0;
+		return CERT_OK;
 	if ((h = calloc(all + 1, sizeof(*h))) == NULL)
-		return 0;
+		return CERT_OK;
 	/* a wildcard names no MX: no TLSA record to look up */
 	for (size_t i = 0; i < all; i++)
 		if (strncmp(hosts[i], "*.", 2) != 0)
@@ -367,22 +367,22 @@ dane_gate(struct agent *a, const struct cert_pair *p, json_t *timings,
 		    "certificate has the served one's key and chain: TLSA records "
 		    "that match now still will");
 		free(h);
-		return 0;
+		return CERT_OK;
 	}
 	if (dane_record_for(p->leaf, publish) != 0)
 		snprintf(publish, sizeof(publish), "?");
 	/* (checked when the settings were read) */
 	if (cfg->dns_server != NULL && dane_server_parse(cfg->dns_server, &srv) != 0) {
 		free(h);
-		return 0;
+		return CERT_OK;
 	}
 	dane_lookup(cfg->dns_server != NULL ? &srv : NULL, h, n, DANE_TIMEOUT_MS);
 	for (size_t i = 0; i < n; i++) {
 		if (report(cfg, &h[i], p->leaf, p->chain, publish) &&
-		    cfg->dane == DANE_ENFORCE && rc == 0) {
+		    cfg->dane == DANE_ENFORCE && rc == CERT_OK) {
 			snprintf(detail, dlen, "publish \"%s\" at %s: none of its TLSA "
 			    "records matches the new key", publish, h[i].qname);
-			rc = -1;
+			rc = CERT_DANE_MISMATCH;
 		}
 		dane_answer_free(&h[i].ans);
 	}

@@ -44,11 +44,12 @@ void dane_lookup(const struct dane_server *server, struct dane_host *h, size_t n
  * The check in cycle_run, between validate and back up: with AGENT_DANE
  * off, or the bundle binding the same key and chain as the last verified
  * pair, nothing happens. Otherwise each host is looked up and judged,
- * one event each. Returns -1 (with detail) only in enforce mode when a
- * host has TLSA records and none matches: the bundle is rejected
- * (dane_mismatch). No record, or no answer, never blocks.
+ * one event each (and dane_ms in timings). Returns CERT_OK, or
+ * CERT_DANE_MISMATCH with detail only in enforce mode when a host has
+ * TLSA records and none matches: the bundle is rejected. No record, or
+ * no answer, never blocks.
  */
-int dane_gate(struct agent *a, const struct cert_pair *p, json_t *timings,
-    char *detail, size_t dlen);
+enum cert_reason dane_gate(struct agent *a, const struct cert_pair *p,
+    json_t *timings, char *detail, size_t dlen);
 
 #endif

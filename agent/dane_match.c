@@ -4,7 +4,6 @@
  */
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "dane_match.h"
+#include "endpoint.h"
 
 const char *const dane_usable_names[DANE_UNUSABLE__MAX] = {
 	"usable", "pkix_usage", "unknown_usage", "unknown_selector",
@@ -249,23 +249,6 @@ dane_same_binding(X509 *leaf_a, STACK_OF(X509) *chain_a, X509 *leaf_b,
 	return true;
 }
 
-/* The port after a ':' at p, 1..65535. */
-static int
-parse_port(const char *p, unsigned short *port)
-{
-	char *end;
-	long v;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	errno = 0;
-	v = strtol(p, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 1 || v > 65535)
-		return -1;
-	*port = (unsigned short)v;
-	return 0;
-}
-
 int
 dane_server_parse(const char *s, struct dane_server *out)
 {
@@ -282,7 +265,7 @@ dane_server_parse(const char *s, struct dane_server *out)
 			return -1;
 		memcpy(host, s + 1, n);
 		host[n] = '\0';
-		if (end[1] != '\0' && (end[1] != ':' || parse_port(end + 2,
+		if (end[1] != '\0' && (end[1] != ':' || endpoint_parse_port(end + 2,
 		    &out->port) != 0))
 			return -1;
 		out->family = AF_INET6;
@@ -298,7 +281,7 @@ dane_server_parse(const char *s, struct dane_server *out)
 		return -1;
 	memcpy(host, s, n);
 	host[n] = '\0';
-	if (colon != NULL && parse_port(colon + 1, &out->port) != 0)
+	if (colon != NULL && endpoint_parse_port(colon + 1, &out->port) != 0)
 		return -1;
 	out->family = AF_INET;
 	return inet_pton(AF_INET, host, &out->v4) == 1 ? 0 : -1;

@@ -114,7 +114,7 @@ struct dane_server {
 	int family;			/* AF_INET or AF_INET6 */
 	struct in_addr v4;
 	struct in6_addr v6;
-	unsigned short port;		/* 53 unless given */
+	uint16_t port;			/* 53 unless given */
 };
 
 /*

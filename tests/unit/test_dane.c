@@ -99,44 +99,32 @@ TEST(setup)
 
 TEST(usable)
 {
-	struct dane_record r = rec(0, 3, 1, 1, leaf);
+	/* usage, selector, matching type, data length: the verdict */
+	static const struct {
+		uint8_t u, s, m;
+		size_t len;
+		enum dane_usable want;
+	} cases[] = {
+		{ 3, 1, 1, 32, DANE_USABLE }, { 2, 1, 1, 32, DANE_USABLE },
+		{ 3, 0, 2, 64, DANE_USABLE }, { 2, 0, 0, 1, DANE_USABLE },
+		{ 0, 1, 1, 32, DANE_UNUSABLE_PKIX }, { 1, 1, 1, 32, DANE_UNUSABLE_PKIX },
+		{ 4, 1, 1, 32, DANE_UNUSABLE_USAGE }, { 255, 1, 1, 32, DANE_UNUSABLE_USAGE },
+		{ 3, 2, 1, 32, DANE_UNUSABLE_SELECTOR }, { 3, 255, 1, 32, DANE_UNUSABLE_SELECTOR },
+		{ 3, 1, 3, 32, DANE_UNUSABLE_MTYPE }, { 3, 1, 255, 32, DANE_UNUSABLE_MTYPE },
+		/* a digest of the wrong length, either way; no data at all */
+		{ 3, 1, 1, 31, DANE_UNUSABLE_LENGTH }, { 3, 1, 1, 33, DANE_UNUSABLE_LENGTH },
+		{ 3, 1, 2, 32, DANE_UNUSABLE_LENGTH }, { 3, 1, 2, 63, DANE_UNUSABLE_LENGTH },
+		{ 3, 1, 2, 65, DANE_UNUSABLE_LENGTH }, { 3, 1, 0, 0, DANE_UNUSABLE_LENGTH },
+	};
 
-	CHECK_INT(dane_record_usable(&r), DANE_USABLE);
-	r.usage = 0;
-	CHECK_INT(dane_record_usable(&r), DANE_UNUSABLE_PKIX);
-	r.usage = 1;
-	CHECK_INT(dane_record_usable(&r), DANE_UNUSABLE_PKIX);
-	r.usage = 4;
-	CHECK_INT(dane_record_usable(&r), DANE_UNUSABLE_USAGE);
-	r.usage = 255;
-	CHECK_INT(dane_record_usable(&r), DANE_UNUSABLE_USAGE);
-	r.usage = 2;
-	CHECK_INT(dane_record_usable(&r), DANE_USABLE);
-	r.selector = 2;
-	CHECK_INT(dane_record_usable(&r), DANE_UNUSABLE_SELECTOR);
-	r.selector = 1;
-	r.mtype = 3;
-	CHECK_INT(dane_record_usable(&r), DANE_UNUSABLE_MTYPE);
-	r.mtype = 255;
-	CHECK_INT(dane_record_usable(&r), DANE_UNUSABLE_MTYPE);
-	/* a digest of the wrong length, either way */
-	r.mtype = 1;
-	r.len = 31;
-	CHECK_INT(dane_record_usable(&r), DANE_UNUSABLE_LENGTH);
-	r.len = 33;
-	CHECK_INT(dane_record_usable(&r), DANE_UNUSABLE_LENGTH);
-	r.mtype = 2;
-	r.len = 32;
-	CHECK_INT(dane_record_usable(&r), DANE_UNUSABLE_LENGTH);
-	r.len = 64;
-	CHECK_INT(dane_record_usable(&r), DANE_USABLE);
-	r.len = 65;
-	CHECK_INT(dane_record_usable(&r), DANE_UNUSABLE_LENGTH);
-	r.mtype = 0;
-	r.len = 0;
-	CHECK_INT(dane_record_usable(&r), DANE_UNUSABLE_LENGTH);
-	r.len = 1;
-	CHECK_INT(dane_record_usable(&r), DANE_USABLE);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dane_record r = { cases[i].u, cases[i].s, cases[i].m, recbuf[0],
+		    cases[i].len };
+
+		if (dane_record_usable(&r) != cases[i].want)
+			fprintf(stderr, "  case %zu\n", i);
+		CHECK_INT(dane_record_usable(&r), cases[i].want);
+	}
 	CHECK_STR(dane_usable_names[DANE_UNUSABLE_PKIX], "pkix_usage");
 }
 
@@ -191,36 +179,40 @@ TEST(ta_matches_chain)
 
 TEST(wrong_lengths_and_types_never_match)
 {
-	struct dane_record r = rec(0, 3, 1, 1, leaf);
+	/*
+	 * A record made right over the leaf (or the CA), then spoiled: its
+	 * length moved by dlen, its type fields replaced (-1: kept).
+	 */
+	static const struct {
+		int u, s, m;
+		bool ca;
+		long dlen;
+		int as_s, as_m;
+	} cases[] = {
+		{ 3, 1, 1, false, -1, -1, -1 },		/* a SHA-256 cut short */
+		{ 3, 1, 2, false, -1, -1, -1 },		/* a SHA-512 cut short */
+		{ 3, 0, 0, false, -1, -1, -1 },		/* full DER, a byte short */
+		{ 3, 0, 0, false, 1, -1, -1 },		/* ... and a byte long */
+		{ 3, 1, 1, false, 0, -1, 3 },		/* an unknown matching type */
+		{ 3, 1, 1, false, 0, 7, -1 },		/* an unknown selector */
+		{ 1, 1, 1, false, 0, -1, -1 },		/* PKIX-EE of the leaf */
+		{ 0, 1, 1, true, 0, -1, -1 },		/* PKIX-TA of the CA */
+		{ 3, 1, 2, false, -32, -1, 1 },		/* SHA-512's half as SHA-256 */
+	};
 
-	/* a SHA-256 cut short, or one byte long */
-	r.len = 31;
-	CHECK(!dane_record_matches(&r, leaf, chain));
-	r = rec(0, 3, 1, 2, leaf);
-	r.len = 63;
-	CHECK(!dane_record_matches(&r, leaf, chain));
-	/* full DER one byte short, and one byte long */
-	r = rec(0, 3, 0, 0, leaf);
-	r.len--;
-	CHECK(!dane_record_matches(&r, leaf, chain));
-	r.len += 2;
-	CHECK(!dane_record_matches(&r, leaf, chain));
-	/* the right digest under an unknown matching type, selector, usage */
-	r = rec(0, 3, 1, 1, leaf);
-	r.mtype = 3;
-	CHECK(!dane_record_matches(&r, leaf, chain));
-	r = rec(0, 3, 1, 1, leaf);
-	r.selector = 7;
-	CHECK(!dane_record_matches(&r, leaf, chain));
-	r = rec(0, 1, 1, 1, leaf);
-	CHECK(!dane_record_matches(&r, leaf, chain));
-	r = rec(0, 0, 1, 1, ca);
-	CHECK(!dane_record_matches(&r, leaf, chain));
-	/* a SHA-256 record holding the SHA-512's first 32 bytes */
-	r = rec(0, 3, 1, 2, leaf);
-	r.mtype = 1;
-	r.len = 32;
-	CHECK(!dane_record_matches(&r, leaf, chain));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dane_record r = rec(0, cases[i].u, cases[i].s, cases[i].m,
+		    cases[i].ca ? ca : leaf);
+
+		r.len = (size_t)((long)r.len + cases[i].dlen);
+		if (cases[i].as_s >= 0)
+			r.selector = (uint8_t)cases[i].as_s;
+		if (cases[i].as_m >= 0)
+			r.mtype = (uint8_t)cases[i].as_m;
+		if (dane_record_matches(&r, leaf, chain))
+			fprintf(stderr, "  case %zu matched\n", i);
+		CHECK(!dane_record_matches(&r, leaf, chain));
+	}
 }
 
 static struct dane_answer
