@@ -33,7 +33,7 @@ const char *const cert_reason_names[CERT__MAX] = {
 	"ok", "unreadable", "too_large", "not_pem", "no_certificate", "no_key",
 	"key_mismatch", "expired", "not_yet_valid", "hostname_mismatch",
 	"untrusted_chain", "weak_key", "encrypted_key", "not_newer",
-	"incomplete_write", "bad_acme_json", "symlink_escape",
+	"incomplete_write", "bad_acme_json", "symlink_escape", "dane_mismatch",
 };
 
 const char *const cert_key_type_names[CERT_KEY__MAX] = { "any", "rsa", "ecdsa" };

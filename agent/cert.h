@@ -33,6 +33,7 @@ enum cert_reason {
 	CERT_INCOMPLETE_WRITE,
 	CERT_BAD_ACME_JSON,
 	CERT_SYMLINK_ESCAPE,
+	CERT_DANE_MISMATCH,		/* AGENT_DANE=enforce: TLSA records, none matches */
 	CERT__MAX
 };
 

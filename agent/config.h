@@ -27,6 +27,14 @@ enum reload_backend {
 	RELOAD__MAX
 };
 
+/* AGENT_DANE: what a new key's TLSA mismatch does (agent/dane.c). */
+enum dane_mode {
+	DANE_OFF,
+	DANE_WARN,			/* dane.mismatch, and install anyway */
+	DANE_ENFORCE,			/* refuse the bundle: dane_mismatch */
+	DANE__MAX
+};
+
 extern const char *const tls_flavor_names[FLAVOR__MAX];
 extern const char *const reload_backend_names[RELOAD__MAX];
 
@@ -69,6 +77,10 @@ struct config {
 	enum log_level log_level;
 	bool log_text;			/* AGENT_LOG_FORMAT=text */
 	char *ca_file;
+	enum dane_mode dane;		/* AGENT_DANE */
+	char *dns_server;		/* AGENT_DNS_SERVER; NULL: /etc/resolv.conf */
+	char *dane_hosts[CONFIG_MAX_HOSTNAMES];	/* AGENT_DANE_HOSTS; none: HOSTNAMES[0] */
+	size_t n_dane_hosts;
 	char *env_file;			/* --env-file, for messages */
 	bool force;			/* --force */
 	bool help;			/* --help */

@@ -57,6 +57,7 @@
 
 static const char *const watch_names[] = { "inotify", "poll" };
 static const char *const log_format_names[] = { "json", "text" };
+static const char *const dane_mode_names[] = { "off", "warn", "enforce" };
 static const char *const webhook_format_names[] = { "json", "ntfy", "slack" };
 static const char *const webhook_event_names[] = { "cycle.rotated",
     "cycle.rolled_back", "cycle.kept", "cycle.failed", "drift.detected",
@@ -66,6 +67,7 @@ const char *const setting_group_names[G__MAX] = {
 	"Mailu's settings",
 	"Source and reload",
 	"Verify",
+	"DANE",
 	"Watch",
 	"State",
 	"Operations: drift, expiry, metrics, webhooks",
@@ -169,6 +171,25 @@ const struct setting config_settings[] = {
 	  .help = "trust store the chain must verify to",
 	  .more = "When set, a new chain that does not is rejected "
 	  "(`untrusted_chain`)." },
+
+	{ "AGENT_DANE", "dane", "warn",
+	  ENUM(dane, enum dane_mode, dane_mode_names, "mode"), .group = G_DANE,
+	  .help = "off, warn or enforce: check TLSA records before a key change",
+	  .more = "Before a bundle with a new key (or chain) is installed, the "
+	  "TLSA records of `_25._tcp.<host>` are matched against it (usages 3 "
+	  "and 2). `warn`: `dane.mismatch` names the `3 1 1` record to publish, "
+	  "and the bundle is installed. `enforce`: it is rejected "
+	  "(`dane_mismatch`). No record, or no answer from DNS, never blocks. "
+	  "DNSSEC is not validated." },
+	{ "AGENT_DNS_SERVER", "dns-server", NULL,
+	  STRING(K_DNS_SERVER, dns_server), .group = G_DANE,
+	  .help = "the resolver asked for TLSA: IP[:port] or [IPv6]:port",
+	  .more = "An address, not a name. Unset: the servers of "
+	  "`/etc/resolv.conf`. Every host's lookup shares one 2 s deadline." },
+	{ "AGENT_DANE_HOSTS", "dane-hosts", NULL,
+	  HOSTNAMES(dane_hosts, n_dane_hosts), .group = G_DANE,
+	  .help = "MX host names whose TLSA records are checked",
+	  .more = "Comma-separated. Unset: the first of `HOSTNAMES`." },
 
 	{ "AGENT_POLL_INTERVAL", "poll-interval", "10s",
 	  DURATION(poll_interval_ms), .group = G_WATCH,

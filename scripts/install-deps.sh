@@ -16,8 +16,8 @@ PACKAGES=(
   build-essential gcc make pkg-config musl-tools clang valgrind
   # building the static deps from Debian source packages (static-deps.sh)
   dpkg-dev cmake perl patch xz-utils bzip2 file linux-libc-dev
-  # dynamic dev libs for the glibc debug/test build
-  libssl-dev libcurl4-openssl-dev libjansson-dev
+  # dynamic dev libs for the glibc debug/test build (c-ares: DANE's TLSA lookups)
+  libssl-dev libcurl4-openssl-dev libjansson-dev libc-ares-dev
   # runtime/test tooling
   ca-certificates openssl curl jq python3 procps iproute2
   # image build and test rootfs
@@ -30,6 +30,9 @@ PACKAGES=(
   # issue 7: libFuzzer (clang-14's runtime), a shifted wall clock for the
   # clock-jump test, a unix-socket relay for the engine fault tests
   clang-14 libclang-rt-14-dev faketime libfaketime socat
+  # issue 15: a real DNS server on loopback serving TLSA records
+  # (tests/integration/69-dane.sh)
+  dnsmasq-base
 )
 
 SOURCES=/etc/apt/sources.list.d/debian.sources

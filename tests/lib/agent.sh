@@ -192,11 +192,14 @@ disk_pair_matches() {
 	  "$(openssl pkey -in "$T/certs/key.pem" -pubout | sha256sum)" ]
 }
 
-# rotate_env: the settings every rotation test shares
+# rotate_env: the settings every rotation test shares. DANE is off: its
+# default (warn) asks the machine's resolver for TLSA on every key change,
+# and no test should depend on that resolver; 71-dane.sh turns it on
+# against its own DNS server (a later flag wins).
 rotate_env() {
 	echo "--certs-dir=$T/certs" "--hostnames=$HOSTNAME_SNI" "--endpoints=$ENDPOINTS" \
 		"--front=$FRONT" "--probe-timeout=3s" "--verify-timeout=${VERIFY_TIMEOUT:-15s}" \
-		"--state-dir=$T/state"
+		"--state-dir=$T/state" "--dane=off"
 }
 
 # kubelet_write DIR PREFIX [CERT_NAME KEY_NAME]: the kubelet's atomic writer
