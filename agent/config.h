@@ -35,6 +35,14 @@ enum dane_mode {
 	DANE__MAX
 };
 
+/* AGENT_FRONT_WATCHER: does the front reload itself on a new pair? */
+enum front_watcher {
+	FRONT_WATCHER_AUTO,		/* yes when it runs Mailu's certificate watcher */
+	FRONT_WATCHER_YES,
+	FRONT_WATCHER_NO,
+	FRONT_WATCHER__MAX
+};
+
 extern const char *const tls_flavor_names[FLAVOR__MAX];
 extern const char *const reload_backend_names[RELOAD__MAX];
 
@@ -65,6 +73,8 @@ struct config {
 	bool watch_poll;		/* AGENT_WATCH=poll: no inotify */
 	long settle_timeout_ms;
 	long reload_timeout_ms;		/* one reload command (docker exec) */
+	enum front_watcher front_watcher;	/* AGENT_FRONT_WATCHER */
+	long front_watcher_wait_ms;	/* AGENT_FRONT_WATCHER_WAIT */
 	long drift_interval_ms;
 	long expiry_warn_s[CONFIG_MAX_WARN];	/* descending */
 	size_t n_expiry_warn;

@@ -58,6 +58,7 @@
 static const char *const watch_names[] = { "inotify", "poll" };
 static const char *const log_format_names[] = { "json", "text" };
 static const char *const dane_mode_names[] = { "off", "warn", "enforce" };
+static const char *const front_watcher_names[] = { "auto", "yes", "no" };
 static const char *const webhook_format_names[] = { "json", "ntfy", "slack" };
 static const char *const webhook_event_names[] = { "cycle.rotated",
     "cycle.rolled_back", "cycle.kept", "cycle.failed", "drift.detected",
@@ -153,6 +154,24 @@ const struct setting config_settings[] = {
 	  .help = "one reload command in the front; a hung one is killed",
 	  .more = "Killed in the front (`reload.timeout`), and the pair rolled "
 	  "back." },
+	{ "AGENT_FRONT_WATCHER", "front-watcher", "auto",
+	  ENUM(front_watcher, enum front_watcher, front_watcher_names, "value"),
+	  .group = G_SOURCE,
+	  .help = "auto, yes or no: the front reloads itself on a new pair",
+	  .more = "Mailu's front runs its own certificate watcher in the `cert` "
+	  "flavor: it reloads nginx and dovecot about a second after `cert.pem` "
+	  "or `key.pem` change. A second dovecot reload right after its own "
+	  "makes dovecot kill the login processes of the first, cutting their "
+	  "clients off. So after an install the agent first waits up to "
+	  "`AGENT_FRONT_WATCHER_WAIT` for the front to serve the new pair on "
+	  "every endpoint, and reloads only if it does not (`reload.front_watcher`). "
+	  "`auto`: when every front runs a process named `certwatcher` (the "
+	  "Engine API's process list, or the shared PID namespace), the flavor "
+	  "is `cert` and `AGENT_RELOAD_COMMANDS` is not set. A drift heal "
+	  "always reloads at once: no file changed for the front to see." },
+	{ "AGENT_FRONT_WATCHER_WAIT", "front-watcher-wait", "5s",
+	  DURATION(front_watcher_wait_ms), .group = G_SOURCE,
+	  .help = "how long a front that reloads itself gets before the agent does" },
 
 	{ "AGENT_ENDPOINTS", "endpoints", NULL,
 	  ENDPOINTS(endpoints, n_endpoints), .group = G_VERIFY,

@@ -602,6 +602,24 @@ docker_log_errors(struct reloader *r, const struct targets *t, time_t since)
 	return lines;
 }
 
+/* Every front runs a process holding needle (the engine lists them: no exec). */
+static bool
+docker_runs(struct reloader *r, const struct targets *t, const char *needle)
+{
+	bool found = t->n_fronts > 0;
+
+	for (size_t f = 0; found && f < t->n_fronts; f++) {
+		struct docker_status st;
+
+		if (docker_top_has(r->docker, t->fronts[f].id, needle, &found, &st) != 0) {
+			/* a socket proxy may deny it: reload as if there were none */
+			docker_failure_event("front.top_failed", &st, "listing processes");
+			return false;
+		}
+	}
+	return found;
+}
+
 /* check without the engine when AGENT_ENDPOINTS names what to probe */
 static enum reload_fault
 docker_endpoints(struct reloader *r, struct targets *t)
@@ -625,6 +643,7 @@ static const struct reload_ops docker_ops = {
 	.reload = docker_reload,
 	.restarted = docker_restarted,
 	.log_errors = docker_log_errors,
+	.runs = docker_runs,
 	.close = docker_close_backend,
 };
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "reload.h"
 #include "reload_docker.h"
 #include "reload_fallback.h"
 
@@ -423,6 +424,37 @@ TEST(fallback_pick_bounded)
 	free(ps);
 }
 
-HARNESS_MAIN("reload", RUN(commands_split), RUN(log_lines), RUN(hung_pids),
+/* Whether a front may reload itself first, by the settings alone. */
+TEST(front_may_watch)
+{
+	struct config c = { .front_watcher = FRONT_WATCHER_AUTO, .flavor = FLAVOR_CERT,
+	    .reload = RELOAD_DOCKER };
+
+	CHECK(reload_front_may_watch(&c));	/* Mailu's cert flavor, default commands */
+	c.flavor = FLAVOR_MAIL;
+	CHECK(reload_front_may_watch(&c));	/* the older name */
+	c.reload = RELOAD_SIGNAL;
+	CHECK(reload_front_may_watch(&c));	/* Helm: the same front image */
+	c.reload = RELOAD_NONE;
+	CHECK(!reload_front_may_watch(&c));	/* nothing to reload anyway */
+	c.reload = RELOAD_DOCKER;
+	for (int f = 0; f < FLAVOR__MAX; f++) {
+		c.flavor = (enum tls_flavor)f;
+		CHECK(reload_front_may_watch(&c) == (f == FLAVOR_CERT || f == FLAVOR_MAIL));
+	}
+	c.flavor = FLAVOR_CERT;
+	c.reload_commands_given = true;		/* the admin's own commands: reload at once */
+	CHECK(!reload_front_may_watch(&c));
+	c.front_watcher = FRONT_WATCHER_YES;	/* unless told */
+	CHECK(reload_front_may_watch(&c));
+	c.flavor = FLAVOR_LETSENCRYPT;
+	CHECK(reload_front_may_watch(&c));
+	c.front_watcher = FRONT_WATCHER_NO;
+	c.flavor = FLAVOR_CERT;
+	c.reload_commands_given = false;
+	CHECK(!reload_front_may_watch(&c));
+}
+
+HARNESS_MAIN("reload", RUN(front_may_watch), RUN(commands_split), RUN(log_lines), RUN(hung_pids),
     RUN(fallback_services), RUN(fallback_classify_outputs), RUN(fallback_ps_rows),
     RUN(fallback_ps_formats), RUN(fallback_pick_master), RUN(fallback_pick_bounded))
