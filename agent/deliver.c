@@ -86,16 +86,19 @@ deliver_to_fronts(struct agent *a, const struct verify_want *want, bool reload,
 		    (json_int_t)sum.matched, "stale", sum.stale, "unreachable",
 		    sum.unreachable, "services", sum.services, "log_errors", errs);
 
+		char text[2 * CERT_FP_HEX];
+
+		verify_want_text(want, text, sizeof(text));
 		if (a->last_verified) {
 			log_event(json_array_size(errs) > 0 ? LOG_LEVEL_WARN :
 			    LOG_LEVEL_INFO, "verify.ok", f,
-			    "all %zu endpoints serve %.16s...", t.n_eps, fp);
+			    "all %zu endpoints serve %s", t.n_eps, text);
 			TEST_PAUSE("cycle.verified");
 			rc = 0;
 		} else {
 			log_event(LOG_LEVEL_ERROR, "verify.failed", f,
-			    "%zu of %zu endpoint probes got %.16s... after %ld ms",
-			    sum.matched, sum.wanted, fp, timeout_ms);
+			    "%zu of %zu endpoint probes got %s after %ld ms",
+			    sum.matched, sum.wanted, text, timeout_ms);
 		}
 	}
 out:

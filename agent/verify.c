@@ -85,6 +85,40 @@ gate_index(const struct endpoint *eps, size_t i)
 	return i;
 }
 
+bool
+verify_want_same(const struct verify_want *x, const struct verify_want *y)
+{
+	if (x->n != y->n)
+		return false;
+	for (size_t k = 0; k < x->n; k++)
+		if (x->e[k].type != y->e[k].type || x->e[k].absent != y->e[k].absent ||
+		    strcmp(x->e[k].fp, y->e[k].fp) != 0)
+			return false;
+	return true;
+}
+
+const char *
+verify_want_text(const struct verify_want *want, char *buf, size_t len)
+{
+	size_t used = 0, served = verify_want_served(want);
+
+	if (len > 0)
+		buf[0] = '\0';
+	for (size_t k = 0; k < want->n && used < len; k++) {
+		int n;
+
+		if (want->e[k].absent)
+			continue;
+		n = snprintf(buf + used, len - used, served > 1 ? "%s%.16s... (%s)" :
+		    "%s%.16s...", used > 0 ? ", " : "", want->e[k].fp,
+		    cert_key_type_names[want->e[k].type]);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	return buf;
+}
+
 struct verify_want_one *
 verify_want_add(struct verify_want *want, enum cert_key_type type, const char *fp)
 {
