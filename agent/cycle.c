@@ -172,8 +172,8 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 		return OUTCOME_FAILED;
 	}
 	TEST_PAUSE("restored");
-	if (deliver_to_fronts(a, deliver_want_pair(&want, old->fingerprint, old->key_type), true,
-	    wait, &fault, timings, "rollback_", NULL) == 0) {
+	if (deliver_to_fronts(a, deliver_want_pair(&want, old->fingerprint, old->key_type),
+	    DELIVER_INSTALLED, wait, &fault, timings, "rollback_", NULL) == 0) {
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b}", "fingerprint", old->fingerprint,
 		    "cause", why, "verified", 1),
@@ -188,7 +188,7 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 	 */
 	if (fault == RELOAD_UNAVAILABLE) {
 		/* if not served yet, the front picks it up from disk when back */
-		bool served = deliver_to_fronts(a, &want, false, wait, &looked, timings,
+		bool served = deliver_to_fronts(a, &want, DELIVER_LOOK, wait, &looked, timings,
 		    "rollback_check_", NULL) == 0;
 
 		log_event(LOG_LEVEL_WARN, "rollback.done",
@@ -204,7 +204,7 @@ rollback_steps(struct agent *a, const struct install_pair *old, bool have_old,
 	 * then the front never re-read anything and may well still serve the
 	 * old pair. Verify that, rather than assume the worst.
 	 */
-	if (deliver_to_fronts(a, &want, false, wait, &looked, timings, "rollback_check_",
+	if (deliver_to_fronts(a, &want, DELIVER_LOOK, wait, &looked, timings, "rollback_check_",
 	    NULL) == 0) {
 		log_event(LOG_LEVEL_WARN, "rollback.done",
 		    json_pack("{s:s, s:s, s:b, s:b}", "fingerprint", old->fingerprint,
@@ -423,7 +423,7 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	/* reload and verify; anything short of every endpoint: roll back */
 	reload_since = time(NULL);
 	deliver_want_pair(&want, raw.fingerprint, raw.key_type);
-	if (deliver_to_fronts(a, &want, true, cfg->verify_timeout_ms, &fault, timings, "",
+	if (deliver_to_fronts(a, &want, DELIVER_INSTALLED, cfg->verify_timeout_ms, &fault, timings, "",
 	    &fronts) == 0 || (fault == RELOAD_FAILED &&
 	    config_reload_commands_default(cfg) && deliver_served_anyway(a, &want, timings))) {
 		if (store_save_current(&a->ictx, &raw, err, sizeof(err)) != 0)

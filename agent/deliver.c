@@ -24,12 +24,56 @@ deliver_want_pair(struct verify_want *w, const char *fp, enum cert_key_type type
 }
 
 /*
- * Reload the front(s) (unless !reload) and verify every endpoint serves
- * what want says. found: fronts the caller looked up just before (taken
- * over and freed here), NULL to look them up.
+ * A front that reloads itself on new files (Mailu's certificate watcher):
+ * does every endpoint serve want within AGENT_FRONT_WATCHER_WAIT? Asked
+ * quietly (the verify that follows reports); says what it found
+ * (reload.front_watcher). Reloading on top of the watcher's own reload
+ * would make dovecot kill the login processes the first one started.
+ */
+static bool
+front_reloaded_itself(struct agent *a, const struct targets *t,
+    const struct verify_want *want, json_t *timings, const char *prefix)
+{
+	const struct config *cfg = a->cfg;
+	struct probe_result *res;
+	size_t wanted = 0, matched;
+	long t0 = clock_ms(), ms;
+	char key[40], text[2 * CERT_FP_HEX];
+
+	for (size_t k = 0; k < want->n; k++)
+		wanted += !want->e[k].absent;
+	if ((res = calloc(t->n_eps * want->n + 1, sizeof(*res))) == NULL)
+		return false;
+	matched = verify_until(t->eps, t->n_eps, want, cfg->n_hostnames > 0 ?
+	    cfg->hostnames[0] : NULL, cfg->front_watcher_wait_ms, cfg->probe_timeout_ms,
+	    res, NULL);
+	free(res);
+	ms = clock_ms() - t0;
+	snprintf(key, sizeof(key), "%sfront_watcher_ms", prefix);
+	json_object_set_new(timings, key, json_integer(ms));
+	verify_want_text(want, text, sizeof(text));
+	if (matched == t->n_eps * wanted) {
+		log_event(LOG_LEVEL_INFO, "reload.front_watcher", json_pack("{s:b, s:I}",
+		    "served", 1, "ms", (json_int_t)ms), "the front reloaded by itself: "
+		    "every endpoint serves %s after %ld ms; not reloading it again",
+		    text, ms);
+		return true;
+	}
+	log_event(LOG_LEVEL_WARN, "reload.front_watcher", json_pack("{s:b, s:I, s:I, s:I}",
+	    "served", 0, "ms", (json_int_t)ms, "matched", (json_int_t)matched, "wanted",
+	    (json_int_t)(t->n_eps * wanted)), "the front's own watcher did not get %s "
+	    "served everywhere in %ld ms (%zu of %zu); reloading", text, ms, matched,
+	    t->n_eps * wanted);
+	return false;
+}
+
+/*
+ * Reload the front(s) as how says and verify every endpoint serves what
+ * want says. found: fronts the caller looked up just before (taken over
+ * and freed here), NULL to look them up.
  */
 int
-deliver_to_fronts(struct agent *a, const struct verify_want *want, bool reload,
+deliver_to_fronts(struct agent *a, const struct verify_want *want, enum deliver_reload how,
     long timeout_ms, enum reload_fault *fault, json_t *timings, const char *prefix,
     struct targets *found)
 {
@@ -52,7 +96,11 @@ deliver_to_fronts(struct agent *a, const struct verify_want *want, bool reload,
 	} else {
 		rf = reload_find(&a->reload, &t);
 	}
-	if (rf == RELOAD_OK && reload)
+	if (rf == RELOAD_OK && how == DELIVER_INSTALLED && t.n_eps > 0 &&
+	    reload_front_watches(&a->reload, &t) &&
+	    front_reloaded_itself(a, &t, want, timings, prefix))
+		how = DELIVER_LOOK;
+	if (rf == RELOAD_OK && how != DELIVER_LOOK)
 		rf = reload_fronts(&a->reload, &t, &started);
 	if (rf != RELOAD_OK) {
 		*fault = rf;
@@ -120,7 +168,7 @@ deliver_served_anyway(struct agent *a, const struct verify_want *want, json_t *t
 {
 	enum reload_fault fault;
 
-	if (deliver_to_fronts(a, want, false, DELIVER_SELF_RELOAD_WAIT_MS < a->cfg->verify_timeout_ms ?
+	if (deliver_to_fronts(a, want, DELIVER_LOOK, DELIVER_SELF_RELOAD_WAIT_MS < a->cfg->verify_timeout_ms ?
 	    DELIVER_SELF_RELOAD_WAIT_MS : a->cfg->verify_timeout_ms, &fault, timings,
 	    "served_", NULL) != 0)
 		return false;

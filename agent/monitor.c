@@ -133,8 +133,9 @@ monitor_drift(struct agent *a, bool may_heal)
 	}
 	timings = json_object();
 	TEST_PHASE("drift.");
-	rc = deliver_to_fronts(a, &want, true, a->cfg->verify_timeout_ms, &fault, timings, "",
-	    NULL);
+	/* at once: no file changed, so a front's own watcher saw nothing */
+	rc = deliver_to_fronts(a, &want, DELIVER_RELOAD, a->cfg->verify_timeout_ms, &fault,
+	    timings, "", NULL);
 	if (rc == 0)
 		a->verified = want;
 	TEST_PHASE("");

@@ -137,14 +137,39 @@ reload_front_may_watch(const struct config *cfg)
 	}
 }
 
+/* FNV-1a over the fronts' container ids: which fronts these are. */
+static unsigned long long
+fronts_key(const struct targets *t)
+{
+	unsigned long long h = 1469598103934665603ULL;
+
+	for (size_t f = 0; f < t->n_fronts; f++)
+		for (const char *c = t->fronts[f].id; ; c++) {
+			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+			if (*c == '\0')
+				break;
+		}
+	return h != 0 ? h : 1;
+}
+
 bool
 reload_front_watches(struct reloader *r, const struct targets *t)
 {
+	unsigned long long key;
+
 	if (!reload_front_may_watch(r->cfg))
 		return false;
 	if (r->cfg->front_watcher == FRONT_WATCHER_YES)
 		return true;
-	return r->ops->runs != NULL && r->ops->runs(r, t, RELOAD_WATCHER_NEEDLE);
+	if (r->ops->runs == NULL)
+		return false;
+	/* a container keeps its processes' roles while it runs: ask once */
+	key = t->n_fronts > 0 ? fronts_key(t) : 0;
+	if (key != 0 && key == r->watch_fronts)
+		return r->watch_runs;
+	r->watch_runs = r->ops->runs(r, t, RELOAD_WATCHER_NEEDLE);
+	r->watch_fronts = key;
+	return r->watch_runs;
 }
 
 json_t *

@@ -61,6 +61,10 @@ struct reloader {
 	struct docker_container self;	/* docker backend: the agent's own container
 					   (its project, its networks); id "" none */
 	bool self_known;		/* ... looked up already */
+	/* whether the fronts run a watcher, asked once per set of fronts (an
+	   Engine API process list costs ~45 ms); 0: not asked yet */
+	unsigned long long watch_fronts;
+	bool watch_runs;
 };
 
 /* Sets r up for cfg's backend; -1 with err on a bad setting. */

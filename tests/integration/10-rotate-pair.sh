@@ -3,6 +3,12 @@
 # three reload.exec with exit 0, nine matching verify.endpoint, outcome
 # rotated, and openssl confirms B on all nine ports. Then `rollback`
 # restores A, and SIGTERM ends the daemon with 0.
+# With Mailu's certificate watcher on in the front (FRONT_CERT_WATCHER=1,
+# the +watcher pass), the front reloads itself: no reload.exec, one
+# reload.front_watcher served, the watcher's own reloads in the front's
+# log. Without it, the rollback runs with AGENT_FRONT_WATCHER=yes and a
+# 1 s wait: the watcher that never comes is waited for, then the agent
+# reloads itself.
 . "$(dirname "$0")/../lib/lib.sh"
 
 certs_leaf "$T" a ec256 60 mail.example.test
@@ -29,10 +35,18 @@ assert_json_lines run
 
 c=$(events run 'select(.event=="cycle.done") | .cycle' | head -1)
 seq=$(log_lines run | jq -r --argjson c "$c" 'select(.cycle==$c) | .event' | uniq | paste -sd' ' -)
-assert_eq "source.changed cert.backup cert.installed reload.exec verify.endpoint verify.ok cycle.done" "$seq" "event order"
-assert_eq 3 "$(events run "select(.cycle==$c and .event==\"reload.exec\" and .exit_code==0)" | wc -l)" "reload.exec exit 0"
-assert_eq '"nginx -t" "nginx -s reload" "dovecot reload"' \
-	"$(events run "select(.cycle==$c and .event==\"reload.exec\") | .command" | paste -sd' ' -)" "commands"
+if [ "${FRONT_CERT_WATCHER:-0}" = 1 ]; then
+	assert_eq "source.changed cert.backup cert.installed reload.front_watcher verify.endpoint verify.ok cycle.done" "$seq" "event order"
+	assert_eq 0 "$(event_count run reload.exec)" "reload.exec (the front reloaded itself)"
+	assert_eq 1 "$(events run "select(.cycle==$c and .event==\"reload.front_watcher\" and .served==true)" | wc -l)" "reload.front_watcher served"
+	assert_contains "$(docker logs "$FRONT" 2>&1)" "certwatcher: /certs/cert.pem created, deleted or replaced" "the watcher's own reload"
+else
+	assert_eq "source.changed cert.backup cert.installed reload.exec verify.endpoint verify.ok cycle.done" "$seq" "event order"
+	assert_eq 3 "$(events run "select(.cycle==$c and .event==\"reload.exec\" and .exit_code==0)" | wc -l)" "reload.exec exit 0"
+	assert_eq '"nginx -t" "nginx -s reload" "dovecot reload"' \
+		"$(events run "select(.cycle==$c and .event==\"reload.exec\") | .command" | paste -sd' ' -)" "commands"
+	assert_eq 0 "$(event_count run reload.front_watcher)" "reload.front_watcher (no watcher in the front)"
+fi
 assert_eq 9 "$(events run "select(.cycle==$c and .event==\"verify.endpoint\" and .match==true and .fingerprint==\"$fp_b\")" | wc -l)" "verified endpoints"
 assert_eq '"rotated"' "$(events run 'select(.event=="cycle.done") | .outcome')" "outcome"
 assert_eq "\"$fp_a\"" "$(events run "select(.cycle==$c and .event==\"cert.backup\") | .fingerprint")" "backup of A"
@@ -54,9 +68,17 @@ assert_eq 1 "$(event_count second agent.locked)" "agent.locked"
 agent_stop "$AGENT_PID" run
 
 # rollback on demand: the newest backup (A) comes back, verified
+watcher=()
+[ "${FRONT_CERT_WATCHER:-0}" = 1 ] || watcher=(--front-watcher=yes --front-watcher-wait=1s)
 # shellcheck disable=SC2046
-agent_run rb rollback $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem"
+agent_run rb rollback $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" "${watcher[@]}"
 assert_eq 0 "$AGENT_RC" "rollback exit code"
 assert_eq 1 "$(event_count rb rollback.done)" "rollback.done"
+if [ "${FRONT_CERT_WATCHER:-0}" = 1 ]; then
+	assert_eq 0 "$(event_count rb reload.exec)" "rollback's reload.exec (the front reloaded itself)"
+else
+	assert_eq 1 "$(events rb 'select(.event=="reload.front_watcher" and .served==false)' | wc -l)" "a watcher waited for in vain"
+	assert_eq 3 "$(events rb 'select(.event=="reload.exec" and .exit_code==0)' | wc -l)" "then the agent's own reload"
+fi
 assert_all_serve "$fp_a"
 pass
