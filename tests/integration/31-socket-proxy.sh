@@ -4,7 +4,7 @@
 # 403 for the rest), DOCKER_HOST=tcp://127.0.0.1:PORT.
 #   EXEC=1: rotation A -> B from a pair: source, three reload.exec, all nine
 #           ports serve B; every call the agent made was allowed, and each is
-#           one of the documented eight.
+#           one of the documented nine.
 #   EXEC=0: a new pair C -> reload.exec_failed naming the refused call
 #           (error denied, http_status 403, endpoint POST /containers/{id}/exec),
 #           B is still served everywhere and is back in CERTS_DIR, no exec was
@@ -20,6 +20,7 @@ GET /version
 GET /containers/json
 GET /containers/{id}/json
 GET /containers/{id}/logs
+GET /containers/{id}/top
 POST /containers/{id}/exec
 POST /exec/{id}/start
 GET /exec/{id}/json"

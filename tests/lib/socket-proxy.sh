@@ -82,5 +82,5 @@ socket_proxy_calls() {
 		awk -v want="$want" -v ua="$ua" '(want == "" || $1 == want) && $2 == ua { print $3, $4 }' |
 		sed -E -e 's|^([A-Z]+) /v1\.[0-9]+/|\1 /|' \
 			-e 's|/exec/[a-f0-9]{64}/|/exec/{id}/|' \
-			-e 's#/containers/([^/]+)/(json|logs|exec)$#/containers/{id}/\2#'
+			-e 's#/containers/([^/]+)/(json|logs|top|exec)$#/containers/{id}/\2#'
 }
