@@ -243,6 +243,8 @@ for half in 1 2; do
 	wait_count "$SIDE_LOG" verify.endpoint 9 30
 	sleep 1
 	for ((i = 0; i < rounds; i++)); do side_round agent; done
+	sleep 2	# idle again after work: memtrim has run
+	SIDE_RSS=$(rss_kb "$AGENT_PID")
 	agent_stop "$AGENT_PID" "$SIDE_LOG"
 	[ "$(grep '"event":"cycle.done"' "$T/$SIDE_LOG.log" | grep -vc '"outcome":"rotated"')" = 0 ] ||
 		fail "side by side: a cycle of the agent did not rotate ($SIDE_LOG.log)"
@@ -425,6 +427,7 @@ done
 	row "   slowest nginx / dovecot port (medians): shell; agent" "${S_shell_nginx_med:-n/a} / ${S_shell_dovecot_med:-n/a} ms; ${S_agent_nginx_med:-n/a} / ${S_agent_dovecot_med:-n/a} ms" "-" "-"
 	row "   rounds missed (a port never served it): shell / agent" "${S_shell_missed:-0} / ${S_agent_missed:-0}" "0" "$(verdict "$((${S_shell_missed:-0} + ${S_agent_missed:-0}))" 0)"
 	row "   agent's cycle.done: settle / detect after it / reload / verify (medians)" "${R_side_settle_med:-n/a} / ${R_side_detect_med:-n/a} / ${R_side_reload_med:-n/a} / ${R_side_verify_med:-n/a} ms" "-" "-"
+	row "   agent RSS idle after its rotations (2 s)" "$(calc "$SIDE_RSS / 1024" 2) MiB" "-" "-"
 	BENCH_S=$(calc "($(date +%s%N) - $BENCH_T0) / 1e9" 0)
 	row "bench run time" "$BENCH_S s" "≤ 600 s" "$(verdict "$BENCH_S" 600)"
 } 2>/dev/null
