@@ -11,7 +11,7 @@ WARN := -std=c17 -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversio
 DEFS := -D_GNU_SOURCE -DMCA_VERSION='"$(VERSION)"'
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 HARDEN_LD := -pie -Wl,-z,relro,-z,now
-LIBS := -lcurl -lssl -lcrypto -ljansson -lpthread
+LIBS := -lcurl -lssl -lcrypto -lcares -ljansson -lresolv -lpthread
 
 # dev: glibc, optimised, hardened
 DEV := build/dev

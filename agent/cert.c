@@ -33,7 +33,7 @@ const char *const cert_reason_names[CERT__MAX] = {
 	"ok", "unreadable", "too_large", "not_pem", "no_certificate", "no_key",
 	"key_mismatch", "expired", "not_yet_valid", "hostname_mismatch",
 	"untrusted_chain", "weak_key", "encrypted_key", "not_newer",
-	"incomplete_write", "bad_acme_json", "symlink_escape",
+	"incomplete_write", "bad_acme_json", "symlink_escape", "dane_mismatch",
 };
 
 const char *const cert_key_type_names[CERT_KEY__MAX] = { "any", "rsa", "ecdsa" };
@@ -265,8 +265,8 @@ cert_fingerprint(X509 *x, char out[CERT_FP_HEX + 1])
 	return 0;
 }
 
-static int
-asn1_to_time(const ASN1_TIME *a, time_t *out)
+int
+cert_asn1_time(const ASN1_TIME *a, time_t *out)
 {
 	struct tm tm;
 
@@ -279,8 +279,8 @@ asn1_to_time(const ASN1_TIME *a, time_t *out)
 int
 cert_validity(X509 *x, time_t *not_before, time_t *not_after)
 {
-	if (asn1_to_time(X509_get0_notBefore(x), not_before) != 0 ||
-	    asn1_to_time(X509_get0_notAfter(x), not_after) != 0)
+	if (cert_asn1_time(X509_get0_notBefore(x), not_before) != 0 ||
+	    cert_asn1_time(X509_get0_notAfter(x), not_after) != 0)
 		return -1;
 	return 0;
 }

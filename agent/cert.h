@@ -33,6 +33,7 @@ enum cert_reason {
 	CERT_INCOMPLETE_WRITE,
 	CERT_BAD_ACME_JSON,
 	CERT_SYMLINK_ESCAPE,
+	CERT_DANE_MISMATCH,		/* AGENT_DANE=enforce: TLSA records, none matches */
 	CERT__MAX
 };
 
@@ -127,6 +128,8 @@ int cert_fingerprint(X509 *x, char out[CERT_FP_HEX + 1]);
 
 /* notBefore/notAfter as time_t. */
 int cert_validity(X509 *x, time_t *not_before, time_t *not_after);
+/* An ASN1 time (UTCTime or GeneralizedTime) as time_t; -1 when NULL or bad. */
+int cert_asn1_time(const ASN1_TIME *a, time_t *out);
 
 /* DNS names of the leaf (SANs), as a JSON array. */
 json_t *cert_names_json(X509 *x);

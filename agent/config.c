@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "config_table.h"
+#include "dane_match.h"
 #include "source_spec.h"
 
 const char *const tls_flavor_names[FLAVOR__MAX] = {
@@ -460,6 +461,7 @@ static const char *
 string_refused(enum setting_kind k, const char *v)
 {
 	struct source_spec sp;
+	struct dane_server ds;
 
 	switch (k) {
 	case K_PATH:
@@ -477,6 +479,9 @@ string_refused(enum setting_kind k, const char *v)
 	case K_URLS:
 		return valid_urls(v) ? NULL :
 		    "not a comma-separated list of http(s) URLs";
+	case K_DNS_SERVER:
+		return dane_server_parse(v, &ds) != 0 ?
+		    "not an IP address with an optional :port ([IPv6]:port)" : NULL;
 	default:
 		return NULL;
 	}
@@ -500,6 +505,7 @@ config_setting_parse(struct config *cfg, const struct setting *s,
 	case K_DOCKER_HOST:
 	case K_LISTEN:
 	case K_URLS:
+	case K_DNS_SERVER:
 		if ((why = string_refused(s->kind, v)) != NULL)
 			return set_err(err, s->env, "%s", why);
 		return 0;

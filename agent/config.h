@@ -27,6 +27,22 @@ enum reload_backend {
 	RELOAD__MAX
 };
 
+/* AGENT_DANE: what a new key's TLSA mismatch does (agent/dane.c). */
+enum dane_mode {
+	DANE_OFF,
+	DANE_WARN,			/* dane.mismatch, and install anyway */
+	DANE_ENFORCE,			/* refuse the bundle: dane_mismatch */
+	DANE__MAX
+};
+
+/* AGENT_FRONT_WATCHER: does the front reload itself on a new pair? */
+enum front_watcher {
+	FRONT_WATCHER_AUTO,		/* yes when it runs Mailu's certificate watcher */
+	FRONT_WATCHER_YES,
+	FRONT_WATCHER_NO,
+	FRONT_WATCHER__MAX
+};
+
 extern const char *const tls_flavor_names[FLAVOR__MAX];
 extern const char *const reload_backend_names[RELOAD__MAX];
 
@@ -57,6 +73,8 @@ struct config {
 	bool watch_poll;		/* AGENT_WATCH=poll: no inotify */
 	long settle_timeout_ms;
 	long reload_timeout_ms;		/* one reload command (docker exec) */
+	enum front_watcher front_watcher;	/* AGENT_FRONT_WATCHER */
+	long front_watcher_wait_ms;	/* AGENT_FRONT_WATCHER_WAIT */
 	long drift_interval_ms;
 	long expiry_warn_s[CONFIG_MAX_WARN];	/* descending */
 	size_t n_expiry_warn;
@@ -69,6 +87,10 @@ struct config {
 	enum log_level log_level;
 	bool log_text;			/* AGENT_LOG_FORMAT=text */
 	char *ca_file;
+	enum dane_mode dane;		/* AGENT_DANE */
+	char *dns_server;		/* AGENT_DNS_SERVER; NULL: /etc/resolv.conf */
+	char *dane_hosts[CONFIG_MAX_HOSTNAMES];	/* AGENT_DANE_HOSTS; none: HOSTNAMES[0] */
+	size_t n_dane_hosts;
 	char *env_file;			/* --env-file, for messages */
 	bool force;			/* --force */
 	bool help;			/* --help */

@@ -57,6 +57,8 @@
 
 static const char *const watch_names[] = { "inotify", "poll" };
 static const char *const log_format_names[] = { "json", "text" };
+static const char *const dane_mode_names[] = { "off", "warn", "enforce" };
+static const char *const front_watcher_names[] = { "auto", "yes", "no" };
 static const char *const webhook_format_names[] = { "json", "ntfy", "slack" };
 static const char *const webhook_event_names[] = { "cycle.rotated",
     "cycle.rolled_back", "cycle.kept", "cycle.failed", "drift.detected",
@@ -66,6 +68,7 @@ const char *const setting_group_names[G__MAX] = {
 	"Mailu's settings",
 	"Source and reload",
 	"Verify",
+	"DANE",
 	"Watch",
 	"State",
 	"Operations: drift, expiry, metrics, webhooks",
@@ -151,6 +154,24 @@ const struct setting config_settings[] = {
 	  .help = "one reload command in the front; a hung one is killed",
 	  .more = "Killed in the front (`reload.timeout`), and the pair rolled "
 	  "back." },
+	{ "AGENT_FRONT_WATCHER", "front-watcher", "auto",
+	  ENUM(front_watcher, enum front_watcher, front_watcher_names, "value"),
+	  .group = G_SOURCE,
+	  .help = "auto, yes or no: the front reloads itself on a new pair",
+	  .more = "Mailu's front runs its own certificate watcher in the `cert` "
+	  "flavor: it reloads nginx and dovecot about a second after `cert.pem` "
+	  "or `key.pem` change. A second dovecot reload right after its own "
+	  "makes dovecot kill the login processes of the first, cutting their "
+	  "clients off. So after an install the agent first waits up to "
+	  "`AGENT_FRONT_WATCHER_WAIT` for the front to serve the new pair on "
+	  "every endpoint, and reloads only if it does not (`reload.front_watcher`). "
+	  "`auto`: when every front runs a process named `certwatcher` (the "
+	  "Engine API's process list, or the shared PID namespace), the flavor "
+	  "is `cert` and `AGENT_RELOAD_COMMANDS` is not set. A drift heal "
+	  "always reloads at once: no file changed for the front to see." },
+	{ "AGENT_FRONT_WATCHER_WAIT", "front-watcher-wait", "5s",
+	  DURATION(front_watcher_wait_ms), .group = G_SOURCE,
+	  .help = "how long a front that reloads itself gets before the agent does" },
 
 	{ "AGENT_ENDPOINTS", "endpoints", NULL,
 	  ENDPOINTS(endpoints, n_endpoints), .group = G_VERIFY,
@@ -169,6 +190,25 @@ const struct setting config_settings[] = {
 	  .help = "trust store the chain must verify to",
 	  .more = "When set, a new chain that does not is rejected "
 	  "(`untrusted_chain`)." },
+
+	{ "AGENT_DANE", "dane", "warn",
+	  ENUM(dane, enum dane_mode, dane_mode_names, "mode"), .group = G_DANE,
+	  .help = "off, warn or enforce: check TLSA records before a key change",
+	  .more = "Before a bundle with a new key (or chain) is installed, the "
+	  "TLSA records of `_25._tcp.<host>` are matched against it (usages 3 "
+	  "and 2). `warn`: `dane.mismatch` names the `3 1 1` record to publish, "
+	  "and the bundle is installed. `enforce`: it is rejected "
+	  "(`dane_mismatch`). No record, or no answer from DNS, never blocks. "
+	  "DNSSEC is not validated." },
+	{ "AGENT_DNS_SERVER", "dns-server", NULL,
+	  STRING(K_DNS_SERVER, dns_server), .group = G_DANE,
+	  .help = "the resolver asked for TLSA: IP[:port] or [IPv6]:port",
+	  .more = "An address, not a name. Unset: the servers of "
+	  "`/etc/resolv.conf`. Every host's lookup shares one 2 s deadline." },
+	{ "AGENT_DANE_HOSTS", "dane-hosts", NULL,
+	  HOSTNAMES(dane_hosts, n_dane_hosts), .group = G_DANE,
+	  .help = "MX host names whose TLSA records are checked",
+	  .more = "Comma-separated. Unset: the first of `HOSTNAMES`." },
 
 	{ "AGENT_POLL_INTERVAL", "poll-interval", "10s",
 	  DURATION(poll_interval_ms), .group = G_WATCH,

@@ -22,6 +22,7 @@ enum setting_kind {
 	K_SOURCE,	/* one of the forms source_spec_parse takes */
 	K_DOCKER_HOST,	/* unix:///path or tcp://host:port */
 	K_LISTEN,	/* host:port */
+	K_DNS_SERVER,	/* an IP address, optional :port (dane_server_parse) */
 	K_URLS,		/* comma-separated http(s) URLs */
 	K_WORDS,	/* comma-separated, each one of names */
 	K_WORD,		/* one of names */
@@ -46,6 +47,7 @@ enum setting_group {
 	G_MAILU,
 	G_SOURCE,
 	G_VERIFY,
+	G_DANE,
 	G_WATCH,
 	G_STATE,
 	G_OPS,

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "cycle.h"
 #include "deliver.h"
+#include "dane.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -324,7 +325,9 @@ cycle_run(struct agent *a, long landed_ms, struct install_pair *raw_in,
 	if (parsed.key_in_file)
 		report_key_in_cert(a, raw.fingerprint);
 	TEST_PAUSE("cycle.source_read");
-	if (cert_validate(&parsed, &pol, &why, detail, sizeof(detail)) != 0) {
+	/* validate; a new key must also match the TLSA records (AGENT_DANE) */
+	if (cert_validate(&parsed, &pol, &why, detail, sizeof(detail)) != 0 ||
+	    (why = dane_gate(a, &parsed, timings, detail, sizeof(detail))) != CERT_OK) {
 		/* the dates, for a rejection only the clock can lift */
 		a->rejected_why = why;
 		a->rejected_not_before = parsed.not_before;

@@ -128,6 +128,7 @@ read_lineages(struct agent *a, struct sched *s, const struct sched_do *d,
 	    .patient = d->patient, .early = d->early };
 	size_t ok = lineage_read(a->le);
 
+	r.same = a->last_verified && lineage_same(a->le, &a->verified);
 	for (int i = 0; i < LINEAGE_N && r.ok; i++)
 		if (!a->le[i].ok) {
 			r.ok = false;

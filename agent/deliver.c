@@ -162,7 +162,7 @@ deliver_to_fronts(struct agent *a, const struct verify_want *want, bool reload,
 	json_object_set_new(timings, key, json_integer(c.vst.probe_ms));
 	snprintf(key, sizeof(key), "%sverify_wait_ms", prefix);
 	json_object_set_new(timings, key, json_integer(c.vst.wait_ms));
-	metrics_set_verify_duration((double)(clock_ms() - c.started) / 1000.0);
+	metrics_observe_verify_duration((double)(clock_ms() - c.started) / 1000.0);
 	a->last_verified = sum.wanted > 0 && sum.matched == sum.wanted;
 	{
 		json_t *errs = reload_log_errors(&a->reload, &t, started - 1);
@@ -171,16 +171,19 @@ deliver_to_fronts(struct agent *a, const struct verify_want *want, bool reload,
 		    (json_int_t)sum.matched, "stale", sum.stale, "unreachable",
 		    sum.unreachable, "services", sum.services, "log_errors", errs);
 
+		char text[2 * CERT_FP_HEX];
+
+		verify_want_text(want, text, sizeof(text));
 		if (a->last_verified) {
 			log_event(json_array_size(errs) > 0 ? LOG_LEVEL_WARN :
 			    LOG_LEVEL_INFO, "verify.ok", f,
-			    "all %zu endpoints serve %.16s...", t.n_eps, fp);
+			    "all %zu endpoints serve %s", t.n_eps, text);
 			TEST_PAUSE("cycle.verified");
 			rc = 0;
 		} else {
 			log_event(LOG_LEVEL_ERROR, "verify.failed", f,
-			    "%zu of %zu endpoint probes got %.16s... after %ld ms",
-			    sum.matched, sum.wanted, fp, timeout_ms);
+			    "%zu of %zu endpoint probes got %s after %ld ms",
+			    sum.matched, sum.wanted, text, timeout_ms);
 		}
 	}
 out:

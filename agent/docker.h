@@ -191,6 +191,14 @@ int docker_exec_state(struct docker *d, const char *exec_id, bool *running,
     long *pid, struct docker_status *st);
 
 /*
+ * GET /containers/{id}/top (the engine lists the processes, no exec):
+ * *found when one's command line holds needle. 0, or -1 with st filled
+ * in (a socket proxy may deny it: DOCKER_ERR_DENIED).
+ */
+int docker_top_has(struct docker *d, const char *id, const char *needle, bool *found,
+    struct docker_status *st);
+
+/*
  * Calls fn for each log line (stdout and stderr, without the newline) the
  * container wrote since the given time, at most max_bytes in all. Lines
  * are sanitized like exec output (printable ASCII, NUL-terminated); lines
@@ -231,6 +239,9 @@ int docker_parse_exec_create(const char *body, size_t len, char eid[65],
  */
 int docker_parse_exec_inspect(const char *body, size_t len, int *exit_code,
     long *pid, struct docker_status *st);
+/* GET /containers/{id}/top: *found when a command (CMD column) holds needle. */
+int docker_parse_top(const char *body, size_t len, const char *needle, bool *found,
+    struct docker_status *st);
 /*
  * An answer with an unexpected status code: st->error from the code, the
  * detail from the body's {"message"}, else its first bytes (body may be NULL).

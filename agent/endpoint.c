@@ -95,8 +95,8 @@ valid_host(const char *h)
 	    endpoint_valid_hostname(h, false);
 }
 
-static int
-parse_port(const char *s, uint16_t *out)
+int
+endpoint_parse_port(const char *s, uint16_t *out)
 {
 	char *end;
 	long v;
@@ -170,7 +170,7 @@ endpoint_parse(const char *s, struct endpoint *ep, char *err, size_t errlen)
 		if (strlen(ps) >= sizeof(port) || strchr(ps, '/') != NULL)
 			return fail(err, errlen, "endpoint '%.80s': bad port", s);
 		snprintf(port, sizeof(port), "%s", ps);
-		if (parse_port(port, &ep->port) != 0)
+		if (endpoint_parse_port(port, &ep->port) != 0)
 			return fail(err, errlen, "endpoint '%.80s': bad port", s);
 	}
 	snprintf(ep->url, sizeof(ep->url),
@@ -265,7 +265,7 @@ port_set_parse(const char *s, struct port_set *set, char *err, size_t errlen)
 				port_set_add(set, 80);
 			continue;
 		}
-		if (parse_port(tok, &port) != 0)
+		if (endpoint_parse_port(tok, &port) != 0)
 			return fail(err, errlen, "'%.32s' is not a port number", tok);
 		if (port_set_add(set, port) != 0)
 			return fail(err, errlen, "%s", "too many ports");

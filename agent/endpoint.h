@@ -57,6 +57,9 @@ struct endpoint {
 	char url[ENDPOINT_HOST_MAX + 64];	/* canonical form, for events */
 };
 
+/* A port number, 1..65535, digits only. Returns 0, or -1. */
+int endpoint_parse_port(const char *s, uint16_t *out);
+
 /* Parses "scheme://host[:port]". Returns 0, or -1 with err filled in. */
 int endpoint_parse(const char *s, struct endpoint *ep, char *err, size_t errlen);
 

@@ -106,3 +106,15 @@ lineage_watch_source(struct source *s, const struct lineage le[LINEAGE_N],
 	s->installs = false;
 	return 0;
 }
+
+bool
+lineage_same(const struct lineage le[LINEAGE_N], const struct verify_want *served)
+{
+	struct verify_want want;
+
+	for (int i = 0; i < LINEAGE_N; i++)
+		if (!le[i].ok)
+			return false;
+	lineage_want(le, &want);
+	return verify_want_same(&want, served);
+}

@@ -50,6 +50,12 @@ size_t lineage_read(struct lineage le[LINEAGE_N]);
 void lineage_want(const struct lineage le[LINEAGE_N], struct verify_want *w);
 
 /*
+ * Both lineages read ok and hold what served asks for (the last verify's
+ * want): nothing to do, whatever else changed in their directories.
+ */
+bool lineage_same(const struct lineage le[LINEAGE_N], const struct verify_want *served);
+
+/*
  * A source to watch both lineages with: inotify on both live/ dirs, and
  * a stat signature over both fullchain.pem links (cert_* the RSA one,
  * key_* the ECDSA one). Never read or installed through.

@@ -2,12 +2,16 @@
  * metrics: a tiny HTTP/1.1 server for /metrics and /healthz on one thread.
  *
  * Memory is bounded whatever clients do: at most MAX_CLIENTS connections,
- * each with one REQ_MAX request buffer and one response of at most
- * RESP_MAX, so 16 x (4 KiB + 512 KiB) = 8.1 MiB at worst, plus the fixed
- * tables below (~100 KiB) and one DRAIN_READ buffer on the thread's stack.
- * The tables bound the body: 256 endpoints x 2 lines x <= 620 bytes + 64
- * series x <= 900 bytes + families = ~380 KiB, under RESP_MAX (measured:
- * 16 stalled readers of a 187 KB body peak at 4.8 MiB RSS).
+ * each with one REQ_MAX request buffer and one response: its head and a
+ * body the tables bound to METRICS_BODY_WORST (~689 KiB with every table
+ * full of the longest escaped labels; metrics_render.h works it out and
+ * asserts it under METRICS_BODY_MAX, 1 MiB, past which the server would
+ * answer 500 rather than cut it; a front's nine endpoints make ~10 KiB),
+ * so 16 x (4 KiB + 689 KiB) = 10.9 MiB at worst, plus the fixed tables
+ * (struct metrics_values, 98 KiB), the body being rendered, and one
+ * DRAIN_READ buffer on the thread's stack (measured before the cert_info
+ * and state series: 16 stalled readers of a 187 KB body peak at 4.8 MiB
+ * RSS).
  *
  * No client holds the thread or the slots: each poll event does one
  * bounded read or write; a connection has HEAD_MS from accept for its
@@ -35,12 +39,10 @@
 
 #include "clock.h"
 #include "metrics.h"
+#include "metrics_render.h"
 
 #define MAX_CLIENTS	16
-#define MAX_ENDPOINTS	256
-#define MAX_SERIES	64
 #define REQ_MAX		METRICS_REQ_MAX
-#define RESP_MAX	(512 * 1024)
 #define DEADLINE_MS	5000		/* a connection in all, from accept */
 #define HEAD_MS		2000		/* a complete request head, from accept */
 #define DRAIN_MS	1000		/* the lingering close after an answer */
@@ -48,41 +50,12 @@
 #define DRAIN_READ	4096		/* one read per poll event */
 #define ACCEPT_MAX	(2 * MAX_CLIENTS)	/* accepts per listener event */
 #define BACKLOG		16
-#define URL_MAX		256	/* label values are cut to these sizes - 1 */
-#define LABEL_MAX	128
-#define RESULT_MAX	32
-#define REASON_MAX	128
-#define P		"mailu_cert_agent_"
-
-
-struct ep_state {
-	char url[URL_MAX];		/* label value: the endpoint URL */
-	bool match;			/* served fingerprint == installed */
-	long long served;		/* served notAfter, Unix seconds */
-};
-
-struct series {
-	char container[LABEL_MAX], command[LABEL_MAX], result[RESULT_MAX];
-	unsigned long long n;		/* reload_exec_total for these labels */
-};
 
 /* Everything the exposition shows; st.mu guards all of it. */
 static struct {
 	pthread_mutex_t mu;
 	bool started;			/* setters are no-ops while false */
-	char version[64];
-	bool has_installed;
-	long long installed;		/* installed notAfter */
-	struct ep_state ep[MAX_ENDPOINTS];
-	size_t nep;
-	unsigned long long rotations[OUTCOME__MAX];
-	long long last_success;		/* 0 before any rotation */
-	double verify_s;
-	struct series ser[MAX_SERIES];
-	size_t nser;
-	unsigned long long dropped;	/* series refused by the bounds */
-	bool healthy;
-	char reason[REASON_MAX];
+	struct metrics_values v;
 } st = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 struct client {
@@ -106,144 +79,6 @@ static struct {
 	unsigned long long seq;
 } srv = { .lfd = -1, .wake = { -1, -1 }, .port = -1 };
 static int deadline_ms = DEADLINE_MS, head_ms = HEAD_MS, drain_ms = DRAIN_MS;
-
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool over;			/* RESP_MAX reached: output cut */
-};
-
-/* Copies src, cut to size - 1 bytes but never inside a UTF-8 sequence. */
-static void
-copy_cut(char *dst, size_t size, const char *src)
-{
-	size_t n = strlen(src != NULL ? src : "");
-
-	snprintf(dst, size, "%s", src != NULL ? src : "");
-	if (n < size)
-		return;
-	for (n = size - 1; n > 0 && (src[n] & 0xC0) == 0x80; n--)
-		;
-	dst[n] = '\0';
-}
-
-static int
-reserve(struct buf *b, size_t n)
-{
-	size_t cap = b->cap ? b->cap : 4096;
-	char *p;
-
-	if (b->over || b->len + n + 1 > RESP_MAX) {
-		b->over = true;
-		return -1;
-	}
-	while (b->len + n + 1 > cap)
-		cap *= 2;
-	if (cap > RESP_MAX)
-		cap = RESP_MAX;
-	if (cap != b->cap) {
-		if ((p = realloc(b->p, cap)) == NULL) {
-			b->over = true;
-			return -1;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	return 0;
-}
-
-static void bprintf(struct buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-bprintf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || reserve(b, (size_t)n) == -1)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-/* A label value as the text format wants it: \\, \" and \n escaped. */
-static void
-bescape(struct buf *b, const char *s)
-{
-	if (reserve(b, 2 * strlen(s)) == -1)
-		return;
-	for (; *s != '\0'; s++) {
-		if (*s == '\\' || *s == '"' || *s == '\n')
-			b->p[b->len++] = '\\';
-		b->p[b->len++] = *s == '\n' ? 'n' : *s;
-	}
-	b->p[b->len] = '\0';
-}
-
-static void
-family(struct buf *b, const char *name, const char *type, const char *help)
-{
-	bprintf(b, "# HELP " P "%s %s\n# TYPE " P "%s %s\n", name, help, name, type);
-}
-
-/* Renders the exposition; called with st.mu held. */
-static void
-render(struct buf *b)
-{
-	family(b, "cert_not_after_timestamp_seconds", "gauge",
-	    "notAfter of the installed and of each served certificate.");
-	if (st.has_installed)
-		bprintf(b, P "cert_not_after_timestamp_seconds{source=\"installed\"} %lld\n",
-		    st.installed);
-	for (size_t i = 0; i < st.nep; i++) {
-		bprintf(b, P "cert_not_after_timestamp_seconds{source=\"served\",endpoint=\"");
-		bescape(b, st.ep[i].url);
-		bprintf(b, "\"} %lld\n", st.ep[i].served);
-	}
-	family(b, "endpoint_match", "gauge",
-	    "1 if the endpoint serves the installed certificate.");
-	for (size_t i = 0; i < st.nep; i++) {
-		bprintf(b, P "endpoint_match{endpoint=\"");
-		bescape(b, st.ep[i].url);
-		bprintf(b, "\"} %d\n", st.ep[i].match ? 1 : 0);
-	}
-	family(b, "rotations_total", "counter", "Rotation cycles by outcome.");
-	for (int i = 0; i < OUTCOME__MAX; i++)
-		bprintf(b, P "rotations_total{outcome=\"%s\"} %llu\n", outcome_names[i],
-		    st.rotations[i]);
-	family(b, "last_rotation_success_timestamp_seconds", "gauge",
-	    "Time of the last rotated cycle, 0 before any.");
-	bprintf(b, P "last_rotation_success_timestamp_seconds %lld\n", st.last_success);
-	family(b, "verify_duration_seconds", "gauge", "Duration of the last verify.");
-	bprintf(b, P "verify_duration_seconds %.6f\n", st.verify_s);
-	family(b, "reload_exec_total", "counter", "Reload commands run in the front.");
-	for (size_t i = 0; i < st.nser; i++) {
-		bprintf(b, P "reload_exec_total{container=\"");
-		bescape(b, st.ser[i].container);
-		bprintf(b, "\",command=\"");
-		bescape(b, st.ser[i].command);
-		bprintf(b, "\",result=\"");
-		bescape(b, st.ser[i].result);
-		bprintf(b, "\"} %llu\n", st.ser[i].n);
-	}
-	family(b, "metrics_series_dropped_total", "counter",
-	    "Endpoints and reload series not recorded: over the bounds.");
-	bprintf(b, P "metrics_series_dropped_total %llu\n", st.dropped);
-	family(b, "up", "gauge", "1 while the agent runs.");
-	bprintf(b, P "up 1\n");
-	family(b, "healthy", "gauge", "1 if the agent is healthy.");
-	bprintf(b, P "healthy %d\n", st.healthy ? 1 : 0);
-	family(b, "build_info", "gauge", "The agent's version.");
-	bprintf(b, P "build_info{version=\"");
-	bescape(b, st.version);
-	bprintf(b, "\"} 1\n");
-}
 
 static void
 client_close(struct client *c)
@@ -286,8 +121,8 @@ respond(struct client *c, int code, const char *ctype, const char *body, size_t 
 static void
 route(struct client *c, int code, enum metrics_page page)
 {
-	struct buf b = { 0 };
-	char msg[REASON_MAX + 2];
+	struct metrics_buf b = { 0 };
+	char msg[METRICS_REASON_MAX + 2];
 	bool ok;
 
 	if (code == 400) {
@@ -298,7 +133,7 @@ route(struct client *c, int code, enum metrics_page page)
 		respond(c, 431, NULL, "request head too large\n", 23);
 	} else if (page == METRICS_PAGE_METRICS) {
 		pthread_mutex_lock(&st.mu);
-		render(&b);
+		metrics_render(&st.v, &b);
 		pthread_mutex_unlock(&st.mu);
 		if (b.over)	/* out of memory: never serve a cut exposition */
 			respond(c, 500, NULL, "out of memory\n", 14);
@@ -307,9 +142,9 @@ route(struct client *c, int code, enum metrics_page page)
 		free(b.p);
 	} else if (page == METRICS_PAGE_HEALTHZ) {
 		pthread_mutex_lock(&st.mu);
-		ok = st.healthy;
+		ok = st.v.healthy;
 		snprintf(msg, sizeof(msg), "%s\n", ok ? "ok" :
-		    st.reason[0] != '\0' ? st.reason : "unhealthy");
+		    st.v.reason[0] != '\0' ? st.v.reason : "unhealthy");
 		pthread_mutex_unlock(&st.mu);
 		respond(c, ok ? 200 : 503, NULL, msg, strlen(msg));
 	} else {
@@ -563,15 +398,9 @@ metrics_start(const char *listen_addr, const char *version, char *err, size_t er
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		srv.c[i] = (struct client){ .fd = -1 };
 	pthread_mutex_lock(&st.mu);
-	copy_cut(st.version, sizeof(st.version), version);
-	st.has_installed = false;
-	st.nep = st.nser = 0;
-	memset(st.rotations, 0, sizeof(st.rotations));
-	st.last_success = 0;
-	st.dropped = 0;
-	st.verify_s = 0;
-	st.healthy = true;
-	st.reason[0] = '\0';
+	memset(&st.v, 0, sizeof(st.v));
+	metrics_copy_cut(st.v.version, sizeof(st.v.version), version);
+	st.v.healthy = true;
 	st.started = true;
 	pthread_mutex_unlock(&st.mu);
 	/* The thread inherits a full mask: signals stay with the main loop. */
@@ -653,30 +482,72 @@ metrics_set_installed(time_t not_after)
 {
 	if (!lock_started())
 		return;
-	st.has_installed = true;
-	st.installed = (long long)not_after;
+	/* 0: nothing installed or adopted yet, and no series rather than a 0 */
+	st.v.has_installed = not_after != 0;
+	st.v.installed = (long long)not_after;
 	pthread_mutex_unlock(&st.mu);
 }
 
 void
-metrics_set_endpoint(const char *endpoint, bool match, time_t served_not_after)
+metrics_endpoints_begin(void)
 {
-	char url[URL_MAX];
+	if (!lock_started())
+		return;
+	st.v.gen++;
+	pthread_mutex_unlock(&st.mu);
+}
+
+void
+metrics_set_endpoint(const struct metrics_endpoint *e)
+{
+	struct metrics_ep n = { .gen = 0 }, *ep;
 	size_t i;
+
+	metrics_copy_cut(n.url, sizeof(n.url), e->url);
+	metrics_copy_cut(n.key_type, sizeof(n.key_type), e->key_type);
+	n.state = (unsigned)e->state < METRICS_EP__MAX ? e->state :
+	    METRICS_EP_UNREACHABLE;
+	if (n.state != METRICS_EP_UNREACHABLE) {
+		metrics_copy_cut(n.fp, sizeof(n.fp), e->fingerprint);
+		metrics_copy_cut(n.subject, sizeof(n.subject), e->subject);
+		metrics_copy_cut(n.issuer, sizeof(n.issuer), e->issuer);
+		n.not_after = (long long)e->not_after;
+		metrics_copy_cut(n.ocsp, sizeof(n.ocsp), e->ocsp_staple);
+	}
+	if (!lock_started())
+		return;
+	n.gen = st.v.gen;
+	for (i = 0; i < st.v.nep; i++) {
+		ep = &st.v.ep[i];
+		if (strcmp(ep->url, n.url) == 0 && strcmp(ep->key_type, n.key_type) == 0)
+			break;
+	}
+	/* full: take the place of one this report has not set (it goes at its end) */
+	for (size_t k = 0; i == METRICS_MAX_EP && k < st.v.nep; k++)
+		if (st.v.ep[k].gen != st.v.gen)
+			i = k;
+	if (i == METRICS_MAX_EP) {
+		st.v.dropped++;
+	} else {
+		st.v.ep[i] = n;
+		if (i == st.v.nep)
+			st.v.nep++;
+	}
+	pthread_mutex_unlock(&st.mu);
+}
+
+void
+metrics_endpoints_end(void)
+{
+	size_t k = 0;
 
 	if (!lock_started())
 		return;
-	copy_cut(url, sizeof(url), endpoint);
-	for (i = 0; i < st.nep && strcmp(st.ep[i].url, url) != 0; i++)
-		;
-	if (i == MAX_ENDPOINTS) {
-		st.dropped++;
-	} else {
-		if (i == st.nep)
-			memcpy(st.ep[st.nep++].url, url, sizeof(url));
-		st.ep[i].match = match;
-		st.ep[i].served = (long long)served_not_after;
-	}
+	/* keep the ones this report set, in their order */
+	for (size_t i = 0; i < st.v.nep; i++)
+		if (st.v.ep[i].gen == st.v.gen)
+			st.v.ep[k++] = st.v.ep[i];
+	st.v.nep = k;
 	pthread_mutex_unlock(&st.mu);
 }
 
@@ -686,9 +557,9 @@ metrics_count_rotation(enum outcome o)
 	if (!lock_started())
 		return;
 	if ((unsigned)o < OUTCOME__MAX)
-		st.rotations[o]++;
+		st.v.rotations[o]++;
 	else
-		st.dropped++;
+		st.v.dropped++;
 	pthread_mutex_unlock(&st.mu);
 }
 
@@ -697,44 +568,48 @@ metrics_set_last_success(time_t when)
 {
 	if (!lock_started())
 		return;
-	st.last_success = (long long)when;
+	st.v.last_success = (long long)when;
 	pthread_mutex_unlock(&st.mu);
 }
 
 void
-metrics_set_verify_duration(double seconds)
+metrics_observe_verify_duration(double seconds)
 {
 	if (!lock_started())
 		return;
-	st.verify_s = seconds;
+	/* the buckets are cumulative: each counts everything up to its bound */
+	for (int i = 0; i < METRICS_VERIFY_BUCKETS; i++)
+		st.v.verify_le[i] += seconds <= metrics_verify_buckets[i];
+	st.v.verify_count++;
+	st.v.verify_sum += seconds;
 	pthread_mutex_unlock(&st.mu);
 }
 
 void
-metrics_count_reload_exec(const char *container, const char *command,
+metrics_count_reload_exec(const char *front, const char *command,
     const char *result)
 {
-	struct series s;
+	struct metrics_reload s;
 	size_t i;
 
-	copy_cut(s.container, sizeof(s.container), container);
-	copy_cut(s.command, sizeof(s.command), command);
-	copy_cut(s.result, sizeof(s.result), result);
+	metrics_copy_cut(s.front, sizeof(s.front), front);
+	metrics_copy_cut(s.command, sizeof(s.command), command);
+	metrics_copy_cut(s.result, sizeof(s.result), result);
 	if (!lock_started())
 		return;
-	for (i = 0; i < st.nser; i++)
-		if (strcmp(st.ser[i].container, s.container) == 0 &&
-		    strcmp(st.ser[i].command, s.command) == 0 &&
-		    strcmp(st.ser[i].result, s.result) == 0)
+	for (i = 0; i < st.v.nser; i++)
+		if (strcmp(st.v.ser[i].front, s.front) == 0 &&
+		    strcmp(st.v.ser[i].command, s.command) == 0 &&
+		    strcmp(st.v.ser[i].result, s.result) == 0)
 			break;
-	if (i == MAX_SERIES) {
-		st.dropped++;
+	if (i == METRICS_MAX_SERIES) {
+		st.v.dropped++;
 	} else {
-		if (i == st.nser) {
+		if (i == st.v.nser) {
 			s.n = 0;
-			st.ser[st.nser++] = s;
+			st.v.ser[st.v.nser++] = s;
 		}
-		st.ser[i].n++;
+		st.v.ser[i].n++;
 	}
 	pthread_mutex_unlock(&st.mu);
 }
@@ -744,7 +619,7 @@ metrics_set_health(bool healthy, const char *reason)
 {
 	if (!lock_started())
 		return;
-	st.healthy = healthy;
-	copy_cut(st.reason, sizeof(st.reason), reason);
+	st.v.healthy = healthy;
+	metrics_copy_cut(st.v.reason, sizeof(st.v.reason), reason);
 	pthread_mutex_unlock(&st.mu);
 }

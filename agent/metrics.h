@@ -19,12 +19,61 @@ void metrics_stop(void);
 int metrics_port(void);
 
 /* Updates; safe from any thread, cheap, and no-ops before metrics_start. */
+/* The installed pair's notAfter; 0: none (no series). */
 void metrics_set_installed(time_t not_after);
-void metrics_set_endpoint(const char *endpoint, bool match, time_t served_not_after);
+
+/* What one verify saw on one endpoint for one key type. */
+enum metrics_ep_state {
+	METRICS_EP_MATCH,		/* serves the certificate it must */
+	METRICS_EP_STALE,		/* serves another certificate */
+	METRICS_EP_UNREACHABLE,		/* served none: refused, timed out, ... */
+	METRICS_EP__MAX
+};
+
+/* The values of the state label, in enum order: "match", "stale", ... */
+extern const char *const metrics_ep_state_names[METRICS_EP__MAX];
+
+/*
+ * One endpoint and key type, as the last verify found it: one
+ * endpoint_state series per state (1 for this one), and, unless
+ * unreachable, the served leaf's cert_info and expiry. Strings are copied
+ * (cut to the label bounds); NULL reads as "". To export more of what a
+ * probe saw (one family per endpoint and key type): a field here (zero
+ * meaning unknown), set in verify.c's export_one; its copy in struct
+ * metrics_ep (metrics_render.h) made by metrics_set_endpoint; its family
+ * in metrics_render.c's render_endpoints; its lines in METRICS_EP_BYTES.
+ */
+struct metrics_endpoint {
+	const char *url;		/* the endpoint label */
+	const char *key_type;		/* the key type asked for: "rsa", "ecdsa" */
+	enum metrics_ep_state state;
+	/* the served leaf; read only when state != METRICS_EP_UNREACHABLE */
+	const char *fingerprint;	/* SHA-256 of its DER, lowercase hex */
+	const char *subject;		/* RFC 2253 text, e.g. CN=mail.example.com */
+	const char *issuer;
+	time_t not_after;
+	/* its OCSP staple: "none", "good", "revoked", "unknown", "invalid";
+	 * NULL or "": not known (no endpoint_ocsp_staple series) */
+	const char *ocsp_staple;
+};
+
+/*
+ * One verify's report: metrics_endpoints_begin(), metrics_set_endpoint()
+ * for each (endpoint, key type) it probed, metrics_endpoints_end(), which
+ * drops the ones not set since begin (a front gone, a key type no longer
+ * held), so no series outlives what it describes. metrics_set_endpoint
+ * alone updates or adds one and drops nothing.
+ */
+void metrics_endpoints_begin(void);
+void metrics_set_endpoint(const struct metrics_endpoint *e);
+void metrics_endpoints_end(void);
+
 void metrics_count_rotation(enum outcome o);
 void metrics_set_last_success(time_t when);
-void metrics_set_verify_duration(double seconds);
-void metrics_count_reload_exec(const char *container, const char *command,
+/* One verify after a reload, into the verify_duration_seconds histogram. */
+void metrics_observe_verify_duration(double seconds);
+/* One reload command run in a front (the container's name), by result. */
+void metrics_count_reload_exec(const char *front, const char *command,
     const char *result);
 void metrics_set_health(bool healthy, const char *reason);
 

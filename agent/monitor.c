@@ -17,18 +17,6 @@
 #include "notify.h"
 #include "testhook.h"
 
-/* True when both wants ask for the same leaves. */
-static bool
-want_same(const struct verify_want *x, const struct verify_want *y)
-{
-	if (x->n != y->n)
-		return false;
-	for (size_t k = 0; k < x->n; k++)
-		if (x->e[k].type != y->e[k].type || strcmp(x->e[k].fp, y->e[k].fp) != 0)
-			return false;
-	return true;
-}
-
 enum outcome
 monitor_lineages(struct agent *a, long landed_ms)
 {
@@ -60,7 +48,7 @@ monitor_lineages(struct agent *a, long landed_ms)
 		    "letsencrypt lineage %s holds %.16s... (%s, expires %s)", l->name,
 		    l->fp, cert_key_type_names[l->type], when);
 	}
-	if (want.n > 0 && a->last_verified && want_same(&want, &a->verified)) {
+	if (want.n > 0 && a->last_verified && verify_want_same(&want, &a->verified)) {
 		o = cycle_finish(a, OUTCOME_UNCHANGED, start, NULL, want.e[0].fp);
 		return o;
 	}
@@ -136,11 +124,12 @@ monitor_drift(struct agent *a, bool may_heal)
 	{
 		json_t *f = json_pack("{s:s, s:O, s:O}", "fingerprint", fp,
 		    "stale", sum.stale, "services", sum.services);
+		char text[2 * CERT_FP_HEX];
 
 		notify_event("drift.detected", "endpoints serve a stale certificate", f);
 		log_event(LOG_LEVEL_WARN, "drift.detected", f,
-		    "%zu endpoints serve another certificate than %.16s...",
-		    json_array_size(sum.stale), fp);
+		    "%zu endpoints do not serve %s", json_array_size(sum.stale),
+		    verify_want_text(&want, text, sizeof(text)));
 	}
 	timings = json_object();
 	TEST_PHASE("drift.");
@@ -150,11 +139,16 @@ monitor_drift(struct agent *a, bool may_heal)
 		a->verified = want;
 	TEST_PHASE("");
 	json_decref(timings);
-	log_event(rc == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
-	    rc == 0 ? "drift.healed" : "drift.failed",
-	    json_pack("{s:s}", "fingerprint", fp),
-	    rc == 0 ? "every endpoint serves %.16s... again" :
-	    "endpoints still do not serve %.16s...", fp);
+	{
+		char text[2 * CERT_FP_HEX];
+
+		log_event(rc == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
+		    rc == 0 ? "drift.healed" : "drift.failed",
+		    json_pack("{s:s}", "fingerprint", fp),
+		    rc == 0 ? "every endpoint serves %s again" :
+		    "endpoints still do not serve %s",
+		    verify_want_text(&want, text, sizeof(text)));
+	}
 out:
 	verify_summary_free(&sum);
 	free(res);

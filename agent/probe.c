@@ -236,6 +236,8 @@ probe_ctx_new(enum cert_key_type type)
 		return NULL;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* status_request: no callback, so a staple is kept, never enforced */
+	SSL_CTX_set_tlsext_status_type(ctx, TLSEXT_STATUSTYPE_ocsp);
 	/* no session reuse: every probe must see a full handshake */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
@@ -248,6 +250,32 @@ is_ip(const char *s)
 	unsigned char a[16];
 
 	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+/*
+ * A name of the peer's leaf as short text: RFC 2253 (XN_FLAG_RFC2253
+ * escapes control and non-ASCII bytes as \XX), anything else that is not
+ * printable ASCII replaced, cut to size with "..." at its end.
+ */
+static void
+name_text(const X509_NAME *name, char *out, size_t size)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p;
+	long n = -1;
+
+	out[0] = '\0';
+	if (b != NULL && X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) >= 0)
+		n = BIO_get_mem_data(b, &p);
+	if (n > 0) {
+		snprintf(out, size, "%.*s", (int)n, p);
+		if ((size_t)n >= size && size > 4)
+			memcpy(out + size - 4, "...", 4);
+		for (char *c = out; *c != '\0'; c++)
+			if (*c < 0x20 || *c > 0x7e)
+				*c = '?';
+	}
+	BIO_free(b);
 }
 
 static int
@@ -298,6 +326,16 @@ tls_handshake(SSL_CTX *ctx, int fd, const char *sni, long deadline,
 			res->not_after = 0;
 	}
 	res->key_type = cert_key_type_of(peer);
+	{
+		unsigned char *staple = NULL;
+		long slen = SSL_get_tlsext_status_ocsp_resp(ssl, &staple);
+
+		/* the chain as served, leaf first; the clock is the wall clock */
+		ocsp_check(staple, slen > 0 ? (size_t)slen : 0,
+		    SSL_get_peer_cert_chain(ssl), time(NULL), &res->ocsp);
+	}
+	name_text(X509_get_subject_name(peer), res->subject, sizeof(res->subject));
+	name_text(X509_get_issuer_name(peer), res->issuer, sizeof(res->issuer));
 	res->ok = true;
 	res->error = NULL;
 	res->detail[0] = '\0';

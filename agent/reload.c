@@ -121,6 +121,32 @@ reload_restarted(struct reloader *r, time_t since)
 	return r->ops->restarted != NULL && r->ops->restarted(r, since);
 }
 
+bool
+reload_front_may_watch(const struct config *cfg)
+{
+	switch (cfg->front_watcher) {
+	case FRONT_WATCHER_YES:
+		return true;
+	case FRONT_WATCHER_AUTO:
+		/* Mailu starts its watcher in the cert flavor (and the older mail) */
+		return cfg->reload != RELOAD_NONE &&
+		    (cfg->flavor == FLAVOR_CERT || cfg->flavor == FLAVOR_MAIL) &&
+		    config_reload_commands_default(cfg);
+	default:
+		return false;
+	}
+}
+
+bool
+reload_front_watches(struct reloader *r, const struct targets *t)
+{
+	if (!reload_front_may_watch(r->cfg))
+		return false;
+	if (r->cfg->front_watcher == FRONT_WATCHER_YES)
+		return true;
+	return r->ops->runs != NULL && r->ops->runs(r, t, RELOAD_WATCHER_NEEDLE);
+}
+
 json_t *
 reload_log_errors(struct reloader *r, const struct targets *t, time_t since)
 {

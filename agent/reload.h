@@ -47,6 +47,8 @@ struct reload_ops {
 	    time_t *started);
 	/* After a failed step: a front restarted since (not the pair's fault). */
 	bool (*restarted)(struct reloader *r, time_t since);
+	/* Every front runs a process whose command line holds needle. */
+	bool (*runs)(struct reloader *r, const struct targets *t, const char *needle);
 	/* TLS errors the fronts logged since, as a JSON array. */
 	json_t *(*log_errors)(struct reloader *r, const struct targets *t, time_t since);
 	void (*close)(struct reloader *r);
@@ -81,6 +83,22 @@ enum reload_fault reload_endpoints(struct reloader *r, struct targets *t);
 enum reload_fault reload_fronts(struct reloader *r, const struct targets *t,
     time_t *started);
 bool reload_restarted(struct reloader *r, time_t since);
+
+/* Mailu's own certificate watcher in the front (core/nginx/certwatcher.py). */
+#define RELOAD_WATCHER_NEEDLE "certwatcher"
+
+/*
+ * Whether a front may reload itself on a new pair, by the settings alone
+ * (pure): AGENT_FRONT_WATCHER yes; or auto with the cert flavor and the
+ * default reload commands (an admin's own commands are the admin's plan).
+ */
+bool reload_front_may_watch(const struct config *cfg);
+/*
+ * After an install: give the fronts AGENT_FRONT_WATCHER_WAIT to reload
+ * themselves before reloading them? yes; or auto (reload_front_may_watch)
+ * when every front runs Mailu's certificate watcher.
+ */
+bool reload_front_watches(struct reloader *r, const struct targets *t);
 json_t *reload_log_errors(struct reloader *r, const struct targets *t, time_t since);
 void reload_targets_free(struct targets *t);
 

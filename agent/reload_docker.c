@@ -669,24 +669,25 @@ docker_reload(struct reloader *r, const struct targets *t, time_t *started)
 bool
 reload_is_tls_error(const char *line, size_t len)
 {
-	static const char *const severities[] = { "[emerg]", "[crit]", "Fatal:", "Error:" };
+	/*
+	 * The daemons' own severities, as they write them: an OpenSSL error
+	 * string ("error:0A000076:...") inside an Info line is not one. That
+	 * is what dovecot logs when a probe restricted to one key type meets
+	 * a port that holds the other, or a client gives up a handshake.
+	 */
+	static const char *const severities[] = { "[emerg]", "[crit]", "Fatal: ", "Error: " };
 	static const char *const topics[] = { "ssl", "tls", "certificate", "key" };
-	char lower[512];
+	char text[512], lower[512];
 	bool severe = false;
-	size_t n = len < sizeof(lower) - 1 ? len : sizeof(lower) - 1;
+	size_t n = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
 
-	for (size_t i = 0; i < n; i++)
-		lower[i] = (char)tolower((unsigned char)line[i]);
-	lower[n] = '\0';
-	for (size_t i = 0; i < sizeof(severities) / sizeof(severities[0]); i++) {
-		char sev[16];
-
-		snprintf(sev, sizeof(sev), "%s", severities[i]);
-		for (char *p = sev; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		if (strstr(lower, sev) != NULL)
+	memcpy(text, line, n);
+	text[n] = '\0';
+	for (size_t i = 0; i <= n; i++)
+		lower[i] = (char)tolower((unsigned char)text[i]);
+	for (size_t i = 0; i < sizeof(severities) / sizeof(severities[0]); i++)
+		if (strstr(text, severities[i]) != NULL)
 			severe = true;
-	}
 	if (!severe)
 		return false;
 	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
@@ -730,6 +731,24 @@ docker_log_errors(struct reloader *r, const struct targets *t, time_t since)
 	return lines;
 }
 
+/* Every front runs a process holding needle (the engine lists them: no exec). */
+static bool
+docker_runs(struct reloader *r, const struct targets *t, const char *needle)
+{
+	bool found = t->n_fronts > 0;
+
+	for (size_t f = 0; found && f < t->n_fronts; f++) {
+		struct docker_status st;
+
+		if (docker_top_has(r->docker, t->fronts[f].id, needle, &found, &st) != 0) {
+			/* a socket proxy may deny it: reload as if there were none */
+			docker_failure_event("front.top_failed", &st, "listing processes");
+			return false;
+		}
+	}
+	return found;
+}
+
 /* check without the engine when AGENT_ENDPOINTS names what to probe */
 static enum reload_fault
 docker_endpoints(struct reloader *r, struct targets *t)
@@ -754,6 +773,7 @@ static const struct reload_ops docker_ops = {
 	.reload = docker_reload,
 	.restarted = docker_restarted,
 	.log_errors = docker_log_errors,
+	.runs = docker_runs,
 	.close = docker_close_backend,
 };
 

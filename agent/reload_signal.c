@@ -3,6 +3,7 @@
  * loopback (same pod); the masters are found and signalled by sigreload.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "reload_signal.h"
@@ -33,10 +34,22 @@ signal_fronts(struct reloader *r, const struct targets *t, time_t *started)
 	return missing ? RELOAD_UNAVAILABLE : RELOAD_FAILED;
 }
 
+/* In the pod's shared PID namespace: the front's processes are ours to see. */
+static bool
+signal_runs(struct reloader *r, const struct targets *t, const char *needle)
+{
+	bool found;
+
+	(void)r;
+	(void)t;
+	return signal_find_cmdline("/proc", getpid(), needle, &found) == 0 && found;
+}
+
 static const struct reload_ops signal_ops = {
 	.find = signal_find,
 	.endpoints = signal_find,
 	.reload = signal_fronts,
+	.runs = signal_runs,
 };
 
 int

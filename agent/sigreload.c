@@ -412,6 +412,37 @@ out:
 }
 
 int
+signal_find_cmdline(const char *proc_dir, pid_t self, const char *needle, bool *found)
+{
+	char buf[CMDLINE_MAX];
+	struct dirent *de;
+	size_t nlen = strlen(needle);
+	DIR *d;
+
+	*found = false;
+	if ((d = opendir(proc_dir)) == NULL)
+		return -1;
+	while (!*found && (de = readdir(d)) != NULL) {
+		pid_t pid = pid_name(de->d_name);
+		ssize_t n;
+		int dfd;
+
+		if (pid == 0 || pid == self)
+			continue;
+		if ((dfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) < 0)
+			continue;	/* gone meanwhile */
+		/* the arguments, NUL-separated: a needle inside one of them */
+		n = read_at(dfd, "cmdline", buf, sizeof(buf));
+		close(dfd);
+		if (n > 0 && memmem(buf, (size_t)n, needle, nlen) != NULL)
+			*found = true;
+	}
+	closedir(d);
+	return 0;
+}
+
+int
 signal_find_masters(const char *proc_dir, struct signal_pick *pick, char *err,
     size_t errlen)
 {

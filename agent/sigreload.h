@@ -115,6 +115,13 @@ int signal_pick_master(const struct signal_proc *procs, size_t n,
 int signal_scan(const char *proc_dir, pid_t self, size_t max,
     struct signal_proc **procs, size_t *n, char *err, size_t errlen);
 
+/*
+ * *found when a process of proc_dir but self has needle in its command
+ * line (the first CMDLINE_MAX bytes). 0, or -1 when proc_dir is unreadable.
+ */
+int signal_find_cmdline(const char *proc_dir, pid_t self, const char *needle,
+    bool *found);
+
 /* signal_scan (SIGNAL_PROCS_MAX), then signal_pick_masters. */
 int signal_find_masters(const char *proc_dir, struct signal_pick *pick,
     char *err, size_t errlen);

@@ -85,6 +85,40 @@ gate_index(const struct endpoint *eps, size_t i)
 	return i;
 }
 
+bool
+verify_want_same(const struct verify_want *x, const struct verify_want *y)
+{
+	if (x->n != y->n)
+		return false;
+	for (size_t k = 0; k < x->n; k++)
+		if (x->e[k].type != y->e[k].type || x->e[k].absent != y->e[k].absent ||
+		    strcmp(x->e[k].fp, y->e[k].fp) != 0)
+			return false;
+	return true;
+}
+
+const char *
+verify_want_text(const struct verify_want *want, char *buf, size_t len)
+{
+	size_t used = 0, served = verify_want_served(want);
+
+	if (len > 0)
+		buf[0] = '\0';
+	for (size_t k = 0; k < want->n && used < len; k++) {
+		int n;
+
+		if (want->e[k].absent)
+			continue;
+		n = snprintf(buf + used, len - used, served > 1 ? "%s%.16s... (%s)" :
+		    "%s%.16s...", used > 0 ? ", " : "", want->e[k].fp,
+		    cert_key_type_names[want->e[k].type]);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	return buf;
+}
+
 struct verify_want_one *
 verify_want_add(struct verify_want *want, enum cert_key_type type, const char *fp)
 {
@@ -434,6 +468,51 @@ append_once(json_t *arr, const char *url)
 	json_array_append_new(arr, json_string(url));
 }
 
+/* ocsp_staple, and ocsp_next_update and ocsp_detail when known. */
+static void
+staple_fields(json_t *f, const struct ocsp_verdict *v)
+{
+	char when[32];
+
+	json_object_set_new(f, "ocsp_staple", json_string(ocsp_staple_names[v->status]));
+	if (v->next_update != 0) {
+		cert_format_time(v->next_update, when);
+		json_object_set_new(f, "ocsp_next_update", json_string(when));
+	}
+	if (v->detail[0] != '\0')
+		json_object_set_new(f, "ocsp_detail", json_string(v->detail));
+}
+
+/* How bad a staple is, for an endpoint's metric: revoked worst, good best. */
+static int
+staple_rank(enum ocsp_staple st)
+{
+	static const int rank[OCSP_STAPLE__MAX] = { [OCSP_STAPLE_GOOD] = 0,
+	    [OCSP_STAPLE_NONE] = 1, [OCSP_STAPLE_UNKNOWN] = 2,
+	    [OCSP_STAPLE_INVALID] = 3, [OCSP_STAPLE_REVOKED] = 4 };
+
+	return rank[st];
+}
+
+/* A staple that is there but not good: a warning, never a failure. */
+static void
+report_staple(const struct endpoint *ep, enum cert_key_type kt,
+    const struct probe_result *r)
+{
+	enum ocsp_staple st = r->ocsp.status;
+	json_t *f;
+
+	if (staple_rank(st) < staple_rank(OCSP_STAPLE_UNKNOWN))
+		return;
+	f = json_pack("{s:s, s:s, s:s, s:s}", "endpoint", ep->url, "service",
+	    service_names[proto_table[ep->proto].service], "key_type",
+	    cert_key_type_names[kt], "fingerprint", r->fingerprint);
+	staple_fields(f, &r->ocsp);
+	log_event(LOG_LEVEL_WARN, "verify.ocsp_staple", f, "%s (%s) staples an OCSP "
+	    "response that is %s: %s", ep->url, cert_key_type_names[kt],
+	    ocsp_staple_names[st], r->ocsp.detail);
+}
+
 /* One verify.endpoint event: what eps[i] served for entry e. */
 static bool
 report_one(const struct endpoint *ep, const struct verify_want_one *e,
@@ -461,10 +540,12 @@ report_one(const struct endpoint *ep, const struct verify_want_one *e,
 		if (r->key_type != kt)
 			json_object_set_new(f, "served_key_type",
 			    json_string(cert_key_type_names[r->key_type]));
+		staple_fields(f, &r->ocsp);
 		log_event(match ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR, "verify.endpoint",
 		    f, match ? "%s serves %.16s... (%s)" :
 		    "%s serves %.16s... (%s), not the expected certificate",
 		    ep->url, r->fingerprint, cert_key_type_names[kt]);
+		report_staple(ep, kt, r);
 	} else {
 		json_object_set_new(f, "error", json_string(r->error));
 		json_object_set_new(f, "detail", json_string(r->detail));
@@ -472,6 +553,19 @@ report_one(const struct endpoint *ep, const struct verify_want_one *e,
 		    ep->url, cert_key_type_names[kt], r->error, r->detail);
 	}
 	return match;
+}
+
+/* One (endpoint, key type) for the metrics: its state, and what it served. */
+static void
+export_one(const struct endpoint *ep, const struct verify_want_one *e,
+    const struct probe_result *r, bool match)
+{
+	metrics_set_endpoint(&(struct metrics_endpoint){ .url = ep->url,
+	    .key_type = cert_key_type_names[e->type],
+	    .state = match ? METRICS_EP_MATCH : r->ok ? METRICS_EP_STALE :
+	    METRICS_EP_UNREACHABLE, .fingerprint = r->fingerprint,
+	    .subject = r->subject, .issuer = r->issuer, .not_after = r->not_after,
+	    .ocsp_staple = ocsp_staple_names[r->ocsp.status] });
 }
 
 void
@@ -486,14 +580,14 @@ verify_report(const struct endpoint *eps, size_t n,
 	sum->unreachable = json_array();
 	sum->services = json_array();
 	sum->extra = json_array();
+	metrics_endpoints_begin();
 	for (size_t i = 0; i < n; i++) {
 		const struct proto_info *pi = &proto_table[eps[i].proto];
-		time_t soonest = 0;
-		bool all = true;
 
 		for (size_t k = 0; k < want->n; k++) {
 			const struct verify_want_one *e = &want->e[k];
 			const struct probe_result *r = &results[i * want->n + k];
+			bool match;
 
 			if (e->absent) {
 				/* a key type the front should not hold: say so, no more */
@@ -510,18 +604,17 @@ verify_report(const struct endpoint *eps, size_t n,
 				continue;
 			}
 			sum->wanted++;
-			if (r->ok && (soonest == 0 || r->not_after < soonest))
-				soonest = r->not_after;
-			if (report_one(&eps[i], e, r)) {
+			match = report_one(&eps[i], e, r);
+			export_one(&eps[i], e, r, match);
+			if (match) {
 				sum->matched++;
 				continue;
 			}
-			all = false;
 			blamed[pi->service] = true;
 			append_once(r->ok ? sum->stale : sum->unreachable, eps[i].url);
 		}
-		metrics_set_endpoint(eps[i].url, all, soonest);
 	}
+	metrics_endpoints_end();
 	for (int s = 0; s < SERVICE__MAX; s++)
 		if (blamed[s])
 			json_array_append_new(sum->services, json_string(service_names[s]));

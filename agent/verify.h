@@ -60,6 +60,16 @@ struct verify_want {
 struct verify_want_one *verify_want_add(struct verify_want *want,
     enum cert_key_type type, const char *fp);
 
+/* Both ask for the same leaves, entry by entry. */
+bool verify_want_same(const struct verify_want *x, const struct verify_want *y);
+
+/*
+ * The leaves of want for a message: "0123456789abcdef..." for one entry,
+ * "0123456789abcdef... (rsa), fedcba9876543210... (ecdsa)" for two
+ * (absent entries left out). Returns buf.
+ */
+const char *verify_want_text(const struct verify_want *want, char *buf, size_t len);
+
 /* The served (non-absent) entries of want. */
 size_t verify_want_served(const struct verify_want *want);
 

@@ -16,8 +16,8 @@ PACKAGES=(
   build-essential gcc make pkg-config musl-tools clang valgrind
   # building the static deps from Debian source packages (static-deps.sh)
   dpkg-dev cmake perl patch xz-utils bzip2 file linux-libc-dev
-  # dynamic dev libs for the glibc debug/test build
-  libssl-dev libcurl4-openssl-dev libjansson-dev
+  # dynamic dev libs for the glibc debug/test build (c-ares: DANE's TLSA lookups)
+  libssl-dev libcurl4-openssl-dev libjansson-dev libc-ares-dev
   # runtime/test tooling
   ca-certificates openssl curl jq python3 procps iproute2
   # image build and test rootfs
@@ -30,6 +30,9 @@ PACKAGES=(
   # issue 7: libFuzzer (clang-14's runtime), a shifted wall clock for the
   # clock-jump test, a unix-socket relay for the engine fault tests
   clang-14 libclang-rt-14-dev faketime libfaketime socat
+  # issue 15: a real DNS server on loopback serving TLSA records
+  # (tests/integration/69-dane.sh)
+  dnsmasq-base
 )
 
 SOURCES=/etc/apt/sources.list.d/debian.sources
@@ -65,6 +68,25 @@ fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps.sh: installing ${missing[*]}" >&2
   apt-get install -y --no-install-recommends "${missing[@]}" >&2
+fi
+
+# promtool (tests/integration/41, 42: `promtool check metrics`, `check rules`,
+# `test rules`). Only promtool, taken out of Debian's prometheus .deb: the
+# package would also install the server, and its postinst starts it on
+# :9090 (all addresses) wherever init scripts run, with a dozen libjs
+# dependencies for its web UI. The .deb is fetched with apt-get download
+# (the same mirror, signature and version apt would install).
+if ! command -v promtool >/dev/null 2>&1; then
+  [ "$need_update" -eq 1 ] || apt-get update >&2
+  tmp=$(mktemp -d)
+  chown _apt "$tmp" 2>/dev/null || true	# apt's download sandbox user
+  (cd "$tmp" && apt-get download prometheus >&2)
+  dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb |
+    tar -x -O ./usr/bin/promtool >/usr/local/bin/promtool.new
+  chmod 0755 /usr/local/bin/promtool.new
+  mv /usr/local/bin/promtool.new /usr/local/bin/promtool
+  rm -rf "$tmp"
+  echo "install-deps.sh: installed $(promtool --version 2>&1 | head -n 1)" >&2
 fi
 
 echo "install-deps.sh: all build/test packages present" >&2

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Build OpenSSL, libcurl and jansson as static musl libraries from Debian
-# bookworm source packages, into a cached install prefix.
+# Build OpenSSL, libcurl, jansson and c-ares as static musl libraries from
+# Debian bookworm source packages, into a cached install prefix.
 #
 # Usage: P=$(scripts/static-deps.sh)
 # Prints exactly one line on stdout: the absolute prefix path, which holds
-#   include/  lib/{libssl,libcrypto,libcurl,libjansson}.a  kernel-include/
+#   include/  lib/{libssl,libcrypto,libcurl,libjansson,libcares}.a  kernel-include/
 # Logs go to stderr and to <cache>/deps-<key>.log.
 # Link a consumer with:
 #   musl-gcc -static -idirafter $P/kernel-include -I$P/include ... \
-#     -L$P/lib -lcurl -lssl -lcrypto -ljansson -lpthread
+#     -L$P/lib -lcurl -lssl -lcrypto -lcares -ljansson -lresolv -lpthread
 # (curl-config --static-libs is not reliable here; link explicitly.)
 #
 # Needs the packages from scripts/install-deps.sh (musl-tools, cmake,
@@ -21,6 +21,7 @@ set -euo pipefail
 DEB_OPENSSL=3.0.20-1~deb12u2
 DEB_CURL=7.88.1-10+deb12u15
 DEB_JANSSON=2.14-2
+DEB_CARES=1.18.1-3
 
 # Debian patches that must not be applied: curl's packaging keeps its GnuTLS
 # and NSS flavours as the last two patches; its OpenSSL build pops them.
@@ -34,7 +35,7 @@ cache_root=$(cd "$cache_root" && pwd -P)
 # The key covers the pins, this script, and the musl in use, so any change
 # to what would be built selects a fresh prefix.
 musl_ver=$(dpkg-query -W -f='${Version}' musl-dev 2>/dev/null || echo none)
-key=$( { echo "$DEB_OPENSSL $DEB_CURL $DEB_JANSSON musl=$musl_ver"; cat "$script"; } \
+key=$( { echo "$DEB_OPENSSL $DEB_CURL $DEB_JANSSON $DEB_CARES musl=$musl_ver"; cat "$script"; } \
   | sha256sum | cut -c1-16)
 prefix=$cache_root/deps-$key
 
@@ -130,9 +131,11 @@ apply_series() {
 fetch openssl "$DEB_OPENSSL"
 fetch curl "$DEB_CURL"
 fetch jansson "$DEB_JANSSON"
+fetch c-ares "$DEB_CARES"
 apply_series "$work/src/openssl"
 apply_series "$work/src/curl" "${CURL_SKIP_PATCHES[@]}"
 apply_series "$work/src/jansson"
+apply_series "$work/src/c-ares"
 
 # Sections per function/object let the agent link with --gc-sections.
 common_cflags="-O2 -pipe -ffunction-sections -fdata-sections"
@@ -203,8 +206,24 @@ say "jansson: configure"
   make -C build install DESTDIR="$stage"
 ) || die "jansson build failed"
 
+# --- c-ares --------------------------------------------------------------
+# The TLSA lookups of the DANE check (agent/dane.c). Its CMake build: the
+# static library only, no tools, no tests.
+say "c-ares: configure"
+(
+  cd "$work/src/c-ares"
+  CC=musl-gcc CFLAGS="$common_cflags" cmake -S . -B build \
+    -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib \
+    -DCARES_STATIC=ON -DCARES_SHARED=OFF -DCARES_STATIC_PIC=OFF \
+    -DCARES_BUILD_TOOLS=OFF -DCARES_BUILD_TESTS=OFF -DCARES_INSTALL=ON
+  say "c-ares: build"
+  make -C build -j"$jobs"
+  make -C build install DESTDIR="$stage"
+) || die "c-ares build failed"
+
 # --- smoke test ------------------------------------------------------------
-# Link a program against all three the way the agent will, run it, and make
+# Link a program against all four the way the agent will, run it, and make
 # sure the result is really static.
 say "smoke test"
 cat >"$work/smoke.c" <<'C'
@@ -213,6 +232,7 @@ cat >"$work/smoke.c" <<'C'
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <jansson.h>
+#include <ares.h>
 
 int main(void) {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return 1;
@@ -220,8 +240,14 @@ int main(void) {
     if (!(v->features & CURL_VERSION_SSL)) return 2;
     if (!(v->features & CURL_VERSION_UNIX_SOCKETS)) return 3;
     if (strncmp(v->ssl_version, "OpenSSL/", 8) != 0) return 4;
-    json_t *o = json_pack("{s:s,s:s}", "curl", curl_version(),
-                          "openssl", OpenSSL_version(OPENSSL_VERSION));
+    if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) return 6;
+    ares_channel ch;
+    if (ares_init(&ch) != ARES_SUCCESS) return 7;
+    ares_destroy(ch);
+    ares_library_cleanup();
+    json_t *o = json_pack("{s:s,s:s,s:s}", "curl", curl_version(),
+                          "openssl", OpenSSL_version(OPENSSL_VERSION),
+                          "c-ares", ares_version(NULL));
     char *s = o ? json_dumps(o, JSON_SORT_KEYS) : NULL;
     if (!s) return 5;
     puts(s);
@@ -232,12 +258,12 @@ int main(void) {
 }
 C
 musl-gcc -static -Os -idirafter "$kinc" -I"$sp/include" "$work/smoke.c" \
-  -o "$work/smoke" -L"$sp/lib" -lcurl -lssl -lcrypto -ljansson -lpthread \
+  -o "$work/smoke" -L"$sp/lib" -lcurl -lssl -lcrypto -lcares -ljansson -lresolv -lpthread \
   || die "smoke test does not link"
 "$work/smoke" || die "smoke test failed (exit $?)"
 file -b "$work/smoke" | grep -q 'statically linked' \
   || die "smoke test is not static: $(file -b "$work/smoke")"
-for lib in libssl libcrypto libcurl libjansson; do
+for lib in libssl libcrypto libcurl libjansson libcares; do
   [ -f "$sp/lib/$lib.a" ] || die "missing $lib.a"
 done
 

@@ -19,6 +19,9 @@ log() { printf 'start.sh: %s\n' "$*" >&2; }
 : "${PORT_SIEVE:=4190}"
 : "${PORT_HTTP_AUTH:=8000}"
 : "${PROXY_PROTOCOL:=}"
+# An OCSP response (DER) for HTTPS to staple, e.g. /certs/ocsp.der; unset:
+# no stapling. Only HTTPS: nginx's mail module has no ssl_stapling.
+: "${OCSP_STAPLE_FILE:=}"
 
 NAMES="HTTPS SMTP SMTPS SUBMISSION IMAP IMAPS POP3 POP3S SIEVE"
 
@@ -33,6 +36,15 @@ if ! [[ $PROXY_PROTOCOL =~ ^[0-9,\ ]*$ ]]; then
 	log "bad PROXY_PROTOCOL='$PROXY_PROTOCOL' (comma-separated port numbers)"
 	exit 2
 fi
+STAPLING_HTTPS=
+if [ -n "$OCSP_STAPLE_FILE" ]; then
+	if ! [[ $OCSP_STAPLE_FILE =~ ^/[A-Za-z0-9._/-]+$ ]]; then
+		log "bad OCSP_STAPLE_FILE='$OCSP_STAPLE_FILE' (an absolute path)"
+		exit 2
+	fi
+	STAPLING_HTTPS="ssl_stapling on; ssl_stapling_file $OCSP_STAPLE_FILE;"
+fi
+export STAPLING_HTTPS
 
 # PROXY_PROTOCOL lists actual port numbers. For each service derive:
 #   PP_<N>      nginx: " proxy_protocol" or "";  dovecot: "yes"/"no"
@@ -59,6 +71,7 @@ export BIND_ADDRESS PORT_HTTPS PORT_SMTP PORT_SMTPS PORT_SUBMISSION PORT_IMAP \
 vars=
 for n in BIND_ADDRESS PORT_HTTP_AUTH; do vars+="\${$n} "; done
 for n in $NAMES; do vars+="\${PORT_$n} \${PP_$n} \${REALIP_$n} "; done
+vars+="\${STAPLING_HTTPS} "
 envsubst "$vars" </etc/mca/nginx.conf.tmpl >/etc/nginx/nginx.conf
 envsubst "$vars" </etc/mca/dovecot.conf.tmpl >/etc/dovecot/dovecot.conf
 

@@ -18,6 +18,8 @@ assert_eq "$fp_a" "$(events check 'select(.event=="check.installed") | .fingerpr
 # every probe's service is named, so a stale group names its daemon
 assert_eq 2 "$(events check 'select(.event=="verify.endpoint" and .service=="nginx")' | wc -l)" "nginx endpoints"
 assert_eq 7 "$(events check 'select(.event=="verify.endpoint" and .service=="dovecot")' | wc -l)" "dovecot endpoints"
+# every probe asks for an OCSP staple; this front has none (70 staples one)
+assert_eq 9 "$(events check 'select(.event=="verify.endpoint" and .ocsp_staple=="none")' | wc -l)" "no staples"
 # and an RSA pair served the same way is equally recognised
 certs_leaf "$T" r rsa 90 mail.example.test
 bed_install r

@@ -101,4 +101,8 @@ certs_leaf_dates "$T" fresh ec256 "$(s -2400)" "$(d 120)" "$N"
 src_write fresh
 wait_event run '.event=="cycle.done" and .outcome=="rotated"' 60
 agent_stop "$AGENT_PID" run
+# the exec counter behind the "no exec" checks above does count: this
+# rotation's three reload commands are there
+n=$(exec_count)
+[ "$n" -ge $((execs + 3)) ] || fail "exec_count saw $n execs after a rotation, $execs before"
 pass

@@ -1,10 +1,13 @@
 #!/bin/bash
 # Metrics and webhooks, against the real front: /metrics scraped with curl
-# during a rotation parses as the exposition format (promtool when there),
-# counters only grow, endpoint_match goes 0 -> 1 across a drift heal; a
+# during a rotation passes `promtool check metrics` with no complaint,
+# counters only grow, cert_info names the new fingerprint, the
+# endpoint_state match series goes 1 -> 0 -> 1 across a drift heal; a
 # loopback receiver gets exactly one POST per qualifying event; a 10 MB
 # request and many idle connections leave the agent's memory bounded.
+# (42-metrics-alerts.sh has an unreachable and a stale endpoint.)
 . "$(dirname "$0")/../lib/lib.sh"
+command -v promtool >/dev/null 2>&1 || fail "no promtool: run scripts/install-deps.sh"
 
 PORT_BASE=${PORT_BASE:-21000}
 MPORT=$((PORT_BASE + 900)) WPORT=$((PORT_BASE + 901))
@@ -34,7 +37,8 @@ val() { # FILE METRIC_WITH_LABELS
 }
 scrape m0
 assert_eq 0 "$(val m0 'mailu_cert_agent_rotations_total{outcome="rotated"}')" "rotations before"
-assert_eq 1 "$(val m0 "mailu_cert_agent_endpoint_match{endpoint=\"imaps://$IMAPS\"}")" "match before"
+MATCH="mailu_cert_agent_endpoint_state{endpoint=\"imaps://$IMAPS\",key_type=\"ecdsa\",state=\"match\"}"
+assert_eq 1 "$(val m0 "$MATCH")" "match before"
 curl -sf "http://127.0.0.1:$MPORT/healthz" >/dev/null || fail "/healthz not ok"
 
 # a rotation, scraped while it runs
@@ -45,11 +49,24 @@ scrape m1
 assert_eq 1 "$(val m1 'mailu_cert_agent_rotations_total{outcome="rotated"}')" "rotations after"
 nb=$(date -u -d "$(openssl x509 -in "$T/b.cert.pem" -noout -enddate | cut -d= -f2)" +%s)
 assert_eq "$nb" "$(val m1 'mailu_cert_agent_cert_not_after_timestamp_seconds{source="installed"}')" "installed notAfter"
-if command -v promtool >/dev/null 2>&1; then
-	for f in "$T"/*.prom; do promtool check metrics <"$f" || fail "promtool: $f"; done
-fi
+# promtool's lint: nothing to say about any scrape
+for f in "$T"/*.prom; do
+	out=$(promtool check metrics <"$f" 2>&1) || fail "promtool check metrics ${f##*/}: $out"
+	[ -z "$out" ] || fail "promtool check metrics ${f##*/}: $out"
+done
+proms=("$T"/*.prom)
+log "promtool check metrics: ${#proms[@]} scrapes clean"
+# what imaps serves now, and what the rotation did
+assert_eq 1 "$(val m1 "mailu_cert_agent_cert_info{endpoint=\"imaps://$IMAPS\",key_type=\"ecdsa\",fingerprint_sha256=\"$fp_b\",subject=\"CN=mail.example.test\",issuer=\"CN=MCA Test CA\"}")" "cert_info of imaps"
+assert_eq "$nb" "$(val m1 "mailu_cert_agent_cert_not_after_timestamp_seconds{source=\"served\",endpoint=\"imaps://$IMAPS\",key_type=\"ecdsa\"}")" "served notAfter of imaps"
+[ "$(val m1 mailu_cert_agent_verify_duration_seconds_count)" -ge 1 ] || fail "no verify in the histogram"
+assert_eq "$(val m1 mailu_cert_agent_verify_duration_seconds_count)" \
+	"$(val m1 'mailu_cert_agent_verify_duration_seconds_bucket{le="+Inf"}')" "+Inf bucket == count"
+[ "$(val m1 "mailu_cert_agent_reload_exec_total{front=\"$FRONT\",command=\"dovecot reload\",result=\"ok\"}")" -ge 1 ] ||
+	fail "no reload_exec_total{front=\"$FRONT\"}"
+if grep -qE '^mailu_cert_agent_up |container="' "$T/m1.prom"; then fail "up or a container label is back"; fi
 # every sample line is NAME{LABELS} VALUE or NAME VALUE
-bad=$(grep -v '^#' "$T/m1.prom" | grep -cvE '^[a-z_:]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.e+]+$' || true)
+bad=$(grep -v '^#' "$T/m1.prom" | grep -cvE '^[a-z_:]+(\{([a-z_][a-z0-9_]*="([^"\\]|\\.)*",?)*\})? -?[0-9.e+]+$' || true)
 assert_eq 0 "$bad" "malformed sample lines"
 
 # drift: the nginx-only reload caused by someone else -> 0, healed -> 1.
@@ -58,8 +75,7 @@ assert_eq 0 "$bad" "malformed sample lines"
 # then 0, then 1 again
 (while :; do
 	curl -sf --max-time 1 "http://127.0.0.1:$MPORT/metrics" |
-		awk -v m="mailu_cert_agent_endpoint_match{endpoint=\"imaps://$IMAPS\"}" \
-			'index($0, m" ") == 1 { print $NF }'
+		awk -v m="$MATCH" 'index($0, m" ") == 1 { print $NF }'
 	sleep 0.05
 done >"$T/match-series.txt") &
 scraper=$!
@@ -75,10 +91,10 @@ sleep 0.5
 kill "$scraper" 2>/dev/null || true
 wait "$scraper" 2>/dev/null || true
 series=$(tr -d '\n' <"$T/match-series.txt" | tr -s '01')
-log "endpoint_match over the drift check: $series"
-assert_contains "$series" "101" "endpoint_match 1 -> 0 -> 1 across the heal"
+log "endpoint_state match over the drift check: $series"
+assert_contains "$series" "101" "endpoint_state match 1 -> 0 -> 1 across the heal"
 scrape m3
-assert_eq 1 "$(val m3 "mailu_cert_agent_endpoint_match{endpoint=\"imaps://$IMAPS\"}")" "match after healing"
+assert_eq 1 "$(val m3 "$MATCH")" "match after healing"
 assert_all_serve "$fp_b"
 
 # hostile clients: a 10 MB request and 1,000 idle connections

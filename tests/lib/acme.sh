@@ -24,9 +24,11 @@
 #       certbot certonly --standalone (HTTP-01 listener on 127.0.0.1, a high
 #       port), lineage NAME in CONFIG_DIR; work and logs dirs are CONFIG_DIR.work
 #       and CONFIG_DIR.logs. CERTBOT_KEY_TYPE=ecdsa (default) | rsa.
-#   certbot_renew CONFIG_DIR
+#       CERTBOT_POST_HOOK, when set, is certbot's --post-hook (kept in the
+#       lineage's renewal conf, so renewals run it too).
+#   certbot_renew CONFIG_DIR [NAME]
 #       certbot renew --force-renewal --no-random-sleep-on-renew: every lineage
-#       in CONFIG_DIR gets a new cert and a new key.
+#       in CONFIG_DIR (or lineage NAME only) gets a new cert and a new key.
 #   lego_run DIR DOMAINS... run|renew
 #       lego --path DIR --http --http.port 127.0.0.1:<high> ... run, or
 #       renew --days 36500 --no-random-sleep (pebble's certificates live 5 years,
@@ -165,6 +167,7 @@ certbot_issue() {
 	rsa) args+=(--key-type rsa --rsa-key-size 2048) ;;
 	*) fail "certbot_issue: CERTBOT_KEY_TYPE ecdsa or rsa" ;;
 	esac
+	[ -z "${CERTBOT_POST_HOOK:-}" ] || args+=(--post-hook "$CERTBOT_POST_HOOK")
 	REQUESTS_CA_BUNDLE=$PEBBLE_TLS_CA _acme_client certbot "certbot issue $name ($*)" \
 		certbot certonly --standalone \
 		--http-01-address 127.0.0.1 --http-01-port $((ACME_PORT_BASE + 80)) \
@@ -174,13 +177,14 @@ certbot_issue() {
 }
 
 certbot_renew() {
-	local cfg=${1:?certbot_renew CONFIG_DIR}
+	local cfg=${1:?certbot_renew CONFIG_DIR [NAME]}
 	[ -n "${PEBBLE_DIR_URL:-}" ] || fail "certbot_renew: pebble_start first"
 	local -a args
 	mapfile -t args < <(_certbot_dirs "$cfg")
+	[ -z "${2:-}" ] || args+=(--cert-name "$2")
 	# The server, the standalone address/port and the key type come from
 	# CONFIG_DIR/renewal/NAME.conf, as in a real renewal.
-	REQUESTS_CA_BUNDLE=$PEBBLE_TLS_CA _acme_client certbot "certbot renew" \
+	REQUESTS_CA_BUNDLE=$PEBBLE_TLS_CA _acme_client certbot "certbot renew${2:+ $2}" \
 		certbot renew --force-renewal --no-random-sleep-on-renew \
 		--non-interactive "${args[@]}"
 }

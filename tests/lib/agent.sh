@@ -50,7 +50,8 @@ assert_json_lines() {
 # bed_start PREFIX [docker run args...]
 #   a certs dir $T/certs holding PREFIX.{cert,key}.pem as cert.pem/key.pem,
 #   and a running front (FRONT, on PORT_BASE, default 21000) serving it;
-#   sets ENDPOINTS (all nine) and HOSTNAME_SNI.
+#   sets ENDPOINTS (all nine) and HOSTNAME_SNI. FRONT_KIND (lookalike or
+#   mailu, tests/lib/front.sh) picks the front.
 bed_start() {
 	local prefix=$1
 	shift
@@ -62,6 +63,7 @@ bed_start() {
 	front_start "$FRONT" "$T/certs" "$PORT_BASE" "$@" >/dev/null
 	at_exit front_stop "$FRONT" "$T/front.docker.log"
 	front_wait "$FRONT" "$PORT_BASE" 60
+	log "front $FRONT: $(front_kind_of "$FRONT") ($(docker inspect -f '{{.Config.Image}}' "$FRONT"))"
 	ENDPOINTS=$(front_endpoints "$PORT_BASE")
 }
 
@@ -167,9 +169,13 @@ agent_stop() {
 	fi
 }
 
-# exec_count: how many execs the engine ran in the front so far
+# exec_count: how many execs the engine created in the front so far
 exec_count() {
-	docker inspect -f '{{len .ExecIDs}}' "$FRONT"
+	# ExecIDs forgets an exec once it ended: ask the engine's event log,
+	# from the front's start until now
+	docker events --since "$(docker inspect -f '{{.State.StartedAt}}' "$FRONT")" \
+		--until "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" --filter "container=$FRONT" \
+		--filter event=exec_create --format '{{.Action}}' | wc -l | tr -d ' '
 }
 
 # assert_all_serve FP: openssl (not the agent) sees FP on all nine ports
@@ -186,11 +192,14 @@ disk_pair_matches() {
 	  "$(openssl pkey -in "$T/certs/key.pem" -pubout | sha256sum)" ]
 }
 
-# rotate_env: the settings every rotation test shares
+# rotate_env: the settings every rotation test shares. DANE is off: its
+# default (warn) asks the machine's resolver for TLSA on every key change,
+# and no test should depend on that resolver; 71-dane.sh turns it on
+# against its own DNS server (a later flag wins).
 rotate_env() {
 	echo "--certs-dir=$T/certs" "--hostnames=$HOSTNAME_SNI" "--endpoints=$ENDPOINTS" \
 		"--front=$FRONT" "--probe-timeout=3s" "--verify-timeout=${VERIFY_TIMEOUT:-15s}" \
-		"--state-dir=$T/state"
+		"--state-dir=$T/state" "--dane=off"
 }
 
 # kubelet_write DIR PREFIX [CERT_NAME KEY_NAME]: the kubelet's atomic writer

@@ -11,16 +11,20 @@
 #        (~1-2 min, network), so cached outside the repo and outside docker.
 #        rkey = hash(suite, variant, package list, this recipe's source).
 #   2. base image      mca-front-base:<rkey>          (docker import, seconds)
-#   3. test image      mca-front-test:<key>, also tagged mca-front-test:latest
-#        docker build of docker/front-test/ FROM the base image.
-#        key = hash(rkey, files of docker/front-test/).
+#   3. test images, each also tagged :latest, built FROM the base image:
+#        mca-front-test:<key>   docker/front-test/, the lookalike front
+#        mca-front-mailu:<mkey> docker/front-mailu/, shaped like Mailu's real
+#                               front (FRONT_KIND=mailu in tests/lib/front.sh)
+#        key = hash(rkey, files of the context dir).
 #
 # Exports after front_image_ensure:
 #   FRONT_IMAGE            mca-front-test:<key>
 #   FRONT_IMAGE_KEY        <key>
+#   FRONT_MAILU_IMAGE      mca-front-mailu:<mkey>
+#   FRONT_MAILU_IMAGE_KEY  <mkey>
 #   FRONT_BASE_IMAGE       mca-front-base:<rkey>
 #   FRONT_ROOTFS_TAR       path of the cached rootfs tarball
-#   FRONT_IMAGE_TIMES      "debootstrap=Ns trim+tar=Ns import=Ns build=Ns" (0 = cached)
+#   FRONT_IMAGE_TIMES      "debootstrap=Ns trim+tar=Ns import=Ns build=Ns mailu_build=Ns" (0 = cached)
 #
 # Environment:
 #   MCA_CACHE_DIR      ${XDG_CACHE_HOME:-$HOME/.cache}/mailu-cert-agent
@@ -39,6 +43,7 @@ _fi_log() { printf 'front-image: %s\n' "$*" >&2; }
 _fi_dirs() {
 	MCA_CACHE_DIR=${MCA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mailu-cert-agent}
 	MCA_FRONT_CONTEXT=${MCA_FRONT_CONTEXT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../docker/front-test" && pwd)}
+	MCA_FRONT_MAILU_CONTEXT=${MCA_FRONT_MAILU_CONTEXT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../docker/front-mailu" && pwd)}
 }
 
 # Trim the debootstrapped tree in $1. Part of the rootfs key (its source is hashed).
@@ -106,11 +111,11 @@ _front_rootfs_key() {
 	} | sha256sum | cut -c1-16
 }
 
-_front_context_key() { # RKEY
+_front_context_key() { # RKEY [CONTEXT]
 	{
 		echo "rkey=$1"
 		local f
-		for f in "$MCA_FRONT_CONTEXT"/*; do
+		for f in "${2:-$MCA_FRONT_CONTEXT}"/*; do
 			printf '%s %s\n' "$(basename "$f")" "$(stat -c %a "$f")"
 			cat "$f"
 		done
@@ -119,12 +124,14 @@ _front_context_key() { # RKEY
 
 # Older generations (other keys) would pile up at ~140 MB each: drop them.
 # Plain rmi (no -f): an image a running container uses stays.
-_front_image_prune() { # RKEY KEY
+_front_image_prune() { # RKEY KEY MAILU_KEY
 	local ref f
 	for ref in $(docker images --format '{{.Repository}}:{{.Tag}}' mca-front-test) \
+		$(docker images --format '{{.Repository}}:{{.Tag}}' mca-front-mailu) \
 		$(docker images --format '{{.Repository}}:{{.Tag}}' mca-front-base); do
 		case $ref in
 		mca-front-test:latest | "mca-front-test:$2" | "mca-front-base:$1") ;;
+		mca-front-mailu:latest | "mca-front-mailu:$3") ;;
 		*) docker rmi "$ref" >/dev/null 2>&1 || true ;;
 		esac
 	done
@@ -136,16 +143,35 @@ _front_image_prune() { # RKEY KEY
 
 _fi_image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# _fi_build IMAGE CONTEXT BASE: docker build, seconds in _FI_T_BUILD.
+# Legacy builder is enough (no RUN steps); its "deprecated" warning (no
+# buildx plugin here) is harmless, so output is only shown on failure.
+_fi_build() {
+	local img=$1 ctx=$2 base=$3 t0 t1
+	_fi_log "docker build $img from $ctx"
+	t0=$(date +%s.%N)
+	if ! DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$base" \
+		-t "$img" -t "${img%%:*}:latest" "$ctx" >"$MCA_CACHE_DIR/front-build.log" 2>&1; then
+		_fi_log "docker build failed:"
+		cat "$MCA_CACHE_DIR/front-build.log" >&2
+		return 1
+	fi
+	t1=$(date +%s.%N)
+	_FI_T_BUILD=$(awk "BEGIN{printf \"%.1f\", $t1-$t0}")
+}
+
 front_image_ensure() {
 	_fi_dirs
-	local rkey key tar base img t0 t1 lockfd
+	local rkey key mkey tar base img mimg t0 t1 lockfd built=0
 	_FI_T_DEBOOTSTRAP=0 _FI_T_TAR=0
-	local t_import=0 t_build=0
+	local t_import=0 t_build=0 t_mbuild=0
 	rkey=$(_front_rootfs_key)
 	key=$(_front_context_key "$rkey")
+	mkey=$(_front_context_key "$rkey" "$MCA_FRONT_MAILU_CONTEXT")
 	tar=$MCA_CACHE_DIR/front-rootfs-$rkey.tar
 	base=mca-front-base:$rkey
 	img=mca-front-test:$key
+	mimg=mca-front-mailu:$mkey
 	mkdir -p "$MCA_CACHE_DIR"
 
 	# Serialize concurrent builders (two test shells at once).
@@ -154,10 +180,10 @@ front_image_ensure() {
 
 	if [ "${MCA_FRONT_REBUILD:-0}" = 1 ]; then
 		rm -f "$tar"
-		docker rmi -f "$img" "$base" >/dev/null 2>&1 || true
+		docker rmi -f "$img" "$mimg" "$base" >/dev/null 2>&1 || true
 	fi
 
-	if ! _fi_image_exists "$img"; then
+	if ! _fi_image_exists "$img" || ! _fi_image_exists "$mimg"; then
 		if ! _fi_image_exists "$base"; then
 			if [ ! -s "$tar" ]; then
 				if ! _front_rootfs_build "$tar"; then exec {lockfd}>&-; return 1; fi
@@ -173,28 +199,25 @@ front_image_ensure() {
 			t1=$(date +%s.%N)
 			t_import=$(awk "BEGIN{printf \"%.1f\", $t1-$t0}")
 		fi
-		_fi_log "docker build $img from $MCA_FRONT_CONTEXT"
-		t0=$(date +%s.%N)
-		# Legacy builder is enough (no RUN steps); its "deprecated" warning
-		# (no buildx plugin here) is harmless, so output is only shown on failure.
-		if ! DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$base" \
-			-t "$img" -t mca-front-test:latest "$MCA_FRONT_CONTEXT" >"$MCA_CACHE_DIR/front-build.log" 2>&1; then
-			_fi_log "docker build failed:"
-			cat "$MCA_CACHE_DIR/front-build.log" >&2
-			exec {lockfd}>&-
-			return 1
+		if ! _fi_image_exists "$img"; then
+			_fi_build "$img" "$MCA_FRONT_CONTEXT" "$base" || { exec {lockfd}>&-; return 1; }
+			t_build=$_FI_T_BUILD
 		fi
-		t1=$(date +%s.%N)
-		t_build=$(awk "BEGIN{printf \"%.1f\", $t1-$t0}")
-		_front_image_prune "$rkey" "$key"
-	else
-		docker tag "$img" mca-front-test:latest
+		if ! _fi_image_exists "$mimg"; then
+			_fi_build "$mimg" "$MCA_FRONT_MAILU_CONTEXT" "$base" || { exec {lockfd}>&-; return 1; }
+			t_mbuild=$_FI_T_BUILD
+		fi
+		built=1
 	fi
+	docker tag "$img" mca-front-test:latest
+	docker tag "$mimg" mca-front-mailu:latest
+	if ((built)); then _front_image_prune "$rkey" "$key" "$mkey"; fi
 	exec {lockfd}>&-
 
 	export FRONT_IMAGE=$img FRONT_IMAGE_KEY=$key FRONT_BASE_IMAGE=$base FRONT_ROOTFS_TAR=$tar
-	export FRONT_IMAGE_TIMES="debootstrap=${_FI_T_DEBOOTSTRAP}s trim+tar=${_FI_T_TAR}s import=${t_import}s build=${t_build}s"
-	_fi_log "ready: $FRONT_IMAGE ($FRONT_IMAGE_TIMES)"
+	export FRONT_MAILU_IMAGE=$mimg FRONT_MAILU_IMAGE_KEY=$mkey
+	export FRONT_IMAGE_TIMES="debootstrap=${_FI_T_DEBOOTSTRAP}s trim+tar=${_FI_T_TAR}s import=${t_import}s build=${t_build}s mailu_build=${t_mbuild}s"
+	_fi_log "ready: $FRONT_IMAGE and $FRONT_MAILU_IMAGE ($FRONT_IMAGE_TIMES)"
 }
 
 # Run as a script: bring up an engine, ensure the image, leave the engine as it was.
@@ -206,4 +229,5 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	trap engine_down EXIT
 	front_image_ensure
 	echo "$FRONT_IMAGE"
+	echo "$FRONT_MAILU_IMAGE"
 fi

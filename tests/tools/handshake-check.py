@@ -13,6 +13,13 @@ HOLD       session-hold.py's result: each drop gets the time since the
            the last one): dovecot's shutdown_clients ends the old processes'
            sessions 6 s after a reload ("sessions")
 
+With FRONT_LOG=FILE (the front's `docker logs -t`), the reloads are the
+daemons' own: each nginx master "SIGHUP received ... reconfiguring" and
+dovecot master "SIGHUP received - reloading configuration" line, whoever
+sent it (a front that reloads itself: Mailu's certificate watcher), not
+the agent's reload.exec events; signals closer than 3 s make one reload,
+from its first to 0.5 s after its last.
+
 Leaf k's lifetime runs from W[k] (its pair written: it cannot be served
 before) to D[k+1], the cycle.done of rotation k+1, which comes only after
 every endpoint was verified to serve leaf k+1. A handshake with leaf k is
@@ -38,6 +45,7 @@ bad (the first offending records).
 import collections
 import datetime
 import json
+import os
 import sys
 
 
@@ -49,6 +57,31 @@ def us(t):
 
 SERVICE = {"https": "nginx", "smtp": "nginx"}   # every other port: dovecot
 RELOAD_COMMANDS = {"nginx -s reload": "nginx", "dovecot reload": "dovecot"}
+
+
+def front_reloads(path):
+    """The daemons' own reload lines in `docker logs -t` output."""
+    signals = {"nginx": [], "dovecot": []}
+    for l in open(path, errors="replace"):
+        ts, _, text = l.partition(" ")
+        if "SIGHUP) received from" in text and "reconfiguring" in text:
+            d = "nginx"
+        elif "master: Warning: SIGHUP received - reloading configuration" in text:
+            d = "dovecot"
+        else:
+            continue
+        # RFC 3339 with nanoseconds: keep the microseconds
+        base, _, frac = ts.rstrip("Z").partition(".")
+        t = datetime.datetime.strptime(base, "%Y-%m-%dT%H:%M:%S")
+        signals[d].append(int(t.replace(tzinfo=datetime.timezone.utc).timestamp()) * 1000000
+                          + int((frac + "000000")[:6]))
+    reloads = []
+    for t in sorted(signals["nginx"] + signals["dovecot"]):
+        if reloads and t - reloads[-1][1] < 3000000:
+            reloads[-1][1] = t + 500000
+        else:
+            reloads.append([t, t + 500000])
+    return signals, [tuple(r) for r in reloads]
 
 
 def main(recs_f, fps_f, marks_f, log_f, hold_f=None):
@@ -73,18 +106,21 @@ def main(recs_f, fps_f, marks_f, log_f, hold_f=None):
     for k in range(1, n + 2):
         W.setdefault(k, inf)    # never written: leaf k never lives
         D.setdefault(k, inf)    # never done: leaf k-1 lives on
-    spans = collections.defaultdict(list)
-    for e in ev:
-        if e["event"] == "reload.exec":
-            spans[e["cycle"]] += [us(e["time"]) - e["ms"] * 1000, us(e["time"]) + 1000]
-    reloads = [(min(v), max(v)) for v in spans.values()]
-    # when each daemon was told to reload: its command's exec ended (the
-    # command returns once the signal is sent; the exec's own overhead
-    # makes this up to some tens of ms late)
-    signals = {"nginx": [], "dovecot": []}
-    for e in ev:
-        if e["event"] == "reload.exec" and e.get("command") in RELOAD_COMMANDS:
-            signals[RELOAD_COMMANDS[e["command"]]].append(us(e["time"]))
+    if os.environ.get("FRONT_LOG"):
+        signals, reloads = front_reloads(os.environ["FRONT_LOG"])
+    else:
+        spans = collections.defaultdict(list)
+        for e in ev:
+            if e["event"] == "reload.exec":
+                spans[e["cycle"]] += [us(e["time"]) - e["ms"] * 1000, us(e["time"]) + 1000]
+        reloads = [(min(v), max(v)) for v in spans.values()]
+        # when each daemon was told to reload: its command's exec ended (the
+        # command returns once the signal is sent; the exec's own overhead
+        # makes this up to some tens of ms late)
+        signals = {"nginx": [], "dovecot": []}
+        for e in ev:
+            if e["event"] == "reload.exec" and e.get("command") in RELOAD_COMMANDS:
+                signals[RELOAD_COMMANDS[e["command"]]].append(us(e["time"]))
     after = {d: {"old": 0, "new": 0, "failed": 0} for d in signals}
 
     total = ok = failed = unknown = outside = flaps = during_reload = 0

@@ -360,6 +360,7 @@ static const char *const garbage[K__MAX] = {
 	[K_LOGLEVEL] = "loud", [K_SWITCH] = "maybe", [K_DURATION] = "5x",
 	[K_COUNT] = "5x", [K_WARN] = "soon", [K_HOSTNAMES] = "mail example",
 	[K_PORTS] = "25,smtp", [K_ENDPOINTS] = "gopher://front",
+	[K_DNS_SERVER] = "ns.example.test:53",
 };
 
 static bool
@@ -598,9 +599,46 @@ TEST(kinds_land)
 	config_free(&cfg);
 }
 
+/* AGENT_DANE, AGENT_DNS_SERVER, AGENT_DANE_HOSTS: defaults, values, refusals. */
+TEST(dane_settings)
+{
+	struct config cfg;
+	struct config_error err;
+	char *argv[] = { "agent", "check", NULL, NULL };
+	char *none[] = { NULL };
+	char *env[] = { "AGENT_DANE=enforce", "AGENT_DNS_SERVER=[::1]:26053",
+	    "AGENT_DANE_HOSTS=MX1.example.test, mx2.example.test", NULL };
+	char *bad[] = { "AGENT_DNS_SERVER=127.0.0.1:0", NULL };
+
+	CHECK_INT(load(&cfg, &err, argv, none), 0);
+	CHECK_INT(cfg.dane, DANE_WARN);
+	CHECK(cfg.dns_server == NULL);
+	CHECK_INT(cfg.n_dane_hosts, 0);
+	config_free(&cfg);
+	CHECK_INT(load(&cfg, &err, argv, env), 0);
+	CHECK_INT(cfg.dane, DANE_ENFORCE);
+	CHECK_STR(cfg.dns_server, "[::1]:26053");
+	CHECK_INT(cfg.n_dane_hosts, 2);
+	CHECK_STR(cfg.dane_hosts[0], "mx1.example.test");
+	CHECK_STR(cfg.dane_hosts[1], "mx2.example.test");
+	config_free(&cfg);
+	argv[2] = "--dane=off";
+	CHECK_INT(load(&cfg, &err, argv, env), 0);
+	CHECK_INT(cfg.dane, DANE_OFF);
+	config_free(&cfg);
+	argv[2] = "--dane=strict";
+	CHECK_INT(load(&cfg, &err, argv, none), -1);
+	CHECK_STR(err.setting, "AGENT_DANE");
+	config_free(&cfg);
+	argv[2] = NULL;
+	CHECK_INT(load(&cfg, &err, argv, bad), -1);
+	CHECK_STR(err.setting, "AGENT_DNS_SERVER");
+	config_free(&cfg);
+}
+
 HARNESS_MAIN("config", RUN(defaults), RUN(precedence_file_env_flag), RUN(reload_commands_given),
     RUN(bad_values_name_the_setting), RUN(flags), RUN(env_file_errors),
     RUN(durations), RUN(watch_mode), RUN(source_spec_forms),
     RUN(source_config_agree), RUN(table_invariants),
     RUN(kinds_reject_garbage), RUN(kinds_bounds), RUN(help_and_reference),
-    RUN(switches), RUN(kinds_land))
+    RUN(switches), RUN(kinds_land), RUN(dane_settings))

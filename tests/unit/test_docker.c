@@ -1034,6 +1034,41 @@ TEST(list_cap_bodies_bounded)
 	}
 }
 
+#define top_lit(lit, needle, found, st) \
+	docker_parse_top(lit, sizeof(lit) - 1, needle, found, st)
+
+/* GET /containers/{id}/top as the engine answers it (ps -ef's columns). */
+TEST(parse_top)
+{
+	const char *mailu = "{\"Titles\":[\"UID\",\"PID\",\"PPID\",\"C\",\"STIME\","
+	    "\"TTY\",\"TIME\",\"CMD\"],\"Processes\":["
+	    "[\"root\",\"7\",\"1\",\"0\",\"22:28\",\"?\",\"00:00:00\",\"python3 /start.py\"],"
+	    "[\"root\",\"20\",\"7\",\"0\",\"22:28\",\"?\",\"00:00:00\",\"python3 /certwatcher.py\"]]}";
+	const char *plain = "{\"Titles\":[\"PID\",\"COMMAND\"],\"Processes\":"
+	    "[[\"1\",\"/bin/bash /start.sh\"],[\"9\",\"nginx: master process\"]]}";
+	struct docker_status st;
+	bool found = false;
+
+	CHECK_INT(docker_parse_top(mailu, strlen(mailu), "certwatcher", &found, &st), 0);
+	CHECK(found);
+	CHECK_INT(docker_parse_top(plain, strlen(plain), "certwatcher", &found, &st), 0);
+	CHECK(!found);
+	/* no processes at all: null or [] */
+	CHECK_INT(top_lit("{\"Titles\":[\"CMD\"],\"Processes\":null}",
+	    "certwatcher", &found, &st), 0);
+	CHECK(!found);
+	/* wrong shapes are bad answers, never a guess */
+	CHECK_INT(top_lit("{\"Titles\":[\"PID\"],\"Processes\":[]}",
+	    "certwatcher", &found, &st), -1);
+	CHECK_INT(st.error, DOCKER_ERR_BAD_ANSWER);
+	CHECK_INT(top_lit("{\"Titles\":[\"CMD\"],\"Processes\":[[1]]}",
+	    "certwatcher", &found, &st), -1);
+	CHECK_INT(st.error, DOCKER_ERR_BAD_ANSWER);
+	CHECK_INT(top_lit("{\"Processes\":[]}", "certwatcher", &found, &st), -1);
+	CHECK_INT(top_lit("[]", "certwatcher", &found, &st), -1);
+	CHECK(!found);
+}
+
 HARNESS_MAIN("docker",
     RUN(demux_whole),
     RUN(demux_byte_by_byte),
@@ -1048,6 +1083,7 @@ HARNESS_MAIN("docker",
     RUN(error_names),
     RUN(missing_socket_is_connect),
     RUN(invalid_requests),
+    RUN(parse_top),
     RUN(parse_version),
     RUN(parse_list_and_inspect),
     RUN(networks_recorded),

@@ -176,6 +176,49 @@ TEST(want_entries)
 	CHECK_INT(verify_want_served(&w), 1);
 }
 
+/* what the last verify found served, and the text messages name it by */
+TEST(same_as_served)
+{
+	struct lineage le[LINEAGE_N];
+	struct verify_want served = { 0 }, w;
+	char err[256], text[2 * CERT_FP_HEX];
+
+	CHECK_INT(lineage_init(le, &cfg, err, sizeof(err)), 0);
+	lineage_write("mailu", 6, &B);
+	lineage_write("mailu-ecdsa", 6, &A);
+	CHECK_INT(lineage_read(le), 2);
+	CHECK(!lineage_same(le, &served));		/* nothing verified yet */
+	lineage_want(le, &served);
+	CHECK(lineage_same(le, &served));
+	verify_want_text(&served, text, sizeof(text));
+	CHECK(strncmp(text, B.fingerprint, 16) == 0);
+	CHECK(strstr(text, "... (rsa), ") != NULL);
+	CHECK(strstr(text, "... (ecdsa)") != NULL);
+	lineage_write("mailu-ecdsa", 7, &B);	/* another leaf in one lineage */
+	CHECK_INT(lineage_read(le), 2);
+	CHECK(!lineage_same(le, &served));
+	lineage_want(le, &w);
+	CHECK(!verify_want_same(&w, &served));
+	served = w;
+	CHECK(lineage_same(le, &served));
+	/* a lineage half-way is never the same */
+	lineage_write("mailu", 8, &A);
+	{
+		char link[2 * PATH_MAX];
+
+		snprintf(link, sizeof(link), "%s/letsencrypt/live/mailu/privkey.pem", certs);
+		unlink(link);
+		CHECK_INT(symlink("../../archive/mailu/privkey6.pem", link), 0);
+	}
+	lineage_read(le);
+	CHECK(!lineage_same(le, &served));
+	/* one entry: no key type named */
+	w.n = 1;
+	verify_want_text(&w, text, sizeof(text));
+	CHECK_INT(strlen(text), 19);
+	lineage_free(le);
+}
+
 TEST(teardown)
 {
 	config_free(&cfg);
@@ -184,4 +227,5 @@ TEST(teardown)
 
 HARNESS_MAIN("lineage", RUN(setup), RUN(both_lineages_want_both_key_types),
     RUN(half_renewed_lineage_is_not_ok), RUN(links_stay_inside),
-    RUN(watch_source_covers_both), RUN(want_entries), RUN(teardown))
+    RUN(watch_source_covers_both), RUN(want_entries), RUN(same_as_served),
+    RUN(teardown))

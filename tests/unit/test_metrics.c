@@ -11,6 +11,20 @@
 
 #include "harness.h"
 #include "metrics.h"
+#include "metrics_render.h"
+
+#define FP_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define FP_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+/* One (endpoint, key type) as a verify report sets it. */
+static void
+set_ep(const char *url, const char *kt, enum metrics_ep_state state, const char *fp,
+    const char *subject, time_t not_after)
+{
+	metrics_set_endpoint(&(struct metrics_endpoint){ .url = url, .key_type = kt,
+	    .state = state, .fingerprint = fp, .subject = subject,
+	    .issuer = "CN=MCA Test CA", .not_after = not_after });
+}
 
 static int
 dial(void)
@@ -33,7 +47,7 @@ dial(void)
 static char *
 http(const char *req, size_t len)
 {
-	size_t cap = 1 << 16, got = 0;
+	size_t cap = METRICS_BODY_MAX + 4096, got = 0;
 	char *out = calloc(1, cap + 1);
 	int fd = dial();
 	ssize_t n;
@@ -123,7 +137,10 @@ parse_sample(const char *l, const char *end, const char *typed)
 	return e == end && e > p + 1 ? 0 : -1;
 }
 
-/* Every line is HELP, TYPE or a sample of a family typed before it. */
+/*
+ * Every line is HELP, TYPE or a sample of a family typed before it (a
+ * histogram's by its suffixes).
+ */
 static int
 check_exposition(const char *body)
 {
@@ -138,6 +155,12 @@ check_exposition(const char *body)
 
 			strncat(typed, l + 7, (size_t)(sp - l - 7));
 			strcat(typed, "\n");
+			/* a histogram's samples: NAME_bucket, NAME_sum, NAME_count */
+			for (int i = 0; i < 3 && strncmp(sp, " histogram\n", 11) == 0; i++) {
+				strncat(typed, l + 7, (size_t)(sp - l - 7));
+				strcat(typed, (const char *[]){ "_bucket\n", "_sum\n",
+				    "_count\n" }[i]);
+			}
 		} else if (strncmp(l, "# HELP ", 7) != 0 && parse_sample(l, end, typed) != 0) {
 			fprintf(stderr, "  bad line: %.*s\n", (int)(end - l), l);
 			bad++;
@@ -162,11 +185,14 @@ TEST(exposition)
 
 	start();
 	metrics_set_installed(1800000000);
-	metrics_set_endpoint("imaps://front:993", true, 1800000000);
-	metrics_set_endpoint("smtp://a\"b\\c\nd:25", false, 1700000000);
+	set_ep("imaps://front:993", "ecdsa", METRICS_EP_MATCH, FP_A,
+	    "CN=mail.example.test", 1800000000);
+	set_ep("smtp://a\"b\\c\nd:25", "ecdsa", METRICS_EP_STALE, FP_B,
+	    "CN=old.example.test", 1700000000);
+	set_ep("pop3s://front:995", "ecdsa", METRICS_EP_UNREACHABLE, NULL, NULL, 0);
 	metrics_count_rotation(OUTCOME_ROTATED);
 	metrics_set_last_success(1790000000);
-	metrics_set_verify_duration(1.25);
+	metrics_observe_verify_duration(1.25);
 	metrics_count_reload_exec("front-1", "nginx -s reload", "ok");
 	r = get("/metrics");
 	b = body_of(r);
@@ -176,26 +202,59 @@ TEST(exposition)
 	CHECK_INT(check_exposition(b), 0);
 	CHECK(value(b, "mailu_cert_agent_cert_not_after_timestamp_seconds{source=\"installed\"}") == 1800000000);
 	CHECK(value(b, "mailu_cert_agent_cert_not_after_timestamp_seconds{source=\"served\","
-	    "endpoint=\"imaps://front:993\"}") == 1800000000);
-	CHECK(value(b, "mailu_cert_agent_endpoint_match{endpoint=\"imaps://front:993\"}") == 1);
-	CHECK(value(b, "mailu_cert_agent_endpoint_match{endpoint=\"smtp://a\\\"b\\\\c\\nd:25\"}") == 0);
+	    "endpoint=\"imaps://front:993\",key_type=\"ecdsa\"}") == 1800000000);
+	CHECK(value(b, "mailu_cert_agent_cert_not_after_timestamp_seconds{source=\"served\","
+	    "endpoint=\"smtp://a\\\"b\\\\c\\nd:25\",key_type=\"ecdsa\"}") == 1700000000);
+	/* was endpoint_match{endpoint} 1 and 0: now the state, one-hot */
+	CHECK(value(b, "mailu_cert_agent_endpoint_state{endpoint=\"imaps://front:993\","
+	    "key_type=\"ecdsa\",state=\"match\"}") == 1);
+	CHECK(value(b, "mailu_cert_agent_endpoint_state{endpoint=\"smtp://a\\\"b\\\\c\\nd:25\","
+	    "key_type=\"ecdsa\",state=\"stale\"}") == 1);
+	CHECK(value(b, "mailu_cert_agent_endpoint_state{endpoint=\"pop3s://front:995\","
+	    "key_type=\"ecdsa\",state=\"unreachable\"}") == 1);
+	CHECK(value(b, "mailu_cert_agent_cert_info{endpoint=\"imaps://front:993\","
+	    "key_type=\"ecdsa\",fingerprint_sha256=\"" FP_A "\",subject=\"CN=mail.example.test\","
+	    "issuer=\"CN=MCA Test CA\"}") == 1);
+	/* an unreachable endpoint: its state, and no expiry or certificate */
+	CHECK(strstr(b, "endpoint=\"pop3s://front:995\",key_type=\"ecdsa\",state=") != NULL);
+	CHECK(strstr(b, "source=\"served\",endpoint=\"pop3s://front:995\"") == NULL);
+	CHECK(strstr(b, "cert_info{endpoint=\"pop3s://front:995\"") == NULL);
 	CHECK(value(b, "mailu_cert_agent_rotations_total{outcome=\"rotated\"}") == 1);
 	CHECK(value(b, "mailu_cert_agent_rotations_total{outcome=\"unchanged\"}") == 0);
 	CHECK(value(b, "mailu_cert_agent_rotations_total{outcome=\"rejected\"}") == 0);
 	CHECK(value(b, "mailu_cert_agent_rotations_total{outcome=\"rolled_back\"}") == 0);
 	CHECK(value(b, "mailu_cert_agent_rotations_total{outcome=\"failed\"}") == 0);
 	CHECK(value(b, "mailu_cert_agent_last_rotation_success_timestamp_seconds") == 1790000000);
-	CHECK(value(b, "mailu_cert_agent_verify_duration_seconds") == 1.25);
-	CHECK(value(b, "mailu_cert_agent_reload_exec_total{container=\"front-1\","
+	/* was a gauge of the last verify: now a histogram */
+	CHECK(value(b, "mailu_cert_agent_verify_duration_seconds") == -1);
+	CHECK(value(b, "mailu_cert_agent_verify_duration_seconds_sum") == 1.25);
+	CHECK(value(b, "mailu_cert_agent_verify_duration_seconds_count") == 1);
+	CHECK(value(b, "mailu_cert_agent_verify_duration_seconds_bucket{le=\"1\"}") == 0);
+	CHECK(value(b, "mailu_cert_agent_verify_duration_seconds_bucket{le=\"2.5\"}") == 1);
+	CHECK(value(b, "mailu_cert_agent_verify_duration_seconds_bucket{le=\"+Inf\"}") == 1);
+	/* was {container=...}: a Kubernetes target label, renamed front */
+	CHECK(value(b, "mailu_cert_agent_reload_exec_total{front=\"front-1\","
 	    "command=\"nginx -s reload\",result=\"ok\"}") == 1);
-	CHECK(value(b, "mailu_cert_agent_up") == 1);
+	CHECK(strstr(b, "container=") == NULL);
+	/* was mailu_cert_agent_up 1: Prometheus' own up says it */
+	CHECK(value(b, "mailu_cert_agent_up") == -1);
+	CHECK(strstr(b, "mailu_cert_agent_up ") == NULL);
 	CHECK(value(b, "mailu_cert_agent_healthy") == 1);
 	CHECK(value(b, "mailu_cert_agent_build_info{version=\"1.2.3-test\"}") == 1);
 	CHECK(value(b, "mailu_cert_agent_metrics_series_dropped_total") == 0);
 	CHECK(strstr(b, "# HELP mailu_cert_agent_rotations_total ") != NULL);
+	free(r);
+	/* nothing installed (yet): no installed series rather than a 0 */
+	metrics_set_installed(0);
+	r = get("/metrics");
+	CHECK(value(body_of(r), "mailu_cert_agent_cert_not_after_timestamp_seconds{"
+	    "source=\"installed\"}") == -1);
+	b = body_of(r);
 	CHECK(strstr(b, "# TYPE mailu_cert_agent_rotations_total counter\n") != NULL);
-	CHECK(strstr(b, "# TYPE mailu_cert_agent_endpoint_match gauge\n") != NULL);
-	/* promtool is optional: its lint is stricter than our parser */
+	CHECK(strstr(b, "# TYPE mailu_cert_agent_endpoint_state gauge\n") != NULL);
+	CHECK(strstr(b, "# TYPE mailu_cert_agent_cert_info gauge\n") != NULL);
+	CHECK(strstr(b, "# TYPE mailu_cert_agent_verify_duration_seconds histogram\n") != NULL);
+	/* promtool is optional here (tests/integration/41 and 42 require it) */
 	if (system("command -v promtool >/dev/null 2>&1") == 0) {
 		FILE *p = popen("promtool check metrics >/dev/null", "w");
 
@@ -204,6 +263,204 @@ TEST(exposition)
 	}
 	free(r);
 	metrics_stop();
+}
+
+/* Each (endpoint, key type) has one state series per state: exactly one is 1. */
+TEST(state_one_hot)
+{
+	static const char *const urls[] = { "https://f:443", "smtp://f:25", "imaps://f:993" };
+	static const char *const kts[] = { "rsa", "ecdsa" };
+	char series[256], *r;
+
+	start();
+	for (int s = 0; s < 2 * METRICS_EP__MAX; s++)
+		set_ep(urls[s % 3], kts[s / 3], (enum metrics_ep_state)(s % METRICS_EP__MAX),
+		    FP_A, "CN=x", 1800000000);
+	r = get("/metrics");
+	for (int s = 0; s < 2 * METRICS_EP__MAX; s++) {
+		int ones = 0;
+
+		for (int k = 0; k < METRICS_EP__MAX; k++) {
+			double v;
+
+			snprintf(series, sizeof(series), "mailu_cert_agent_endpoint_state{"
+			    "endpoint=\"%s\",key_type=\"%s\",state=\"%s\"}", urls[s % 3],
+			    kts[s / 3], metrics_ep_state_names[k]);
+			v = value(body_of(r), series);
+			CHECK(v == 0 || v == 1);
+			ones += v == 1;
+			CHECK(v == (k == s % METRICS_EP__MAX));
+		}
+		CHECK_INT(ones, 1);
+		/* expiry and certificate only while it answers */
+		snprintf(series, sizeof(series), "mailu_cert_agent_cert_not_after_timestamp_seconds{"
+		    "source=\"served\",endpoint=\"%s\",key_type=\"%s\"}", urls[s % 3], kts[s / 3]);
+		CHECK(value(body_of(r), series) == (s % METRICS_EP__MAX ==
+		    METRICS_EP_UNREACHABLE ? -1 : 1800000000));
+	}
+	free(r);
+	/* one that stops answering loses its expiry and certificate at once */
+	set_ep("https://f:443", "rsa", METRICS_EP_UNREACHABLE, FP_A, "CN=x", 1800000000);
+	r = get("/metrics");
+	CHECK(value(body_of(r), "mailu_cert_agent_cert_not_after_timestamp_seconds{"
+	    "source=\"served\",endpoint=\"https://f:443\",key_type=\"rsa\"}") == -1);
+	CHECK(strstr(body_of(r), "cert_info{endpoint=\"https://f:443\",key_type=\"rsa\"") == NULL);
+	CHECK(value(body_of(r), "mailu_cert_agent_endpoint_state{endpoint=\"https://f:443\","
+	    "key_type=\"rsa\",state=\"unreachable\"}") == 1);
+	CHECK(value(body_of(r), "mailu_cert_agent_endpoint_state{endpoint=\"https://f:443\","
+	    "key_type=\"rsa\",state=\"match\"}") == 0);
+	CHECK_INT(check_exposition(body_of(r)), 0);
+	free(r);
+	metrics_stop();
+}
+
+/* A subject or issuer is a peer's text: every label value escaped. */
+TEST(cert_info_escaped)
+{
+	char *r;
+
+	start();
+	metrics_set_endpoint(&(struct metrics_endpoint){ .url = "https://f:443",
+	    .key_type = "rsa", .state = METRICS_EP_STALE, .fingerprint = FP_B,
+	    .subject = "O=Quote \\\" Back \\\\,CN=a\nb", .issuer = "CN=\"}x 1\n#",
+	    .not_after = 1 });
+	r = get("/metrics");
+	CHECK(value(body_of(r), "mailu_cert_agent_cert_info{endpoint=\"https://f:443\","
+	    "key_type=\"rsa\",fingerprint_sha256=\"" FP_B "\","
+	    "subject=\"O=Quote \\\\\\\" Back \\\\\\\\,CN=a\\nb\","
+	    "issuer=\"CN=\\\"}x 1\\n#\"}") == 1);
+	CHECK_INT(check_exposition(body_of(r)), 0);
+	free(r);
+	metrics_stop();
+}
+
+/* The histogram: cumulative buckets that never decrease, +Inf == count. */
+TEST(histogram_monotone)
+{
+	static const double obs[] = { 0.01, 0.05, 0.3, 2, 2.5, 45, 500 };
+	char series[160], *r;
+	double prev = 0, v;
+
+	start();
+	for (size_t i = 0; i < sizeof(obs) / sizeof(obs[0]); i++)
+		metrics_observe_verify_duration(obs[i]);
+	r = get("/metrics");
+	for (int i = 0; i < METRICS_VERIFY_BUCKETS; i++) {
+		size_t want = 0;
+
+		snprintf(series, sizeof(series),
+		    "mailu_cert_agent_verify_duration_seconds_bucket{le=\"%g\"}",
+		    metrics_verify_buckets[i]);
+		v = value(body_of(r), series);
+		for (size_t k = 0; k < sizeof(obs) / sizeof(obs[0]); k++)
+			want += obs[k] <= metrics_verify_buckets[i];
+		CHECK(v == (double)want);
+		CHECK(v >= prev);
+		CHECK(i == 0 || metrics_verify_buckets[i] > metrics_verify_buckets[i - 1]);
+		prev = v;
+	}
+	v = value(body_of(r), "mailu_cert_agent_verify_duration_seconds_bucket{le=\"+Inf\"}");
+	CHECK(v == 7 && v >= prev);
+	CHECK(value(body_of(r), "mailu_cert_agent_verify_duration_seconds_count") == 7);
+	CHECK(value(body_of(r), "mailu_cert_agent_verify_duration_seconds_sum") == 549.86);
+	free(r);
+	metrics_stop();
+}
+
+/* A report drops what it did not set: a front gone, a key type no longer held. */
+TEST(report_drops_absent)
+{
+	char url[64], *r;
+
+	start();
+	metrics_endpoints_begin();
+	set_ep("https://old:443", "rsa", METRICS_EP_MATCH, FP_A, "CN=x", 1800000000);
+	set_ep("https://new:443", "rsa", METRICS_EP_MATCH, FP_A, "CN=x", 1800000000);
+	metrics_endpoints_end();
+	metrics_endpoints_begin();
+	set_ep("https://new:443", "ecdsa", METRICS_EP_STALE, FP_B, "CN=x", 1700000000);
+	set_ep("https://new:443", "rsa", METRICS_EP_MATCH, FP_A, "CN=x", 1800000000);
+	metrics_endpoints_end();
+	r = get("/metrics");
+	CHECK(strstr(body_of(r), "https://old:443") == NULL);
+	CHECK(value(body_of(r), "mailu_cert_agent_endpoint_state{endpoint=\"https://new:443\","
+	    "key_type=\"rsa\",state=\"match\"}") == 1);
+	CHECK(value(body_of(r), "mailu_cert_agent_endpoint_state{endpoint=\"https://new:443\","
+	    "key_type=\"ecdsa\",state=\"stale\"}") == 1);
+	free(r);
+	/* a full table: a report's new endpoints take the old ones' places */
+	metrics_endpoints_begin();
+	for (int i = 0; i < METRICS_MAX_EP; i++) {
+		snprintf(url, sizeof(url), "https://a-%d:443", i);
+		set_ep(url, "rsa", METRICS_EP_MATCH, FP_A, "CN=x", 1);
+	}
+	metrics_endpoints_end();
+	metrics_endpoints_begin();
+	for (int i = 0; i < METRICS_MAX_EP; i++) {
+		snprintf(url, sizeof(url), "https://b-%d:443", i);
+		set_ep(url, "rsa", METRICS_EP_MATCH, FP_A, "CN=x", 1);
+	}
+	metrics_endpoints_end();
+	r = get("/metrics");
+	CHECK(strstr(body_of(r), "https://a-") == NULL);
+	CHECK(value(body_of(r), "mailu_cert_agent_endpoint_state{endpoint=\"https://b-127:443\","
+	    "key_type=\"rsa\",state=\"match\"}") == 1);
+	CHECK(value(body_of(r), "mailu_cert_agent_metrics_series_dropped_total") == 0);
+	free(r);
+	metrics_stop();
+}
+
+/*
+ * Every table full of the longest labels, all escaped: the body stays
+ * within the stated worst case and the server's bound, never cut.
+ */
+TEST(worst_case_body)
+{
+	static struct metrics_values v;
+	struct metrics_buf b = { 0 };
+	char url[METRICS_URL_MAX + 8], name[METRICS_LEAF_NAME_MAX + 8];
+
+	memset(url, '"', sizeof(url) - 1);
+	url[sizeof(url) - 1] = '\0';
+	memset(name, '\\', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	memset(v.version, '\n', sizeof(v.version) - 1);
+	for (size_t i = 0; i < METRICS_MAX_EP; i++) {
+		struct metrics_ep *e = &v.ep[i];
+
+		metrics_copy_cut(e->url, sizeof(e->url), url);
+		snprintf(e->url, 12, "%zu", i);	/* distinct, as the table has them */
+		e->url[strlen(e->url)] = '"';
+		memset(e->key_type, '"', sizeof(e->key_type) - 1);
+		memset(e->fp, '"', sizeof(e->fp) - 1);
+		metrics_copy_cut(e->subject, sizeof(e->subject), name);
+		metrics_copy_cut(e->issuer, sizeof(e->issuer), name);
+		memset(e->ocsp, '"', sizeof(e->ocsp) - 1);
+		e->state = METRICS_EP_STALE;
+		e->not_after = -9223372036854775807LL;
+	}
+	v.nep = METRICS_MAX_EP;
+	for (size_t i = 0; i < METRICS_MAX_SERIES; i++) {
+		memset(v.ser[i].front, '"', sizeof(v.ser[i].front) - 1);
+		memset(v.ser[i].command, '\n', sizeof(v.ser[i].command) - 1);
+		memset(v.ser[i].result, '\\', sizeof(v.ser[i].result) - 1);
+		v.ser[i].n = ~0ULL;
+	}
+	v.nser = METRICS_MAX_SERIES;
+	for (int i = 0; i < OUTCOME__MAX; i++)
+		v.rotations[i] = ~0ULL;
+	v.verify_count = v.dropped = ~0ULL;
+	v.verify_sum = 1e300;
+	v.last_success = v.installed = -9223372036854775807LL;
+	v.has_installed = true;
+	metrics_render(&v, &b);
+	fprintf(stderr, "  worst-case body: %zu bytes (bound %d, server's %d)\n", b.len,
+	    METRICS_BODY_WORST, METRICS_BODY_MAX);
+	CHECK(!b.over);
+	CHECK(b.len <= METRICS_BODY_WORST);
+	CHECK(b.len > METRICS_BODY_WORST / 2);
+	CHECK(b.p != NULL && strlen(b.p) == b.len);
+	free(b.p);
 }
 
 TEST(counters_and_bounds)
@@ -224,21 +481,23 @@ TEST(counters_and_bounds)
 		metrics_count_reload_exec(series, "dovecot reload", "ok");
 	}
 	metrics_count_reload_exec("c0", "dovecot reload", "ok");
-	for (int i = 0; i < 260; i++) {
+	for (int i = 0; i < METRICS_MAX_EP + 4; i++) {
 		snprintf(series, sizeof(series), "https://front-%d:443", i);
-		metrics_set_endpoint(series, true, 1);
+		set_ep(series, "rsa", METRICS_EP_MATCH, FP_A, "CN=x", 1);
 	}
 	r = get("/metrics");
 	after = value(body_of(r), "mailu_cert_agent_rotations_total{outcome=\"failed\"}");
 	CHECK(before == 1 && after == 3);
-	CHECK(value(body_of(r), "mailu_cert_agent_reload_exec_total{container=\"c0\","
+	CHECK(value(body_of(r), "mailu_cert_agent_reload_exec_total{front=\"c0\","
 	    "command=\"dovecot reload\",result=\"ok\"}") == 2);
-	CHECK(value(body_of(r), "mailu_cert_agent_reload_exec_total{container=\"c63\","
+	CHECK(value(body_of(r), "mailu_cert_agent_reload_exec_total{front=\"c63\","
 	    "command=\"dovecot reload\",result=\"ok\"}") == 1);
-	CHECK(value(body_of(r), "mailu_cert_agent_reload_exec_total{container=\"c64\","
+	CHECK(value(body_of(r), "mailu_cert_agent_reload_exec_total{front=\"c64\","
 	    "command=\"dovecot reload\",result=\"ok\"}") == -1);
-	CHECK(value(body_of(r), "mailu_cert_agent_endpoint_match{endpoint=\"https://front-255:443\"}") == 1);
-	CHECK(value(body_of(r), "mailu_cert_agent_endpoint_match{endpoint=\"https://front-256:443\"}") == -1);
+	CHECK(value(body_of(r), "mailu_cert_agent_endpoint_state{endpoint=\"https://front-127:443\","
+	    "key_type=\"rsa\",state=\"match\"}") == 1);
+	CHECK(value(body_of(r), "mailu_cert_agent_endpoint_state{endpoint=\"https://front-128:443\","
+	    "key_type=\"rsa\",state=\"match\"}") == -1);
 	/* 1 outcome + 6 reload series + 4 endpoints */
 	CHECK(value(body_of(r), "mailu_cert_agent_metrics_series_dropped_total") == 11);
 	CHECK_INT(check_exposition(body_of(r)), 0);
@@ -255,9 +514,10 @@ TEST(long_label_cut)
 	start();
 	memset(url, 'a', 254);
 	strcpy(url + 254, "\xc3\xa9xyz");
-	metrics_set_endpoint(url, true, 1);
+	set_ep(url, "rsa", METRICS_EP_MATCH, FP_A, "CN=x", 1);
 	url[254] = '\0';
-	snprintf(want, sizeof(want), "mailu_cert_agent_endpoint_match{endpoint=\"%s\"}", url);
+	snprintf(want, sizeof(want), "mailu_cert_agent_endpoint_state{endpoint=\"%s\","
+	    "key_type=\"rsa\",state=\"match\"}", url);
 	r = get("/metrics");
 	CHECK(value(body_of(r), want) == 1);
 	free(r);
@@ -539,7 +799,10 @@ TEST(lifecycle)
 	/* no-ops before start */
 	metrics_count_rotation(OUTCOME_ROTATED);
 	metrics_set_health(false, "x");
-	metrics_set_endpoint("https://x:1", true, 1);
+	set_ep("https://x:1", "rsa", METRICS_EP_MATCH, FP_A, "CN=x", 1);
+	metrics_endpoints_begin();
+	metrics_endpoints_end();
+	metrics_observe_verify_duration(1);
 	metrics_stop();
 	CHECK_INT(metrics_port(), -1);
 	for (int i = 0; i < 2; i++) {
@@ -599,8 +862,58 @@ TEST(parse_request)
 	free(big);
 }
 
+/* The OCSP staple per endpoint and key type (issue 15): its status a label. */
+TEST(ocsp_staple)
+{
+	const struct metrics_endpoint https = { .url = "https://front:443", .key_type = "rsa",
+	    .state = METRICS_EP_MATCH, .fingerprint = "aa", .not_after = 1800000000,
+	    .ocsp_staple = "revoked" };
+	const char *b;
+	char *r;
+
+	start();
+	/* a status not known: no series */
+	metrics_set_endpoint(&(struct metrics_endpoint){ .url = "https://front:443",
+	    .key_type = "rsa", .state = METRICS_EP_MATCH, .fingerprint = "aa",
+	    .not_after = 1800000000 });
+	r = get("/metrics");
+	CHECK(strstr(body_of(r), "endpoint_ocsp_staple{") == NULL);
+	free(r);
+	metrics_endpoints_begin();
+	metrics_set_endpoint(&https);
+	metrics_set_endpoint(&(struct metrics_endpoint){ .url = "smtp://front:25",
+	    .key_type = "rsa", .state = METRICS_EP_STALE, .fingerprint = "bb",
+	    .not_after = 1800000000, .ocsp_staple = "none" });
+	/* unreachable: no staple, whatever it says */
+	metrics_set_endpoint(&(struct metrics_endpoint){ .url = "imaps://front:993",
+	    .key_type = "rsa", .state = METRICS_EP_UNREACHABLE, .ocsp_staple = "good" });
+	metrics_endpoints_end();
+	r = get("/metrics");
+	b = body_of(r);
+	CHECK_INT(check_exposition(b), 0);
+	CHECK(strstr(b, "# TYPE mailu_cert_agent_endpoint_ocsp_staple gauge\n") != NULL);
+	CHECK(value(b, "mailu_cert_agent_endpoint_ocsp_staple{endpoint=\"https://front:443\","
+	    "key_type=\"rsa\",status=\"revoked\"}") == 1);
+	CHECK(value(b, "mailu_cert_agent_endpoint_ocsp_staple{endpoint=\"smtp://front:25\","
+	    "key_type=\"rsa\",status=\"none\"}") == 1);
+	CHECK(strstr(b, "endpoint_ocsp_staple{endpoint=\"imaps://") == NULL);
+	free(r);
+	/* the next report without https: its staple goes with it */
+	metrics_endpoints_begin();
+	metrics_endpoints_end();
+	r = get("/metrics");
+	CHECK(strstr(body_of(r), "endpoint_ocsp_staple{") == NULL);
+	free(r);
+	metrics_stop();
+}
+
 HARNESS_MAIN("metrics",
 	RUN(exposition),
+	RUN(state_one_hot),
+	RUN(cert_info_escaped),
+	RUN(histogram_monotone),
+	RUN(report_drops_absent),
+	RUN(worst_case_body),
 	RUN(counters_and_bounds),
 	RUN(long_label_cut),
 	RUN(healthz),
@@ -611,4 +924,5 @@ HARNESS_MAIN("metrics",
 	RUN(drain_time),
 	RUN(pick_slot),
 	RUN(lifecycle),
-	RUN(parse_request))
+	RUN(parse_request),
+	RUN(ocsp_staple))

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "reload.h"
 #include "reload_docker.h"
 #include "reload_fallback.h"
 
@@ -109,6 +110,11 @@ TEST(log_lines)
 	CHECK(!tls_err("imap-login: Error: Disconnected: auth failed"));
 	CHECK(!tls_err("[emerg] bind() to 127.0.0.1:41443 failed (98: Address in use)"));
 	CHECK(!tls_err(""));
+	/* an OpenSSL error string in an Info line: a client's (or our own
+	 * key-typed probe's) failed handshake, not the daemon's error */
+	CHECK(!tls_err("Dec 05 22:18:11 imap-login: Info: Disconnected: Connection closed: "
+	    "SSL_accept() failed: error:0A000076:SSL routines::no suitable signature algorithm"));
+	CHECK(!tls_err("[info] 30#30: *7 SSL_do_handshake() failed (SSL: error:0A000076:SSL routines::no suitable signature algorithm)"));
 }
 
 TEST(hung_pids)
@@ -474,6 +480,37 @@ TEST(fallback_pick_bounded)
 	free(ps);
 }
 
-HARNESS_MAIN("reload", RUN(commands_split), RUN(plan_stages), RUN(log_lines), RUN(hung_pids),
+/* Whether a front may reload itself first, by the settings alone. */
+TEST(front_may_watch)
+{
+	struct config c = { .front_watcher = FRONT_WATCHER_AUTO, .flavor = FLAVOR_CERT,
+	    .reload = RELOAD_DOCKER };
+
+	CHECK(reload_front_may_watch(&c));	/* Mailu's cert flavor, default commands */
+	c.flavor = FLAVOR_MAIL;
+	CHECK(reload_front_may_watch(&c));	/* the older name */
+	c.reload = RELOAD_SIGNAL;
+	CHECK(reload_front_may_watch(&c));	/* Helm: the same front image */
+	c.reload = RELOAD_NONE;
+	CHECK(!reload_front_may_watch(&c));	/* nothing to reload anyway */
+	c.reload = RELOAD_DOCKER;
+	for (int f = 0; f < FLAVOR__MAX; f++) {
+		c.flavor = (enum tls_flavor)f;
+		CHECK(reload_front_may_watch(&c) == (f == FLAVOR_CERT || f == FLAVOR_MAIL));
+	}
+	c.flavor = FLAVOR_CERT;
+	c.reload_commands_given = true;		/* the admin's own commands: reload at once */
+	CHECK(!reload_front_may_watch(&c));
+	c.front_watcher = FRONT_WATCHER_YES;	/* unless told */
+	CHECK(reload_front_may_watch(&c));
+	c.flavor = FLAVOR_LETSENCRYPT;
+	CHECK(reload_front_may_watch(&c));
+	c.front_watcher = FRONT_WATCHER_NO;
+	c.flavor = FLAVOR_CERT;
+	c.reload_commands_given = false;
+	CHECK(!reload_front_may_watch(&c));
+}
+
+HARNESS_MAIN("reload", RUN(front_may_watch), RUN(commands_split), RUN(plan_stages), RUN(log_lines), RUN(hung_pids),
     RUN(fallback_services), RUN(fallback_classify_outputs), RUN(fallback_ps_rows),
     RUN(fallback_ps_formats), RUN(fallback_pick_master), RUN(fallback_pick_bounded))
