@@ -42,9 +42,10 @@ int reload_command_service(char *const argv[]);
  * one before succeeded. In order (!by_daemon: AGENT_RELOAD_COMMANDS the
  * admin set, which the agent never reorders): one command per stage.
  * By daemon (the default commands): each daemon's commands in their
- * order, its k-th in stage k, so nginx's and dovecot's run side by side:
- * `nginx -t` with `dovecot reload`, then `nginx -s reload` (a failing
- * `nginx -t` still reloads nothing of nginx's). A command of no known
+ * order, its k-th in stage k, so nginx's and dovecot's run side by side
+ * (the defaults, `nginx -s reload` and `dovecot reload`, in one stage; a
+ * `nginx -t` before `nginx -s reload` would still come a stage before
+ * it, so a failing test reloads nothing of nginx's). A command of no known
  * daemon puts every command in order. opens[c]: the daemon command c
  * completes the reload of (its daemon's last command), or -1.
  */

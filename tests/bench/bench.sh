@@ -399,7 +399,7 @@ done
 	row "   detect after the settle window" "$inotify_detect / $inotify_detect_p ms" "≤ 50 ms" "$(verdict "$inotify_detect_p" 50)"
 	row "   validate" "$inotify_validate / $inotify_validate_p ms" "-" "-"
 	row "   install (backup, pair checks, journal, fsyncs)" "$inotify_install / $inotify_install_p ms" "-" "-"
-	row "   reload (3 execs)" "$inotify_reload / $inotify_reload_p ms" "-" "-"
+	row "   reload (2 execs, at once)" "$inotify_reload / $inotify_reload_p ms" "-" "-"
 	row "   of which exec round trips" "$inotify_exec / $inotify_exec_p ms" "-" "-"
 	row "   verify (9 endpoints)" "$inotify_verify / $inotify_verify_p ms" "-" "-"
 	row "   of which probing / backoff waits" "$inotify_verify_net / $inotify_verify_wait ms ($inotify_rounds rounds)" "-" "-"

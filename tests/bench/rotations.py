@@ -10,8 +10,8 @@ logs, and the reload.exec events of the same cycle, and derives:
   settle     settle_ms, the quiet window itself
   validate, install           as logged
   exec       the time at least one reload.exec round trip was in flight
-             (waiting on the engine: nginx -t, nginx -s reload, dovecot
-             reload; the union of their spans, which run side by side:
+             (waiting on the engine: nginx -s reload, dovecot reload;
+             the union of their spans, which run side by side:
              each ends at its event's time and lasted its ms)
   reload     reload_ms; reload_own = reload - exec
   verify     verify_ms; verify_net = the time inside probe rounds;

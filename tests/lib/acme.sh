@@ -221,7 +221,7 @@ assert_renewal_rotation() {
 	assert_eq 2 "$(events run 'select(.event=="cycle.done" and .outcome=="rotated")' | wc -l)" "rotated cycles"
 	assert_eq 2 "$(event_count run cycle.done)" "cycles in all"
 	assert_eq 0 "$(event_count run cert.rejected)" "rejections"
-	assert_eq 0 "$(events run 'select(.event=="reload.exec" and .exit_code!=0)' | wc -l)" "failed reload commands (nginx -t on a mismatched pair)"
+	assert_eq 0 "$(events run 'select(.event=="reload.exec" and .exit_code!=0)' | wc -l)" "failed reload commands (nginx -s reload on a mismatched pair)"
 	assert_eq 0 "$(events run 'select(.event | startswith("rollback"))' | wc -l)" "rollbacks"
 	# everything installed or reported was one of the client's two certificates
 	bad=$(events run "select((.event==\"cert.installed\" or .event==\"cycle.done\" or .event==\"source.changed\")

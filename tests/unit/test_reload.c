@@ -66,7 +66,12 @@ TEST(plan_stages)
 	CHECK_INT(reload_command_service(a0), SERVICE_NGINX);
 	CHECK_INT(reload_command_service(a1), SERVICE_DOVECOT);
 	CHECK_INT(reload_command_service(a2), -1);
-	/* the defaults: nginx -t beside dovecot reload, then nginx -s reload */
+	/* the defaults: both at once, each completing its daemon's reload */
+	plan_of(CONFIG_RELOAD_COMMANDS, true, got, sizeof(got), &p);
+	CHECK_STR(got, "0,1");
+	CHECK_INT(p.opens[0], SERVICE_NGINX);
+	CHECK_INT(p.opens[1], SERVICE_DOVECOT);
+	/* with a test first: nginx -t beside dovecot reload, then nginx -s reload */
 	plan_of("nginx -t; nginx -s reload; dovecot reload", true, got, sizeof(got), &p);
 	CHECK_STR(got, "0,2|1");
 	CHECK_INT(p.opens[0], -1);		/* a test reloads nothing */
