@@ -75,7 +75,7 @@ while read -r fp; do
 	prev=$i
 done < <(events run 'select(.event=="cert.installed") | .fingerprint' | tr -d '"')
 assert_eq "$rotated" "$(event_count run cert.installed)" "installs"
-assert_eq $((3 * rotated)) "$(events run 'select(.event=="reload.exec" and .exit_code==0)' | wc -l)" "reload commands (3 per rotation)"
+assert_eq $((2 * rotated)) "$(events run 'select(.event=="reload.exec" and .exit_code==0)' | wc -l)" "reload commands (2 per rotation)"
 c=$(events run "select(.event==\"cycle.done\" and .fingerprint==\"$fp_last\") | .cycle")
 assert_eq 9 "$(events run "select(.cycle==$c and .event==\"verify.endpoint\" and .match==true and .fingerprint==\"$fp_last\")" | wc -l)" "endpoints verified, last pair"
 assert_all_serve "$fp_last"
