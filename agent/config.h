@@ -126,8 +126,13 @@ void config_reference(FILE *out);
 #define CONFIG_WEBHOOK_EVENTS "cycle.rolled_back,cycle.kept,cycle.failed," \
 	"drift.detected,expiry.warning"
 
-/* The reload commands unless the admin sets AGENT_RELOAD_COMMANDS. */
-#define CONFIG_RELOAD_COMMANDS "nginx -t; nginx -s reload; dovecot reload"
+/*
+ * The reload commands unless the admin sets AGENT_RELOAD_COMMANDS. No
+ * `nginx -t` of its own: `nginx -s reload` parses the whole configuration
+ * and loads its certificates first, and signals the master only when that
+ * succeeds (exit 1 and an [emerg] line otherwise), as `nginx -t` would.
+ */
+#define CONFIG_RELOAD_COMMANDS "nginx -s reload; dovecot reload"
 
 /*
  * True when the admin did not set AGENT_RELOAD_COMMANDS (in any source,

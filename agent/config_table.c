@@ -148,7 +148,11 @@ const struct setting config_settings[] = {
 	{ "AGENT_RELOAD_COMMANDS", "reload-commands", CONFIG_RELOAD_COMMANDS,
 	  STRING(K_TEXT, reload_commands), .group = G_SOURCE,
 	  .help = "commands run in the front, in order",
-	  .more = "Without a shell; at most 8 commands of 16 words." },
+	  .more = "Without a shell; at most 8 commands of 16 words. The default "
+	  "two run at once, one exec each; `nginx -s reload` tests the "
+	  "configuration with the new certificates before it signals nginx "
+	  "(`nginx -t` and the reload in one exec), and exits 1 without "
+	  "signalling when the test fails." },
 	{ "AGENT_RELOAD_TIMEOUT", "reload-timeout", "60s",
 	  DURATION(reload_timeout_ms), .group = G_SOURCE,
 	  .help = "one reload command in the front; a hung one is killed",

@@ -125,7 +125,7 @@ read_lineages(struct agent *a, struct sched *s, const struct sched_do *d,
     const struct source_sig *sig, const char *desc)
 {
 	struct sched_read r = { .ok = true, .matches = true, .sig = sig,
-	    .patient = d->patient };
+	    .patient = d->patient, .early = d->early };
 	size_t ok = lineage_read(a->le);
 
 	r.same = a->last_verified && lineage_same(a->le, &a->verified);
@@ -168,7 +168,7 @@ read_source(struct agent *a, struct sched *s, const struct sched_do *d,
 	struct install_pair raw = { 0 };
 	struct cert_pair parsed = { 0 };
 	struct sched_read r = { .traefik = a->src.kind == SOURCE_TRAEFIK,
-	    .sig = sig, .patient = d->patient };
+	    .sig = sig, .patient = d->patient, .early = d->early };
 	struct sched_cycle c = { 0 };
 	struct source_sig after;
 	enum sched_settle what;
@@ -195,7 +195,7 @@ read_source(struct agent *a, struct sched *s, const struct sched_do *d,
 			    "no certificate in %s yet; waiting", desc);
 		return;
 	}
-	a->settle_ms = s->window;
+	a->settle_ms = d->early ? 0 : s->window;	/* read early: no quiet window */
 	cycle_run(a, s->landed, raw.cert_pem != NULL ? &raw : NULL,
 	    parsed.leaf != NULL ? &parsed : NULL, &c.rejected);
 	install_pair_free(&raw);
@@ -299,6 +299,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 		struct pollfd pfd[2] = { { sfd, POLLIN, 0 }, { w.fd, POLLIN, 0 } };
 		long wait = sched_wait_ms(&s, clock_ms());
 		struct signalfd_siginfo si;
+		unsigned closed;
 
 		/* going idle after work: the code it ran need not stay resident */
 		if (sched_trim_due(&s, wait))
@@ -317,8 +318,10 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 		}
 		if (!running)
 			break;
-		if (w.fd >= 0 && (pfd[1].revents & POLLIN) && watch_drain(&w))
+		if (w.fd >= 0 && (pfd[1].revents & POLLIN) && watch_drain(&w, &closed)) {
 			sched_source_event(&s, clock_ms());
+			sched_source_closed(&s, closed);
+		}
 		source_stat(&a.src, &sig);
 		if (act(&a, &s, &w, &lockfd, &sig, desc) != 0) {
 			lost = true;

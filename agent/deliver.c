@@ -1,9 +1,11 @@
 /*
  * deliver: getting a pair (or both of a letsencrypt front's) served: the
- * reload through the backend, then the verify of every endpoint, with
- * the timings cycle.done reports. Used by a rotation, a rollback and a
- * drift heal alike.
+ * reload through the backend, and the verify of every endpoint beside it
+ * (each daemon's endpoints from the moment the backend says that daemon
+ * is reloaded), with the timings cycle.done reports. Used by a rotation,
+ * a rollback and a drift heal alike.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +23,81 @@ deliver_want_pair(struct verify_want *w, const char *fp, enum cert_key_type type
 	w->n = 0;
 	verify_want_add(w, type, fp);
 	return w;
+}
+
+/* The verify of a delivery; beside the reload, in a thread of its own. */
+struct check {
+	const struct targets *t;
+	const struct verify_want *want;
+	const char *sni;
+	long timeout_ms, probe_timeout_ms;
+	struct probe_result *res;
+	struct verify_stats vst;
+	struct verify_gate gate;
+	long started;			/* clock_ms() at its first probe; 0: never */
+	long reloaded;			/* clock_ms() when the reload ended */
+};
+
+static void
+verify_run(struct check *c, struct verify_gate *gate)
+{
+	TEST_PAUSE("cycle.verifying");
+	c->started = clock_ms();
+	verify_until_gated(c->t->eps, c->t->n_eps, c->want, c->sni, c->timeout_ms,
+	    c->probe_timeout_ms, c->res, &c->vst, gate);
+}
+
+/* The thread: from the first daemon reloaded; nothing if the reload failed first. */
+static void *
+verify_beside(void *arg)
+{
+	struct check *c = arg;
+
+	if (verify_gate_wait_any(&c->gate))
+		verify_run(c, &c->gate);
+	return NULL;
+}
+
+/* reloader.reloaded: svc's endpoints may be probed now. */
+static void
+daemon_reloaded(void *arg, enum service svc)
+{
+	verify_gate_open(arg, svc);
+}
+
+/*
+ * The reload, with the verify beside it when a thread can be had (else
+ * after it, as without one). Returns how the reload went; *beside: the
+ * verify ran (or was stopped) already.
+ */
+static enum reload_fault
+reload_verifying(struct agent *a, struct targets *t, time_t *started,
+    struct check *c, bool *beside)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	enum reload_fault rf;
+
+	verify_gate_init(&c->gate);
+	*beside = false;
+	if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setstacksize(&attr, 256 * 1024);
+		*beside = pthread_create(&tid, &attr, verify_beside, c) == 0;
+		pthread_attr_destroy(&attr);
+	}
+	if (*beside) {
+		a->reload.reloaded = daemon_reloaded;
+		a->reload.reloaded_arg = &c->gate;
+	}
+	rf = reload_fronts(&a->reload, t, started);
+	c->reloaded = clock_ms();
+	a->reload.reloaded = NULL;
+	a->reload.reloaded_arg = NULL;
+	verify_gate_end(&c->gate, rf == RELOAD_OK);
+	if (*beside)
+		pthread_join(tid, NULL);
+	verify_gate_destroy(&c->gate);
+	return rf;
 }
 
 /*
@@ -82,11 +159,12 @@ deliver_to_fronts(struct agent *a, const struct verify_want *want, enum deliver_
 	struct targets t = { 0 };
 	struct probe_result *res = NULL;
 	struct verify_summary sum = { 0 };
-	struct verify_stats vst = { 0 };
+	struct check c;
 	char key[32];
 	time_t started = time(NULL);
 	long t0 = clock_ms();
 	enum reload_fault rf = RELOAD_OK;
+	bool beside = false;
 	int rc = -1;
 
 	*fault = RELOAD_OK;
@@ -100,32 +178,39 @@ deliver_to_fronts(struct agent *a, const struct verify_want *want, enum deliver_
 	    reload_front_watches(&a->reload, &t) &&
 	    front_reloaded_itself(a, &t, want, timings, prefix))
 		how = DELIVER_LOOK;
+	if (rf == RELOAD_OK &&
+	    (res = calloc(t.n_eps * want->n + 1, sizeof(*res))) == NULL)
+		rf = RELOAD_UNAVAILABLE;
+	memset(&c, 0, sizeof(c));
+	c.t = &t;
+	c.want = want;
+	c.sni = cfg->n_hostnames > 0 ? cfg->hostnames[0] : NULL;
+	c.timeout_ms = timeout_ms;
+	c.probe_timeout_ms = cfg->probe_timeout_ms;
+	c.res = res;
 	if (rf == RELOAD_OK && how != DELIVER_LOOK)
-		rf = reload_fronts(&a->reload, &t, &started);
+		rf = reload_verifying(a, &t, &started, &c, &beside);
 	if (rf != RELOAD_OK) {
 		*fault = rf;
 		goto out;
 	}
 	snprintf(key, sizeof(key), "%sreload_ms", prefix);
-	json_object_set_new(timings, key, json_integer(clock_ms() - t0));
-	TEST_PAUSE("cycle.verifying");
-
-	t0 = clock_ms();
-	if ((res = calloc(t.n_eps * want->n + 1, sizeof(*res))) == NULL)
-		goto out;
-	verify_until(t.eps, t.n_eps, want, cfg->n_hostnames > 0 ? cfg->hostnames[0] :
-	    NULL, timeout_ms, cfg->probe_timeout_ms, res, &vst);
+	json_object_set_new(timings, key, json_integer((how != DELIVER_LOOK ? c.reloaded :
+	    clock_ms()) - t0));
+	if (!beside)
+		verify_run(&c, NULL);
 	verify_report(t.eps, t.n_eps, want, res, &sum);
+	/* from the first probe: with the verify beside the reload, it overlaps reload_ms */
 	snprintf(key, sizeof(key), "%sverify_ms", prefix);
-	json_object_set_new(timings, key, json_integer(clock_ms() - t0));
-	/* where verify's time went: probe rounds, and backoff between them */
+	json_object_set_new(timings, key, json_integer(clock_ms() - c.started));
+	/* where verify's time went: probe rounds, and the waits between them */
 	snprintf(key, sizeof(key), "%sverify_rounds", prefix);
-	json_object_set_new(timings, key, json_integer(vst.rounds));
+	json_object_set_new(timings, key, json_integer(c.vst.rounds));
 	snprintf(key, sizeof(key), "%sverify_probe_ms", prefix);
-	json_object_set_new(timings, key, json_integer(vst.probe_ms));
+	json_object_set_new(timings, key, json_integer(c.vst.probe_ms));
 	snprintf(key, sizeof(key), "%sverify_wait_ms", prefix);
-	json_object_set_new(timings, key, json_integer(vst.wait_ms));
-	metrics_observe_verify_duration((double)(clock_ms() - t0) / 1000.0);
+	json_object_set_new(timings, key, json_integer(c.vst.wait_ms));
+	metrics_observe_verify_duration((double)(clock_ms() - c.started) / 1000.0);
 	a->last_verified = sum.wanted > 0 && sum.matched == sum.wanted;
 	{
 		json_t *errs = reload_log_errors(&a->reload, &t, started - 1);

@@ -58,6 +58,8 @@ struct reloader {
 	const struct reload_ops *ops;
 	const struct config *cfg;
 	struct docker *docker;		/* docker backend: the engine client */
+	struct docker *docker_aside;	/* docker backend: a second one, for the command
+					   run beside another (opened at first use) */
 	struct docker_container self;	/* docker backend: the agent's own container
 					   (its project, its networks); id "" none */
 	bool self_known;		/* ... looked up already */
@@ -65,6 +67,15 @@ struct reloader {
 	   Engine API process list costs ~45 ms); 0: not asked yet */
 	unsigned long long watch_fronts;
 	bool watch_runs;
+	/*
+	 * Set by the caller around reload_fronts, NULL otherwise: told (from
+	 * any thread) as soon as svc is reloaded in every front, before the
+	 * reload is over, so its endpoints can be verified at once. A backend
+	 * that cannot tell one daemon from the other never calls it: every
+	 * daemon is reloaded when reload_fronts returns RELOAD_OK.
+	 */
+	void (*reloaded)(void *arg, enum service svc);
+	void *reloaded_arg;
 };
 
 /* Sets r up for cfg's backend; -1 with err on a bad setting. */

@@ -1,11 +1,13 @@
 /*
- * reload_docker: the docker backend. Each AGENT_RELOAD_COMMANDS command,
- * in order, in every running front container, through the Engine API;
- * the first that fails stops. No shell in the front is assumed or used:
- * commands are split on spaces and run as argv, so nothing in a setting
- * is ever evaluated.
+ * reload_docker: the docker backend. The AGENT_RELOAD_COMMANDS commands
+ * in every running front container, through the Engine API, in stages
+ * (reload_plan): the admin's own, one at a time in order; the default
+ * ones, nginx's and dovecot's side by side. The first that fails stops.
+ * No shell in the front is assumed or used: commands are split on spaces
+ * and run as argv, so nothing in a setting is ever evaluated.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,6 +22,8 @@
 
 /* ps and kill, run to stop a hung reload command, are bounded by this. */
 #define KILL_EXEC_TIMEOUT_MS 10000L
+/* The thread of a command run beside another: libcurl, jansson, the fallback's ps table. */
+#define STEP_STACK (1024 * 1024)
 #define LOG_SCAN_MAX (1024 * 1024)
 #define LOG_ERRORS_MAX 10
 
@@ -53,6 +57,51 @@ reload_parse_commands(const char *s, char *buf, size_t buflen,
 		(*n)++;
 	}
 	return *n > 0 ? 0 : -1;
+}
+
+int
+reload_command_service(char *const argv[])
+{
+	const char *prog = strrchr(argv[0], '/');
+
+	prog = prog != NULL ? prog + 1 : argv[0];
+	if (strcmp(prog, "nginx") == 0)
+		return SERVICE_NGINX;
+	if (strcmp(prog, "dovecot") == 0 || strcmp(prog, "doveadm") == 0)
+		return SERVICE_DOVECOT;
+	return -1;
+}
+
+void
+reload_plan_make(char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1], size_t n,
+    bool by_daemon, struct reload_plan *p)
+{
+	int svc[RELOAD_MAX_COMMANDS];
+	size_t depth[SERVICE__MAX] = { 0 };
+
+	memset(p, 0, sizeof(*p));
+	for (size_t c = 0; c < n && c < RELOAD_MAX_COMMANDS; c++) {
+		p->opens[c] = -1;
+		if ((svc[c] = reload_command_service(argv[c])) < 0)
+			by_daemon = false;	/* a command of no daemon: all in order */
+	}
+	for (size_t c = 0; c < n && c < RELOAD_MAX_COMMANDS; c++) {
+		/* in order: stage c; by daemon: the daemon's k-th command in stage k */
+		size_t k = by_daemon ? depth[svc[c]]++ : c;
+
+		p->stage[k].cmd[p->stage[k].n++] = c;
+		if (k + 1 > p->n)
+			p->n = k + 1;
+	}
+	/* by daemon, a daemon's last command reloads it */
+	for (size_t c = 0; by_daemon && c < n; c++) {
+		bool last = true;
+
+		for (size_t l = c + 1; l < n; l++)
+			last = last && svc[l] != svc[c];
+		if (last)
+			p->opens[c] = svc[c];
+	}
 }
 
 static void
@@ -411,7 +460,7 @@ docker_restarted(struct reloader *r, time_t since)
  * leaves the failure as it was (reload.fallback_failed once tried).
  */
 static bool
-fallback(struct reloader *r, const struct docker_container *front,
+fallback(struct reloader *r, struct docker *d, const struct docker_container *front,
     char *const argv[], const char *line, const struct docker_exec_result *failed)
 {
 	struct docker_exec_result *res = NULL;
@@ -430,14 +479,13 @@ fallback(struct reloader *r, const struct docker_container *front,
 	memset(&pick, 0, sizeof(pick));
 	if ((res = malloc(sizeof(*res))) == NULL)
 		snprintf(err, sizeof(err), "out of memory");
-	else if (front_ps(r->docker, r->cfg, front, true, "pid,ppid,user,args",
-	    res) != 0)
+	else if (front_ps(d, r->cfg, front, true, "pid,ppid,user,args", res) != 0)
 		snprintf(err, sizeof(err), "ps failed in the front");
 	/* the output kept is cut past DOCKER_EXEC_KEEP: a partial table is refused */
 	else if (fallback_pick(res->output, strlen(res->output),
 	    res->output_total > DOCKER_EXEC_KEEP, svc, &pid, &pick, err,
 	    sizeof(err)) == 0) {
-		if (front_kill(r->docker, r->cfg, front, "-HUP", &pid, 1, res) == 0)
+		if (front_kill(d, r->cfg, front, "-HUP", &pid, 1, res) == 0)
 			done = true;
 		else
 			snprintf(err, sizeof(err), "kill -HUP %ld failed in the front",
@@ -464,16 +512,138 @@ fallback(struct reloader *r, const struct docker_container *front,
 	return done;
 }
 
+/* One command in one front, through one client (each thread its own). */
+struct step {
+	struct reloader *r;
+	struct docker *d;
+	const struct docker_container *front;
+	char **argv;
+	int opens;			/* the daemon it reloads in every front, or -1 */
+	time_t started;			/* when the reload began */
+	enum reload_fault rc;
+};
+
+/*
+ * Runs one command: reload.exec (or reload.exec_failed, reload.timeout),
+ * a front that restarted meanwhile, the fallback for a default command
+ * whose daemon's master was not where it looked. Sets s->rc; tells the
+ * caller's reloaded() when this command completed its daemon's reload.
+ */
+static void *
+step_run(void *arg)
+{
+	struct step *s = arg;
+	const struct config *cfg = s->r->cfg;
+	struct docker_exec_result *res = malloc(sizeof(*res));
+	struct docker_status st;
+	char line[256];
+
+	s->rc = RELOAD_UNAVAILABLE;
+	if (res == NULL)
+		return NULL;
+	join_argv(s->argv, line, sizeof(line));
+	if (docker_exec(s->d, s->front->id, s->argv, cfg->reload_timeout_ms, res,
+	    &st) != 0) {
+		/* started, then hung: say so, and stop it if we can */
+		if (res->hung) {
+			timed_out(s->d, cfg, s->front, line, res);
+			metrics_count_reload_exec(s->front->name, line, "timeout");
+			goto out;
+		}
+		docker_failure_event("reload.exec_failed", &st, line);
+		metrics_count_reload_exec(s->front->name, line, "error");
+		/* 403 from a socket proxy: our setup, not the engine's health */
+		if (st.error == DOCKER_ERR_DENIED)
+			s->rc = RELOAD_FAILED;
+		if (st.error == DOCKER_ERR_NOT_RUNNING)
+			front_restarted(s->d, s->front, s->started, true);
+		goto out;
+	}
+	log_event(res->exit_code == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR, "reload.exec",
+	    json_pack("{s:s, s:s, s:s, s:i, s:s, s:I}", "container", s->front->name,
+	    "container_id", s->front->id, "command", line, "exit_code", res->exit_code,
+	    "output", res->output, "ms", (json_int_t)res->ms),
+	    "%s: '%s' exited %d", s->front->name, line, res->exit_code);
+	metrics_count_reload_exec(s->front->name, line,
+	    res->exit_code == 0 ? "ok" : "failed");
+	if (res->exit_code != 0) {
+		if (front_restarted(s->d, s->front, s->started, true))
+			goto out;
+		if (!fallback(s->r, s->d, s->front, s->argv, line, res)) {
+			s->rc = RELOAD_FAILED;
+			goto out;
+		}
+	}
+	s->rc = RELOAD_OK;
+	if (s->opens >= 0 && s->r->reloaded != NULL)
+		s->r->reloaded(s->r->reloaded_arg, (enum service)s->opens);
+out:
+	free(res);
+	return NULL;
+}
+
+/* The second client, for a command run beside another; NULL when it cannot be had. */
+static struct docker *
+aside(struct reloader *r)
+{
+	if (r->docker_aside == NULL)
+		r->docker_aside = docker_open(r->cfg->docker_host, 10000);
+	return r->docker_aside;
+}
+
+/*
+ * One stage of the plan in one front: its commands at once, each on its
+ * own client and each waited for (one after the other, stopping at the
+ * first failure, when no second client or thread can be had). The first
+ * failing command, in AGENT_RELOAD_COMMANDS' order, is the stage's.
+ */
+static enum reload_fault
+stage_run(struct reloader *r, const struct docker_container *front,
+    const struct reload_plan *p, size_t k,
+    char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1], bool last, time_t started)
+{
+	struct step steps[SERVICE__MAX];
+	size_t m = p->stage[k].n;
+	pthread_attr_t attr;
+	pthread_t tid;
+	bool beside = false;
+
+	for (size_t i = 0; i < m; i++) {
+		size_t c = p->stage[k].cmd[i];
+
+		TEST_PAUSEF("cycle.reload_before.%zu", c + 1);
+		steps[i] = (struct step){ r, r->docker, front, argv[c],
+		    last ? p->opens[c] : -1, started, RELOAD_UNAVAILABLE };
+	}
+	if (m > 1 && aside(r) != NULL && pthread_attr_init(&attr) == 0) {
+		pthread_attr_setstacksize(&attr, STEP_STACK);
+		steps[1].d = r->docker_aside;
+		beside = pthread_create(&tid, &attr, step_run, &steps[1]) == 0;
+		pthread_attr_destroy(&attr);
+		if (!beside)
+			steps[1].d = r->docker;
+	}
+	step_run(&steps[0]);
+	if (beside)
+		pthread_join(tid, NULL);
+	for (size_t i = 0; i < m; i++) {
+		if (i > 0 && !beside)
+			step_run(&steps[i]);
+		if (steps[i].rc != RELOAD_OK)
+			return steps[i].rc;
+	}
+	return RELOAD_OK;
+}
+
 static enum reload_fault
 docker_reload(struct reloader *r, const struct targets *t, time_t *started)
 {
 	const struct config *cfg = r->cfg;
-	struct docker *d = r->docker;
-	char buf[1024], line[256];
+	char buf[1024];
 	char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1];
-	struct docker_exec_result *res;
+	struct reload_plan plan;
 	size_t ncmd = 0;
-	enum reload_fault rc = RELOAD_FAILED;
+	enum reload_fault rc;
 
 	*started = time(NULL);
 	if (reload_parse_commands(cfg->reload_commands, buf, sizeof(buf), argv,
@@ -483,58 +653,17 @@ docker_reload(struct reloader *r, const struct targets *t, time_t *started)
 		    "AGENT_RELOAD_COMMANDS cannot be parsed");
 		return RELOAD_FAILED;
 	}
-	if ((res = malloc(sizeof(*res))) == NULL)
-		return RELOAD_UNAVAILABLE;
+	/* the admin's own commands: strictly in order, whatever they are */
+	reload_plan_make(argv, ncmd, config_reload_commands_default(cfg), &plan);
 	for (size_t f = 0; f < t->n_fronts; f++) {
-		for (size_t c = 0; c < ncmd; c++) {
-			struct docker_status st;
-
-			join_argv(argv[c], line, sizeof(line));
-			TEST_PAUSEF("cycle.reload_before.%zu", c + 1);
-			if (docker_exec(d, t->fronts[f].id, argv[c],
-			    cfg->reload_timeout_ms, res, &st) != 0) {
-				/* started, then hung: say so, and stop it if we can */
-				if (res->hung) {
-					timed_out(d, cfg, &t->fronts[f], line, res);
-					metrics_count_reload_exec(t->fronts[f].name, line,
-					    "timeout");
-					rc = RELOAD_UNAVAILABLE;
-					goto out;
-				}
-				docker_failure_event("reload.exec_failed", &st, line);
-				metrics_count_reload_exec(t->fronts[f].name, line, "error");
-				/* 403 from a socket proxy: our setup, not the engine's health */
-				rc = st.error == DOCKER_ERR_DENIED ? RELOAD_FAILED :
-				    RELOAD_UNAVAILABLE;
-				if (st.error == DOCKER_ERR_NOT_RUNNING)
-					front_restarted(d, &t->fronts[f], *started, true);
-				goto out;
-			}
-			log_event(res->exit_code == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR,
-			    "reload.exec",
-			    json_pack("{s:s, s:s, s:s, s:i, s:s, s:I}", "container",
-			    t->fronts[f].name, "container_id", t->fronts[f].id,
-			    "command", line, "exit_code", res->exit_code, "output",
-			    res->output, "ms", (json_int_t)res->ms),
-			    "%s: '%s' exited %d", t->fronts[f].name, line,
-			    res->exit_code);
-			metrics_count_reload_exec(t->fronts[f].name, line,
-			    res->exit_code == 0 ? "ok" : "failed");
-			if (res->exit_code != 0) {
-				if (front_restarted(d, &t->fronts[f], *started, true)) {
-					rc = RELOAD_UNAVAILABLE;
-					goto out;
-				}
-				if (!fallback(r, &t->fronts[f], argv[c], line, res))
-					goto out;
-			}
+		for (size_t k = 0; k < plan.n; k++) {
+			if ((rc = stage_run(r, &t->fronts[f], &plan, k, argv,
+			    f + 1 == t->n_fronts, *started)) != RELOAD_OK)
+				return rc;
 			TEST_PAUSE("cycle.reloading");
 		}
 	}
-	rc = RELOAD_OK;
-out:
-	free(res);
-	return rc;
+	return RELOAD_OK;
 }
 
 bool
@@ -635,6 +764,7 @@ static void
 docker_close_backend(struct reloader *r)
 {
 	docker_close(&r->docker);
+	docker_close(&r->docker_aside);
 }
 
 static const struct reload_ops docker_ops = {

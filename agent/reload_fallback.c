@@ -76,9 +76,9 @@ classify_line(enum signal_target svc, const char *p, size_t l)
 		if (line_has(p, l, "[error]", "open() \"", "\" failed (2: ", NULL))
 			return FALLBACK_PID_FILE_MISSING;
 		/*
-		 * Empty: `nginx -t` (the first default command) creates a
-		 * missing pid file, empty (ngx_init_cycle under -t), so by the
-		 * time `nginx -s reload` runs a missing one reads as this.
+		 * Empty: `nginx -t` (before `nginx -s reload` in commands
+		 * the admin set) creates a missing pid file, empty
+		 * (ngx_init_cycle under -t), so a missing one reads as this.
 		 */
 		if (line_has(p, l, "[error]", "invalid PID number \"\" in \"", NULL))
 			return FALLBACK_PID_FILE_MISSING;

@@ -12,6 +12,7 @@ touch(struct sched *s, long when)
 {
 	s->dirty = true;
 	s->landed = when;
+	s->closed = 0;
 }
 
 void
@@ -47,6 +48,13 @@ sched_source_event(struct sched *s, long now)
 {
 	if (!s->dirty)
 		touch(s, now);
+}
+
+void
+sched_source_closed(struct sched *s, unsigned which)
+{
+	if (s->dirty)
+		s->closed |= which & SCHED_CLOSED_BOTH;
 }
 
 long
@@ -165,6 +173,12 @@ sched_step(struct sched *s, const struct source_sig *sig, long now,
 			s->have_rejected = true;
 			s->dirty = false;
 			d->what = SCHED_REJECT;
+		} else if (s->closed == SCHED_CLOSED_BOTH && s->window == SCHED_SETTLE_MS) {
+			/* both written whole: read now (a storm keeps its window) */
+			s->closed = 0;
+			d->what = SCHED_READ;
+			d->early = true;
+			d->patient = true;
 		}
 		return;
 	}
@@ -179,6 +193,9 @@ sched_step(struct sched *s, const struct source_sig *sig, long now,
 enum sched_settle
 sched_settle(const struct sched_read *r)
 {
+	/* read before the window's end: a whole pair, or the window goes on */
+	if (r->early && !(r->ok && (r->same || r->matches)))
+		return SCHED_SETTLE_SETTLE;
 	if (r->ok) {
 		if (r->same)
 			return SCHED_SETTLE_SAME;
@@ -219,6 +236,8 @@ sched_read_done(struct sched *s, enum sched_settle r, const struct source_sig *s
 		break;
 	case SCHED_SETTLE_READY:
 		break;		/* a cycle runs: sched_cycle_done */
+	case SCHED_SETTLE_SETTLE:
+		break;		/* still settling, as if not read */
 	}
 	return say;
 }

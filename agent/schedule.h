@@ -11,6 +11,12 @@
  *            been still for the settle window (SCHED_SETTLE_MS), then
  *            re-checked every SCHED_RECHECK_MS; one that never holds
  *            still for AGENT_SETTLE_TIMEOUT is rejected (incomplete_write).
+ *  closed    the settle window ends early once inotify saw both files of
+ *            the pair closed after writing or renamed into place since
+ *            the change began (sched_source_closed): they are read at
+ *            once, and taken only as a whole pair (both parse, the key
+ *            matches); anything less, and the window goes on, read early
+ *            again only after another close. Never in a storm's window.
  *  half      a read that found the other file not yet written (or a link
  *            briefly missing) is read again once the signature moves, or
  *            when AGENT_SETTLE_TIMEOUT runs out.
@@ -60,6 +66,11 @@
 #define SCHED_RETRY_MAX_MS	(5 * 60 * 1000)
 #define SCHED_HEAL_MAX_MS	(60 * 60 * 1000)
 
+/* Files inotify saw closed after writing, or renamed into place (sched_source_closed). */
+#define SCHED_CLOSED_CERT	1u
+#define SCHED_CLOSED_KEY	2u
+#define SCHED_CLOSED_BOTH	(SCHED_CLOSED_CERT | SCHED_CLOSED_KEY)
+
 struct sched {
 	/* settings */
 	long poll_ms;			/* AGENT_POLL_INTERVAL */
@@ -70,6 +81,7 @@ struct sched {
 	long landed;			/* when that change was first seen */
 	long stable_since;		/* when its signature last changed */
 	long window;			/* the settle window now */
+	unsigned closed;		/* SCHED_CLOSED_* seen since the change began */
 	struct source_sig last;		/* the signature last seen */
 	bool waiting;			/* the last read found half a pair */
 	struct source_sig waited_sig;	/* ... with this signature */
@@ -107,6 +119,7 @@ struct sched_do {
 	bool retry_due;		/* SCHED_POLL: the clock lifted a rejection: say so */
 	bool may_heal;		/* SCHED_DRIFT: a stale endpoint may be reloaded */
 	bool patient;		/* SCHED_READ: the settle timeout has not run out */
+	bool early;		/* SCHED_READ: before the window's end, both files closed */
 };
 
 /* Starts with the source to be read (a change made while we were down). */
@@ -117,6 +130,11 @@ void sched_settings(struct sched *s, long poll_ms, long drift_ms,
     long settle_timeout_ms, long now);
 /* inotify saw a change (a no-op while a change is already in hand). */
 void sched_source_event(struct sched *s, long now);
+/*
+ * inotify saw which (SCHED_CLOSED_*) closed after writing (IN_CLOSE_WRITE)
+ * or renamed into place (IN_MOVED_TO); after sched_source_event.
+ */
+void sched_source_closed(struct sched *s, unsigned which);
 
 /* How long to sleep from now, at most. */
 long sched_wait_ms(const struct sched *s, long now);
@@ -139,6 +157,7 @@ struct sched_read {
 	bool traefik;			/* the source is an acme.json store */
 	const struct source_sig *sig;
 	bool patient;			/* sched_do.patient */
+	bool early;			/* sched_do.early */
 };
 
 enum sched_settle {
@@ -146,12 +165,13 @@ enum sched_settle {
 	SCHED_SETTLE_READY,	/* run a cycle (it rejects what is still wrong) */
 	SCHED_SETTLE_SAME,	/* the pair already served */
 	SCHED_SETTLE_ABSENT,	/* no certificate there yet: nothing to do */
+	SCHED_SETTLE_SETTLE,	/* an early read found no whole pair: the window goes on */
 };
 
 enum sched_settle sched_settle(const struct sched_read *r);
 
 /*
- * A read that ended without a cycle (WAIT, SAME, ABSENT). Returns true
+ * A read that ended without a cycle (WAIT, SAME, ABSENT, SETTLE). Returns true
  * when source.waiting is to be logged (once per absence).
  */
 bool sched_read_done(struct sched *s, enum sched_settle r,

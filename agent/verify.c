@@ -245,56 +245,204 @@ verify_probe_all(const struct endpoint *eps, size_t n,
 	return rc;
 }
 
+void
+verify_gate_init(struct verify_gate *g)
+{
+	pthread_condattr_t a;
+
+	memset(g, 0, sizeof(*g));
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->cond, &a);
+	pthread_condattr_destroy(&a);
+}
+
+void
+verify_gate_destroy(struct verify_gate *g)
+{
+	pthread_mutex_destroy(&g->lock);
+	pthread_cond_destroy(&g->cond);
+}
+
+/* Opens svc (all: every daemon), under the lock; notes when the last opened. */
+static void
+gate_set(struct verify_gate *g, int svc, bool ok)
+{
+	bool all = true;
+
+	pthread_mutex_lock(&g->lock);
+	for (int s = 0; s < SERVICE__MAX; s++) {
+		if (ok && (svc < 0 || s == svc))
+			g->open[s] = true;
+		all = all && g->open[s];
+	}
+	g->failed = g->failed || !ok;
+	if (all && g->all_open_ms == 0)
+		g->all_open_ms = clock_ms();
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+void
+verify_gate_open(struct verify_gate *g, enum service svc)
+{
+	gate_set(g, (int)svc, true);
+}
+
+void
+verify_gate_end(struct verify_gate *g, bool ok)
+{
+	gate_set(g, -1, ok);
+}
+
+bool
+verify_gate_wait_any(struct verify_gate *g)
+{
+	bool any = false;
+
+	pthread_mutex_lock(&g->lock);
+	for (;;) {
+		for (int s = 0; s < SERVICE__MAX; s++)
+			any = any || g->open[s];
+		if (any || g->failed)
+			break;
+		pthread_cond_wait(&g->cond, &g->lock);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return any && !g->failed;
+}
+
+/*
+ * What the gate says now (every daemon open when there is none); waits
+ * first, until until_ms (clock_ms; 0: no bound) or a change, when wait.
+ */
+static void
+gate_look(struct verify_gate *g, bool wait, long until_ms, bool open[SERVICE__MAX],
+    bool *failed, long *all_open_ms)
+{
+	if (g == NULL) {
+		long ms = until_ms - clock_ms();
+
+		if (wait && ms > 0) {
+			struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+		for (int s = 0; s < SERVICE__MAX; s++)
+			open[s] = true;
+		*failed = false;
+		*all_open_ms = -1;
+		return;
+	}
+	pthread_mutex_lock(&g->lock);
+	if (wait && until_ms == 0) {
+		pthread_cond_wait(&g->cond, &g->lock);
+	} else if (wait) {
+		struct timespec ts = { until_ms / 1000, (until_ms % 1000) * 1000000L };
+
+		pthread_cond_timedwait(&g->cond, &g->lock, &ts);
+	}
+	memcpy(open, g->open, sizeof(g->open));
+	*failed = g->failed;
+	*all_open_ms = g->all_open_ms;
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* When a slot was first asked, and when it is due again. */
+struct slot {
+	bool asked;
+	long due, backoff;
+};
+
 size_t
 verify_until(const struct endpoint *eps, size_t n,
     const struct verify_want *want, const char *sni, long timeout_ms,
     long probe_timeout_ms, struct probe_result *results,
     struct verify_stats *stats)
 {
-	long deadline = clock_ms() + timeout_ms, backoff = VERIFY_BACKOFF_FIRST_MS, t0;
+	return verify_until_gated(eps, n, want, sni, timeout_ms, probe_timeout_ms,
+	    results, stats, NULL);
+}
+
+size_t
+verify_until_gated(const struct endpoint *eps, size_t n,
+    const struct verify_want *want, const char *sni, long timeout_ms,
+    long probe_timeout_ms, struct probe_result *results,
+    struct verify_stats *stats, struct verify_gate *gate)
+{
+	long deadline = 0, t0, all_open = 0;
 	struct verify_stats st = { 0 };
 	size_t m = n * want->n, matched = 0;
 	size_t *idx = calloc(m > 0 ? m : 1, sizeof(*idx));
+	struct slot *sl = calloc(m > 0 ? m : 1, sizeof(*sl));
+	bool open[SERVICE__MAX], failed = false, wait = false;
+	long until = 0;
 
 	for (size_t j = 0; j < m; j++) {
 		memset(&results[j], 0, sizeof(results[j]));
 		results[j].error = "not_probed";
 	}
-	if (idx == NULL)
+	if (idx == NULL || sl == NULL)
 		goto out;
+	if (gate == NULL)
+		deadline = clock_ms() + timeout_ms;
 	for (;;) {
 		size_t k = 0;
-		long left = deadline - clock_ms();
-		bool stale = false;
+		long now, left, next = 0;
+		bool pending = false;
 
-		/* the first round asks everything; later ones what is still stale */
-		for (size_t j = 0; j < m; j++)
-			if (st.rounds == 0 || unsettled(&want->e[j % want->n], &results[j]))
-				idx[k++] = j;
-		if (k == 0 || left <= 0)
+		t0 = clock_ms();
+		gate_look(gate, wait, until, open, &failed, &all_open);
+		if (wait)
+			st.wait_ms += clock_ms() - t0;
+		/* the timeout counts once every daemon is reloaded */
+		if (deadline == 0 && all_open > 0)
+			deadline = all_open + timeout_ms;
+		now = clock_ms();
+		left = deadline > 0 ? deadline - now : probe_timeout_ms;
+		if (failed || left <= 0)
 			break;
+		/* not asked yet and open; stale and due; anything else waits */
+		for (size_t j = 0; j < m; j++) {
+			const struct verify_want_one *e = &want->e[j % want->n];
+
+			if (sl[j].asked && !unsettled(e, &results[j]))
+				continue;
+			pending = true;
+			if (!sl[j].asked && !open[proto_table[eps[j / want->n].proto].service])
+				continue;
+			if (!sl[j].asked || sl[j].due <= now)
+				idx[k++] = j;
+			else if (next == 0 || sl[j].due < next)
+				next = sl[j].due;
+		}
+		if (!pending)
+			break;
+		wait = k == 0;
+		if (wait) {
+			/* the next re-probe, the deadline, or a daemon opening */
+			until = next > 0 && (deadline == 0 || next < deadline) ? next : deadline;
+			continue;
+		}
 		t0 = clock_ms();
 		probe_slots(eps, want, idx, k, sni, left < probe_timeout_ms ? left :
 		    probe_timeout_ms, results);
 		st.rounds++;
-		st.probe_ms += clock_ms() - t0;
+		now = clock_ms();
+		st.probe_ms += now - t0;
+		for (size_t i = 0; i < k; i++) {
+			struct slot *s = &sl[idx[i]];
+
+			s->asked = true;
+			/* still stale: its own backoff, from its first stale answer */
+			s->backoff = s->backoff == 0 ? VERIFY_BACKOFF_FIRST_MS :
+			    s->backoff * 2 > VERIFY_BACKOFF_MAX_MS ? VERIFY_BACKOFF_MAX_MS :
+			    s->backoff * 2;
+			s->due = now + s->backoff;
+		}
 		if (st.rounds == 1)
 			TEST_PAUSE("verify.probed");	/* after the first round */
-		left = deadline - clock_ms();
-		for (size_t j = 0; j < m && !stale; j++)
-			stale = unsettled(&want->e[j % want->n], &results[j]);
-		if (!stale || left <= 0)
-			continue;	/* the next turn finds nothing to do, or no time */
-		/* someone is still stale: wait before asking again */
-		{
-			struct timespec ts = { 0, (backoff < left ? backoff : left) * 1000000L };
-
-			t0 = clock_ms();
-			nanosleep(&ts, NULL);
-			st.wait_ms += clock_ms() - t0;
-			backoff = backoff * 2 > VERIFY_BACKOFF_MAX_MS ?
-			    VERIFY_BACKOFF_MAX_MS : backoff * 2;
-		}
 	}
 	for (size_t j = 0; j < m; j++)
 		matched += !want->e[j % want->n].absent &&
@@ -303,6 +451,7 @@ out:
 	if (stats != NULL)
 		*stats = st;
 	free(idx);
+	free(sl);
 	return matched;
 }
 

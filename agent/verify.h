@@ -5,6 +5,8 @@
 #ifndef MCA_VERIFY_H
 #define MCA_VERIFY_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -85,7 +87,7 @@ int verify_probe_all(const struct endpoint *eps, size_t n,
 struct verify_stats {
 	long rounds;			/* probe rounds */
 	long probe_ms;			/* wall time inside the rounds */
-	long wait_ms;			/* backoff between rounds */
+	long wait_ms;			/* between rounds: backoff, or a daemon's reload */
 };
 
 /*
@@ -99,6 +101,41 @@ size_t verify_until(const struct endpoint *eps, size_t n,
     const struct verify_want *want, const char *sni, long timeout_ms,
     long probe_timeout_ms, struct probe_result *results,
     struct verify_stats *stats);
+
+/*
+ * Which daemons' endpoints may be probed yet, while a reload runs beside
+ * the verify: a daemon's endpoints are probed from the moment its reload
+ * is done in every front (verify_gate_open, from any thread), the other
+ * daemon's while it still reloads. verify_gate_end: the reload is over;
+ * ok opens every daemon not open yet, !ok (it failed) stops the verify.
+ */
+struct verify_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* on CLOCK_MONOTONIC */
+	bool open[SERVICE__MAX];
+	bool failed;
+	long all_open_ms;		/* clock_ms() when the last one opened; 0 before */
+};
+
+void verify_gate_init(struct verify_gate *g);
+void verify_gate_open(struct verify_gate *g, enum service svc);
+void verify_gate_end(struct verify_gate *g, bool ok);
+void verify_gate_destroy(struct verify_gate *g);
+/* Waits until a daemon is open (true) or the reload failed (false). */
+bool verify_gate_wait_any(struct verify_gate *g);
+
+/*
+ * verify_until behind a gate (NULL: every daemon open now): an endpoint is
+ * first probed once its daemon is open, and a stale one again after its
+ * own backoff (25 ms doubling to 1 s from its first stale answer); the
+ * timeout counts from when the last daemon opened, so every endpoint has
+ * at least timeout_ms after the whole reload, as without a gate. A failed
+ * reload ends it at once (between probe rounds).
+ */
+size_t verify_until_gated(const struct endpoint *eps, size_t n,
+    const struct verify_want *want, const char *sni, long timeout_ms,
+    long probe_timeout_ms, struct probe_result *results,
+    struct verify_stats *stats, struct verify_gate *gate);
 
 /* What a set of results says, for events and exit codes. */
 struct verify_summary {

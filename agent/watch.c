@@ -51,12 +51,13 @@ watch_close(struct watch *w)
 }
 
 bool
-watch_drain(struct watch *w)
+watch_drain(struct watch *w, unsigned *closed)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
 	bool relevant = false;
 	ssize_t n;
 
+	*closed = 0;
 	if (w->fd < 0)
 		return false;
 	while ((n = read(w->fd, buf, sizeof(buf))) > 0) {
@@ -66,9 +67,14 @@ watch_drain(struct watch *w)
 			/* the directory itself moved or went: re-check everything */
 			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_Q_OVERFLOW))
 				relevant = true;
-			for (size_t i = 0; ev->len > 0 && i < 2; i++)
-				if (strcmp(ev->name, w->src->watch_names[i]) == 0)
-					relevant = true;
+			for (size_t i = 0; ev->len > 0 && i < 2; i++) {
+				if (strcmp(ev->name, w->src->watch_names[i]) != 0)
+					continue;
+				relevant = true;
+				/* written whole: closed after writing, or renamed in */
+				if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
+					*closed |= 1u << i;
+			}
 			p += sizeof(*ev) + ev->len;
 		}
 	}

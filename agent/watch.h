@@ -22,7 +22,11 @@ struct watch {
 int watch_open(struct watch *w, const struct source *src, bool quiet);
 void watch_close(struct watch *w);
 
-/* Reads every queued event; true if one concerns a file of the pair. */
-bool watch_drain(struct watch *w);
+/*
+ * Reads every queued event; true if one concerns a file of the pair.
+ * *closed gets bit i (1 << i) for each watch_names[i] (0 the cert's, 1 the
+ * key's) closed after writing or renamed into place (SCHED_CLOSED_*).
+ */
+bool watch_drain(struct watch *w, unsigned *closed);
 
 #endif

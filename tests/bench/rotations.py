@@ -9,8 +9,10 @@ logs, and the reload.exec events of the same cycle, and derives:
              starting, less the quiet window (noticing and waking up)
   settle     settle_ms, the quiet window itself
   validate, install           as logged
-  exec       the sum of the reload.exec round trips (waiting on the engine,
-             nginx -t, nginx -s reload, dovecot reload)
+  exec       the time at least one reload.exec round trip was in flight
+             (waiting on the engine: nginx -s reload, dovecot reload;
+             the union of their spans, which run side by side:
+             each ends at its event's time and lasted its ms)
   reload     reload_ms; reload_own = reload - exec
   verify     verify_ms; verify_net = the time inside probe rounds;
              verify_wait = backoff between rounds (the front not yet
@@ -24,9 +26,29 @@ logs, and the reload.exec events of the same cycle, and derives:
   rounds     verify probe rounds
 Each gets NAME_med and NAME_p95 (nearest rank); n is the number of rotations.
 """
+import datetime
 import json
 import math
 import sys
+
+
+def ms_of(stamp):
+    """An event's time (2026-11-28T16:57:01.123Z) in ms since the epoch."""
+    t = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return round(t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+
+
+def union_ms(spans):
+    """The length of the union of (start, end) spans."""
+    total, reach = 0, None
+    for a, b in sorted(spans):
+        if reach is None or a > reach:
+            total += b - a
+            reach = b
+        elif b > reach:
+            total += b - reach
+            reach = b
+    return total
 
 
 def pct(vals, p):
@@ -44,10 +66,12 @@ def main():
                     events.append(json.loads(line))
                 except ValueError:
                     pass
-    execs = {}
+    spans = {}
     for e in events:
         if e.get("event") == "reload.exec":
-            execs[e.get("cycle")] = execs.get(e.get("cycle"), 0) + e.get("ms", 0)
+            end = ms_of(e["time"])
+            spans.setdefault(e.get("cycle"), []).append((end - e.get("ms", 0), end))
+    execs = {c: union_ms(v) for c, v in spans.items()}
     rows = []
     for e in events:
         if e.get("event") != "cycle.done" or e.get("outcome") != "rotated":

@@ -140,6 +140,17 @@ if docker exec "$NAME" nginx -t >"$T/nginx-t-bad.log" 2>&1; then
 	fail "nginx -t accepted a cert/key mismatch"
 fi
 assert_file_contains "$T/nginx-t-bad.log" "[emerg]" "nginx -t output"
+# and so does `nginx -s reload` (the agent's default runs no nginx -t of its
+# own): it loads the configuration and its certificates before it signals,
+# and exits 1 without signalling when that fails
+hups=$(docker logs "$NAME" 2>&1 | grep -c 'signal 1 (SIGHUP) received' || true)
+if docker exec "$NAME" nginx -s reload >"$T/nginx-s-bad.log" 2>&1; then
+	fail "nginx -s reload accepted a cert/key mismatch"
+fi
+assert_file_contains "$T/nginx-s-bad.log" "[emerg]" "nginx -s reload output"
+sleep 0.5
+assert_eq "$hups" "$(docker logs "$NAME" 2>&1 | grep -c 'signal 1 (SIGHUP) received' || true)" \
+	"nginx masters signalled by a refused nginx -s reload"
 install_pair A
 expect_fp "$ALL" "$FP_A" "after refused mismatch"
 front_stop "$NAME" "$T/front.docker.log"

@@ -26,7 +26,7 @@ forward_steps="cycle.source_read cycle.validated
 	cycle.backup_done
 	install.key_temp_written install.temp_written install.journal_temp_written install.journal_written
 	install.key_renamed install.cert_renamed install.dir_synced install.journal_removed cycle.installed
-	cycle.reload_before.1 cycle.reloading cycle.reload_before.2 cycle.reload_before.3
+	cycle.reload_before.1 cycle.reload_before.2 cycle.reloading
 	cycle.verifying verify.probed cycle.verified
 	install.current_new_key_written install.current_new_written install.current_old_renamed
 	install.current_renamed install.current_saved

@@ -5,7 +5,7 @@
 # it in and verifies it on all nine ports. `certbot renew --force-renewal`
 # (new cert, new key; certbot swaps the live/ links one at a time, privkey
 # before fullchain) -> exactly one more rotation, no rejection, and no
-# reload ever ran on a mismatched pair (`nginx -t` would fail on one).
+# reload ever ran on a mismatched pair (`nginx -s reload` would fail on one).
 # A CA file that is not pebble's root -> untrusted_chain, nothing touched.
 . "$(dirname "$0")/../lib/lib.sh"
 . "$(dirname "$0")/../lib/acme.sh"

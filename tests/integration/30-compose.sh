@@ -169,7 +169,7 @@ t0=$(date +%s%N)
 compose_wait '.event=="cycle.done"' 60
 log "new pair -> cycle.done seen in docker-compose logs: $((($(date +%s%N) - t0) / 1000000)) ms"
 assert_eq '"rotated"' "$(ev 'select(.event=="cycle.done") | .outcome')" "outcome"
-assert_eq 3 "$(ev 'select(.event=="reload.exec" and .exit_code==0)' | wc -l)" "reload.exec"
+assert_eq 2 "$(ev 'select(.event=="reload.exec" and .exit_code==0)' | wc -l)" "reload.exec"
 log "timings: $(ev 'select(.event=="cycle.done") | .timings')"
 assert_all_serve "$fp_b"
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The front container restarts (`docker restart`) during the reload step
-# of a rotation (test pause point cycle.reloading, after `nginx -t`):
+# of a rotation (test pause point cycle.reloading, after `nginx -t`: the
+# commands are set, so they run one at a time, with reloads after the pause):
 #   1. the restart ends inside the pause: the restarted front read the new
 #      pair from disk, the remaining reloads run on the new processes, and
 #      the rotation ends `rotated`, verified on all nine ports.
@@ -16,6 +17,7 @@
 . "$(dirname "$0")/../lib/lib.sh"
 
 PORT_BASE=${PORT_BASE:-25000}
+in_order="--reload-commands=nginx -t; nginx -s reload; dovecot reload"
 certs_leaf "$T" a ec256 60 mail.example.test
 certs_leaf "$T" b ec256 90 mail.example.test
 certs_leaf "$T" c ec256 120 mail.example.test
@@ -47,7 +49,7 @@ settled() {
 # --- 1: the restart ends within the pause (a short pause, then held)
 # shellcheck disable=SC2046
 MCA_TEST_PAUSE_AT=cycle.reloading MCA_TEST_PAUSE_MS=2000 agent_bg one run $(rotate_env) \
-	"--source=pair:$T/src/cert.pem,$T/src/key.pem" --poll-interval=1s
+	"--source=pair:$T/src/cert.pem,$T/src/key.pem" --poll-interval=1s "$in_order"
 wait_event one '.event=="agent.start"' 30
 wait_event one '.event=="verify.endpoint"' 30 9
 src_write b
@@ -70,7 +72,7 @@ agent_stop "$AGENT_PID" one
 # --- 2: the agent goes on while the front restarts
 # shellcheck disable=SC2046
 MCA_TEST_PAUSE_AT=cycle.reloading MCA_TEST_PAUSE_MS=300 agent_bg two run $(rotate_env) \
-	"--source=pair:$T/src/cert.pem,$T/src/key.pem" --poll-interval=1s
+	"--source=pair:$T/src/cert.pem,$T/src/key.pem" --poll-interval=1s "$in_order"
 wait_event two '.event=="agent.start"' 30
 wait_event two '.event=="verify.endpoint"' 30 9
 src_write c

@@ -126,7 +126,7 @@ mv "$T/certs/cert.pem.new" "$T/certs/cert.pem"
 mv "$T/certs/key.pem.new" "$T/certs/key.pem"
 wait_agent '.event=="cycle.done"' 1 90
 assert_eq '"rotated"' "$(jq -c 'select(.event=="cycle.done") | .outcome' "$T/agent.log")" "outcome"
-assert_eq 3 "$(jq -c 'select(.event=="reload.exec" and .exit_code==0)' "$T/agent.log" | wc -l)" "reload.exec"
+assert_eq 2 "$(jq -c 'select(.event=="reload.exec" and .exit_code==0)' "$T/agent.log" | wc -l)" "reload.exec"
 assert_eq 9 "$(jq -c "select(.event==\"verify.ok\") | .matched" "$T/agent.log" | tail -1)" "verify.ok matched"
 assert_all_serve "$fp_b"
 docker exec "$FRONT-agent" /mailu-cert-agent healthcheck >"$T/health.log" 2>&1 ||

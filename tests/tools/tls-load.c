@@ -3,13 +3,17 @@
  * tests/integration/61-zero-downtime.sh. Independent of the agent's own
  * probe code on purpose: a bug shared with the code under test would hide.
  *
- *   tls-load [-c THREADS] [-d SECONDS] [-t TIMEOUT_MS] [-s SNI] [-C CA_FILE]
- *            [-o OUT] PROTO=HOST:PORT ...
+ *   tls-load [-c THREADS] [-d SECONDS] [-i INTERVAL_MS] [-t TIMEOUT_MS]
+ *            [-s SNI] [-C CA_FILE] [-o OUT] PROTO=HOST:PORT ...
  *
  *   PROTO   https smtps imaps pop3s (implicit TLS) or smtp submission imap
  *           pop3 sieve (STARTTLS dialog first)
  *   -c      threads per endpoint (1); each runs handshakes back to back
  *   -d      stop after SECONDS (0 = until SIGTERM or SIGINT, the default)
+ *   -i      paced: each thread starts a handshake every INTERVAL_MS (start
+ *           to start; one that took longer is followed at once), so a
+ *           change on the server is seen within about INTERVAL_MS plus one
+ *           handshake: the outside prober of tests/bench/bench.sh
  *   -t      bound on each step: connect, every read and write (5000 ms)
  *   -s      SNI name sent (none by default)
  *   -C      verify the chain against CA_FILE and the name against -s: a
@@ -90,6 +94,7 @@ struct conn {
 static SSL_CTX *ctx;
 static const char *sni;
 static int timeout_ms = 5000;
+static long long interval_us;		/* -i: start to start; 0 back to back */
 static FILE *out;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int stopping;
@@ -106,8 +111,8 @@ now_us(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tls-load [-c THREADS] [-d SECONDS] [-t TIMEOUT_MS]"
-	    " [-s SNI] [-C CA_FILE] [-o OUT] PROTO=HOST:PORT ...\n");
+	fprintf(stderr, "usage: tls-load [-c THREADS] [-d SECONDS] [-i INTERVAL_MS]"
+	    " [-t TIMEOUT_MS] [-s SNI] [-C CA_FILE] [-o OUT] PROTO=HOST:PORT ...\n");
 	exit(64);
 }
 
@@ -481,11 +486,27 @@ worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct endpoint *ep = w->ep;
+	long long next = now_us();
 
 	while (!atomic_load(&stopping)) {
 		char res[600];
-		long long t0 = now_us(), t1 = 0;
-		int rc = handshake(ep, res, sizeof(res), &t1);
+		long long t0, t1 = 0;
+		int rc;
+
+		if (interval_us > 0) {
+			long long now = now_us();
+
+			if (next > now) {
+				struct timespec ts = { (time_t)((next - now) / 1000000),
+				    (long)((next - now) % 1000000) * 1000 };
+
+				nanosleep(&ts, NULL);
+			}
+			/* late (a slow handshake): the next one at once, then paced again */
+			next = (next > now ? next : now) + interval_us;
+		}
+		t0 = now_us();
+		rc = handshake(ep, res, sizeof(res), &t1);
 
 		if (rc != 0 || t1 == 0)
 			t1 = now_us();
@@ -494,7 +515,7 @@ worker_main(void *arg)
 		fprintf(out, "%lld\t%lld\t%s\t%s\t%d\t%s\t%s\n", t0, t1,
 		    proto_names[ep->proto], ep->port, w->id, rc == 0 ? "ok" : "fail", res);
 		pthread_mutex_unlock(&out_lock);
-		if (rc != 0)	/* a refused port must not turn into a busy loop */
+		if (rc != 0 && interval_us == 0)	/* a refused port must not turn into a busy loop */
 			usleep(10000);
 	}
 	return NULL;
@@ -512,10 +533,11 @@ main(int argc, char *argv[])
 	sigset_t set;
 	double secs;
 
-	while ((opt = getopt(argc, argv, "c:d:t:s:C:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "c:d:i:t:s:C:o:")) != -1) {
 		switch (opt) {
 		case 'c': threads = parse_num(optarg, 1, MAX_THREADS); break;
 		case 'd': duration = parse_num(optarg, 0, 86400); break;
+		case 'i': interval_us = parse_num(optarg, 1, 60000) * 1000LL; break;
 		case 't': timeout_ms = (int)parse_num(optarg, 1, 600000); break;
 		case 's': sni = optarg; break;
 		case 'C': ca = optarg; break;

@@ -99,16 +99,16 @@ TEST(precedence_file_env_flag)
  */
 TEST(reload_commands_given)
 {
-	static const char def[] = "nginx -t; nginx -s reload; dovecot reload";
+	static const char def[] = "nginx -s reload; dovecot reload";
 	struct config cfg;
 	struct config_error err;
-	char *path = write_env_file("AGENT_RELOAD_COMMANDS=nginx -t; nginx -s reload; "
+	char *path = write_env_file("AGENT_RELOAD_COMMANDS=nginx -s reload; "
 	    "dovecot reload\n");
 	char *plain[] = { "agent", "check", NULL }, *flag[] = { "agent", "check",
-	    "--reload-commands=nginx -t; nginx -s reload; dovecot reload", NULL },
+	    "--reload-commands=nginx -s reload; dovecot reload", NULL },
 	    *file[] = { "agent", "--env-file", path, "check", NULL };
 	char *noenv[] = { NULL }, *env[] = {
-	    "AGENT_RELOAD_COMMANDS=nginx -t; nginx -s reload; dovecot reload", NULL };
+	    "AGENT_RELOAD_COMMANDS=nginx -s reload; dovecot reload", NULL };
 
 	CHECK(path != NULL);
 	CHECK_INT(load(&cfg, &err, plain, noenv), 0);

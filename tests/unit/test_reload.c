@@ -38,6 +38,67 @@ TEST(commands_split)
 	CHECK_INT(reload_parse_commands("nginx -t", buf, 4, argv, &n), -1);
 }
 
+/* plan P of the commands in S, by daemon or not: "0,2|1" (stages, | between) */
+static void
+plan_of(const char *s, bool by_daemon, char *out, size_t len, struct reload_plan *p)
+{
+	char buf[256];
+	char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1];
+	size_t n = 0, used = 0;
+
+	out[0] = '\0';
+	if (reload_parse_commands(s, buf, sizeof(buf), argv, &n) != 0)
+		return;
+	reload_plan_make(argv, n, by_daemon, p);
+	for (size_t k = 0; k < p->n; k++)
+		for (size_t i = 0; i < p->stage[k].n; i++)
+			used += (size_t)snprintf(out + used, len - used, "%s%zu",
+			    i > 0 ? "," : k > 0 ? "|" : "", p->stage[k].cmd[i]);
+}
+
+TEST(plan_stages)
+{
+	char argv0[] = "/usr/sbin/nginx", argv1[] = "doveadm", argv2[] = "sh";
+	char *a0[] = { argv0, NULL }, *a1[] = { argv1, NULL }, *a2[] = { argv2, NULL };
+	struct reload_plan p;
+	char got[64];
+
+	CHECK_INT(reload_command_service(a0), SERVICE_NGINX);
+	CHECK_INT(reload_command_service(a1), SERVICE_DOVECOT);
+	CHECK_INT(reload_command_service(a2), -1);
+	/* the defaults: both at once, each completing its daemon's reload */
+	plan_of(CONFIG_RELOAD_COMMANDS, true, got, sizeof(got), &p);
+	CHECK_STR(got, "0,1");
+	CHECK_INT(p.opens[0], SERVICE_NGINX);
+	CHECK_INT(p.opens[1], SERVICE_DOVECOT);
+	/* with a test first: nginx -t beside dovecot reload, then nginx -s reload */
+	plan_of("nginx -t; nginx -s reload; dovecot reload", true, got, sizeof(got), &p);
+	CHECK_STR(got, "0,2|1");
+	CHECK_INT(p.opens[0], -1);		/* a test reloads nothing */
+	CHECK_INT(p.opens[1], SERVICE_NGINX);
+	CHECK_INT(p.opens[2], SERVICE_DOVECOT);
+	/* the same words set by the admin: in order, one at a time, no early open */
+	plan_of("nginx -t; nginx -s reload; dovecot reload", false, got, sizeof(got), &p);
+	CHECK_STR(got, "0|1|2");
+	for (int c = 0; c < 3; c++)
+		CHECK_INT(p.opens[c], -1);
+	/* any command of no known daemon: in order */
+	plan_of("nginx -t; nginx -s reload; dovecot reload; /gate/check", true, got,
+	    sizeof(got), &p);
+	CHECK_STR(got, "0|1|2|3");
+	CHECK_INT(p.opens[1], -1);
+	/* each daemon's commands keep their order, one of each per stage */
+	plan_of("dovecot reload; nginx -t; doveadm reload; nginx -s reload", true, got,
+	    sizeof(got), &p);
+	CHECK_STR(got, "0,1|2,3");
+	CHECK_INT(p.opens[0], -1);
+	CHECK_INT(p.opens[2], SERVICE_DOVECOT);
+	CHECK_INT(p.opens[3], SERVICE_NGINX);
+	plan_of("nginx -s reload", true, got, sizeof(got), &p);
+	CHECK_STR(got, "0");
+	CHECK_INT(p.opens[0], SERVICE_NGINX);
+}
+
 static int
 tls_err(const char *s)
 {
@@ -455,6 +516,6 @@ TEST(front_may_watch)
 	CHECK(!reload_front_may_watch(&c));
 }
 
-HARNESS_MAIN("reload", RUN(front_may_watch), RUN(commands_split), RUN(log_lines), RUN(hung_pids),
+HARNESS_MAIN("reload", RUN(front_may_watch), RUN(commands_split), RUN(plan_stages), RUN(log_lines), RUN(hung_pids),
     RUN(fallback_services), RUN(fallback_classify_outputs), RUN(fallback_ps_rows),
     RUN(fallback_ps_formats), RUN(fallback_pick_master), RUN(fallback_pick_bounded))

@@ -124,10 +124,14 @@ TEST(never_still_is_incomplete_write)
 	fresh(&s, &a);
 	read_same(&s, &a);
 	sched_source_event(&s, 1000);
-	/* a writer that changes the files every 100 ms, for ever */
+	/*
+	 * a writer that changes the files every 100 ms, for ever; appending
+	 * to one of them, closed after every append, is no whole pair either
+	 */
 	for (t = 1000, i = 2; t < 1000 + SETTLE; t += 100, i++) {
 		struct source_sig g = sig(i, WALL0);
 
+		sched_source_closed(&s, SCHED_CLOSED_CERT);
 		CHECK_INT(next_at(&s, &g, t, NULL), SCHED_WAIT);
 	}
 	{
@@ -206,6 +210,80 @@ TEST(storm_widens_the_next_window)
 	sched_source_event(&s, 3000);
 	CHECK_INT(next_at(&s, &c, 3000, NULL), SCHED_WAIT);
 	CHECK_INT(next_at(&s, &c, 3000 + SCHED_SETTLE_MS, NULL), SCHED_READ);
+}
+
+TEST(closed_pair_ends_the_window)
+{
+	struct source_sig half = sig(2, WALL0), whole = sig(3, WALL0);
+	struct sched_do d;
+	struct sched s;
+
+	fresh(&s, &whole);
+	read_same(&s, &whole);
+	/* a close before any change in hand is no news */
+	sched_source_closed(&s, SCHED_CLOSED_BOTH);
+	CHECK_INT(s.closed, 0);
+	/* cp cert.pem: one file closed, the window runs */
+	sched_source_event(&s, 1000);
+	sched_source_closed(&s, SCHED_CLOSED_CERT);
+	CHECK_INT(next_at(&s, &half, 1000, NULL), SCHED_WAIT);
+	CHECK_INT(sched_wait_ms(&s, 1000), SCHED_SETTLE_MS);
+	/* cp key.pem 4 ms later: both closed, read at once */
+	sched_source_event(&s, 1004);
+	sched_source_closed(&s, SCHED_CLOSED_KEY);
+	CHECK_INT(next_at(&s, &whole, 1004, &d), SCHED_READ);
+	CHECK(d.early);
+	CHECK(d.patient);
+	/* a whole pair: the cycle runs on it */
+	cycle(&s, &whole, 1300, false, CERT_OK, false, false);
+	CHECK(!s.dirty);
+	CHECK_INT(s.closed, 0);
+
+	/* both closed, but the read finds no whole pair: the window goes on */
+	sched_source_event(&s, 5000);
+	sched_source_closed(&s, SCHED_CLOSED_BOTH);
+	CHECK_INT(next_at(&s, &half, 5000, &d), SCHED_READ);
+	CHECK(d.early);
+	CHECK(!sched_read_done(&s, SCHED_SETTLE_SETTLE, &half));
+	CHECK(s.dirty);
+	CHECK(!s.waiting);
+	/* not read early again without another close */
+	CHECK_INT(next_at(&s, &half, 5010, NULL), SCHED_WAIT);
+	CHECK_INT(next_at(&s, &half, 5000 + SCHED_SETTLE_MS - 1, NULL), SCHED_WAIT);
+	CHECK_INT(next_at(&s, &half, 5000 + SCHED_SETTLE_MS, &d), SCHED_READ);
+	CHECK(!d.early);
+	/* the key lands: another close, an early read again */
+	CHECK(!sched_read_done(&s, SCHED_SETTLE_WAIT, &half));
+	sched_source_event(&s, 5600);
+	sched_source_closed(&s, SCHED_CLOSED_KEY);
+	CHECK_INT(next_at(&s, &whole, 5600, NULL), SCHED_WAIT);	/* the key alone */
+	sched_source_closed(&s, SCHED_CLOSED_CERT);
+	CHECK_INT(next_at(&s, &whole, 5601, &d), SCHED_READ);
+	CHECK(d.early);
+}
+
+TEST(closed_pair_in_a_storm_waits)
+{
+	struct source_sig a = sig(1, WALL0), b = sig(2, WALL0);
+	struct sched_do d;
+	struct sched s;
+
+	fresh(&s, &a);
+	CHECK_INT(next_at(&s, &a, 200, NULL), SCHED_READ);
+	cycle(&s, &a, 900, false, CERT_OK, false, true);
+	/* renewals keep landing whole: the storm's window holds, no early read */
+	sched_source_event(&s, 900);
+	sched_source_closed(&s, SCHED_CLOSED_BOTH);
+	CHECK_INT(next_at(&s, &b, 900, NULL), SCHED_WAIT);
+	CHECK_INT(next_at(&s, &b, 900 + SCHED_SETTLE_MS, NULL), SCHED_WAIT);
+	CHECK_INT(next_at(&s, &b, 900 + SCHED_STORM_MS, &d), SCHED_READ);
+	CHECK(!d.early);
+	/* after a quiet cycle, the next whole pair is read early again */
+	cycle(&s, &b, 2000, false, CERT_OK, false, false);
+	sched_source_event(&s, 3000);
+	sched_source_closed(&s, SCHED_CLOSED_BOTH);
+	CHECK_INT(next_at(&s, &a, 3000, &d), SCHED_READ);
+	CHECK(d.early);
 }
 
 TEST(rejected_not_read_until_its_files_change)
@@ -484,6 +562,24 @@ TEST(settle_rule)
 	r.why = CERT_BAD_ACME_JSON;
 	r.sig = &empty;
 	CHECK_INT(sched_settle(&r), SCHED_SETTLE_ABSENT);
+	/* read early (both files closed): a whole pair, or settle on */
+	memset(&r, 0, sizeof(r));
+	r.sig = &present;
+	r.early = r.patient = true;
+	r.ok = r.matches = true;
+	CHECK_INT(sched_settle(&r), SCHED_SETTLE_READY);
+	r.same = true;
+	CHECK_INT(sched_settle(&r), SCHED_SETTLE_SAME);
+	r.same = r.matches = false;	/* the key does not match the cert (yet) */
+	CHECK_INT(sched_settle(&r), SCHED_SETTLE_SETTLE);
+	r.patient = false;
+	CHECK_INT(sched_settle(&r), SCHED_SETTLE_SETTLE);
+	r.ok = false;
+	r.why = CERT_NOT_PEM;		/* caught mid-write: no rejection from an early read */
+	CHECK_INT(sched_settle(&r), SCHED_SETTLE_SETTLE);
+	r.sig = &none;
+	r.why = CERT_UNREADABLE;
+	CHECK_INT(sched_settle(&r), SCHED_SETTLE_SETTLE);
 }
 
 TEST(absence_said_once)
@@ -541,6 +637,7 @@ TEST(wait_is_the_nearest_deadline)
 }
 
 HARNESS_MAIN("schedule", RUN(settle_window_then_read), RUN(never_still_is_incomplete_write),
+    RUN(closed_pair_ends_the_window), RUN(closed_pair_in_a_storm_waits),
     RUN(half_pair_waits_for_a_move), RUN(storm_widens_the_next_window),
     RUN(rejected_not_read_until_its_files_change), RUN(clock_lifts_a_date_rejection),
     RUN(fault_retry_backs_off), RUN(poll_dates_a_change_and_rehashes),
