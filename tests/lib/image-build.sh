@@ -59,7 +59,7 @@ jq -cS --arg t "$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)" '
 	| .created = $t | .config.Image = "" | .config.Hostname = ""
 	| .history |= map(.created = $t)' "$save/$cfg" >"$ctx/config.json"
 id=$(sha256sum "$ctx/config.json" | cut -d' ' -f1)
-rm "$save/$cfg" "$save/repositories"
+rm -f "$save/$cfg" "$save/repositories"
 mv "$ctx/config.json" "$save/$id.json"
 jq -c --arg c "$id.json" '.[0].Config = $c | .[0].RepoTags = null' "$save/manifest.json" >"$ctx/m.json"
 mv "$ctx/m.json" "$save/manifest.json"
