@@ -71,4 +71,4 @@ for t in "mailu-cert-agent:$version$suffix" "mailu-cert-agent:$tag" ${MCA_IMAGE_
 	docker tag "sha256:$id" "$t"
 done
 size=$(docker image inspect -f '{{.Size}}' "sha256:$id")
-echo "image mailu-cert-agent:$tag ($version, linux/$arch): $size bytes, id sha256:$id"
+echo "image mailu-cert-agent:$tag ($version, linux/$arch, id sha256:${id:0:12}): $size bytes"
