@@ -177,10 +177,19 @@ export PKG_CONFIG_LIBDIR=$sp/lib/pkgconfig
 export PKG_CONFIG_SYSROOT_DIR=$stage
 unset CFLAGS CPPFLAGS LDFLAGS LIBS
 # cross: configure and CMake must not try to run what they build
-cross_configure=() cross_cmake=()
+configure_args=() cmake_args=()
 if [ "${#run[@]}" -gt 0 ]; then
-  cross_configure=(--host="$arch-linux-musl" --build="$(gcc -dumpmachine)")
-  cross_cmake=(-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR="$arch")
+  configure_args=(--host="$arch-linux-musl" --build="$(gcc -dumpmachine)")
+  cmake_args=(-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR="$arch")
+fi
+# aarch64: gcc's outline atomics (libgcc's lse-init.o) need musl's
+# __getauxval, which libc.a has and libc.so does not export, so a test
+# program that links libcrypto dynamically fails (curl: "OpenSSL could not
+# be detected"). configure's and CMake's test programs link statically, as
+# everything built on these libraries does.
+if [ "$arch" = aarch64 ]; then
+  configure_args+=(LDFLAGS=-static)
+  cmake_args+=(-DCMAKE_EXE_LINKER_FLAGS=-static -DCMAKE_POLICY_DEFAULT_CMP0056=NEW)
 fi
 # Any date a build embeds is the package's own: its last changelog entry.
 changelog_date() { dpkg-parsechangelog -l "$work/src/$1/debian/changelog" -STimestamp; }
@@ -213,7 +222,7 @@ say "curl: configure"
   cd "$work/src/curl"
   export SOURCE_DATE_EPOCH; SOURCE_DATE_EPOCH=$(changelog_date curl)
   CC=$cc CFLAGS="$common_cflags" \
-  ./configure "${cross_configure[@]}" --prefix="$FIXED_PREFIX" --libdir="$FIXED_PREFIX/lib" \
+  ./configure "${configure_args[@]}" --prefix="$FIXED_PREFIX" --libdir="$FIXED_PREFIX/lib" \
     --disable-dependency-tracking --disable-silent-rules \
     --disable-shared --enable-static \
     --with-openssl="$sp" --with-ca-fallback \
@@ -242,7 +251,7 @@ cmake_build() {
   (
     cd "$work/src/$name"
     export SOURCE_DATE_EPOCH; SOURCE_DATE_EPOCH=$(changelog_date "$name")
-    CC=$cc CFLAGS="$common_cflags" cmake -S . -B build "${cross_cmake[@]}" \
+    CC=$cc CFLAGS="$common_cflags" cmake -S . -B build "${cmake_args[@]}" \
       -DCMAKE_BUILD_TYPE=Release -DCMAKE_AR="$(command -v "$AR")" \
       -DCMAKE_RANLIB="$(command -v "$RANLIB")" \
       -DCMAKE_INSTALL_PREFIX="$FIXED_PREFIX" -DCMAKE_INSTALL_LIBDIR=lib "$@"
