@@ -45,7 +45,10 @@ if [ "$(grep -c '^COPY' "$ctx/Dockerfile")" != 1 ] || ! grep -qx 'COPY rootfs/ /
 	echo "image-build.sh: the Dockerfile's release stage must copy exactly /rootfs/ from build" >&2
 	exit 1
 fi
-built=$(docker build -q --platform "linux/$arch" "$ctx/" 2>"$ctx/build.err") ||
+# No --platform: the legacy builder makes a FROM scratch image for the
+# engine's own platform and then refuses it as not linux/arm64; the
+# architecture is set in the config below (the layer holds no code it runs).
+built=$(docker build -q "$ctx/" 2>"$ctx/build.err") ||
 	{ cat "$ctx/build.err" >&2; exit 1; }
 
 # docker save -> the config rewritten -> docker load: the new id is the
@@ -54,8 +57,9 @@ save=$ctx/save
 mkdir "$save"
 docker save "$built" | tar -x -C "$save"
 cfg=$(jq -r '.[0].Config' "$save/manifest.json")
-jq -cS --arg t "$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)" '
-	with_entries(select(.key | IN("architecture", "os", "variant", "config", "rootfs", "history")))
+jq -cS --arg t "$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)" --arg a "$arch" '
+	with_entries(select(.key | IN("architecture", "os", "config", "rootfs", "history")))
+	| .architecture = $a | .os = "linux"
 	| .created = $t | .config.Image = "" | .config.Hostname = ""
 	| .history |= map(.created = $t)' "$save/$cfg" >"$ctx/config.json"
 id=$(sha256sum "$ctx/config.json" | cut -d' ' -f1)
