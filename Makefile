@@ -2,8 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
-VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
-SRCS := $(wildcard agent/*.c)
+# --abbrev: the auto length grows with the repository's object count, so a
+# fresh clone could name the same commit shorter (and give other bytes)
+VERSION := $(shell git describe --tags --always --abbrev=12 --dirty 2>/dev/null || echo 0.0.0-dev)
+# sorted: the link order, so the release bytes, never follow the directory's
+SRCS := $(sort $(wildcard agent/*.c))
 LIB_SRCS := $(filter-out agent/main.c,$(SRCS))
 
 WARN := -std=c17 -Wall -Wextra -Werror -Wshadow -Wconversion -Wno-sign-conversion \
@@ -20,12 +23,18 @@ DEV_CFLAGS := $(WARN) $(DEFS) -O2 -g $(HARDEN) -MMD -MP
 ASAN := build/asan
 ASAN_CFLAGS := $(WARN) $(DEFS) -DMCA_TEST_HOOKS -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
-# static: the release binary, musl + our static OpenSSL/libcurl/jansson
+# static: the release binaries, musl + our static OpenSSL/libcurl/jansson/
+# c-ares (scripts/static-deps.sh ARCH). Reproducible: the prefix maps keep
+# the clone's and the deps cache's paths out, the deps embed none, and the
+# sources link in a fixed order (make test-repro builds twice and compares).
 STATIC := build/static
+STATIC_ARM64 := build/static-arm64
+STATIC_CFLAGS := $(WARN) $(DEFS) -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+	-ffunction-sections -fdata-sections -ffile-prefix-map=$(CURDIR)/=
 
 .SECONDARY:
 .PHONY: all static image test unit integration bench demo deps clean install fuzz fuzz-smoke \
-	docs docs-check
+	docs docs-check static-arm64 image-arm64 test-release test-repro test-arm64 test-docker-build
 all: $(DEV)/mailu-cert-agent
 
 $(DEV)/%.o: agent/%.c | $(DEV)
@@ -67,20 +76,60 @@ $(DEV)/tls-load: tests/tools/tls-load.c | $(DEV)
 $(ASAN)/tls-load: tests/tools/tls-load.c | $(ASAN)
 	$(CC) $(ASAN_CFLAGS) -o $@ $< -lssl -lcrypto -lpthread
 
-$(DEV) $(ASAN) $(STATIC):
+$(DEV) $(ASAN) $(STATIC) $(STATIC_ARM64):
 	mkdir -p $@
+
+# static_link ARCH: $@ from the agent's sources and ARCH's deps, stripped;
+# prints file(1) and the sha256 (README, "Reproduce the release binary")
+define static_link
+	@P=$$(scripts/static-deps.sh $(1)) && set -x && \
+	$(1)-linux-musl-gcc -static $(STATIC_CFLAGS) \
+		-ffile-prefix-map=$$P/=/usr/local/lib/mailu-cert-agent/ \
+		-idirafter $$P/kernel-include -I$$P/include -o $@ $(SRCS) \
+		-Wl,--gc-sections -L$$P/lib $(LIBS) && $(1)-linux-gnu-strip $@
+	@file $@ && sha256sum $@
+endef
 
 static: $(STATIC)/mailu-cert-agent
 $(STATIC)/mailu-cert-agent: $(SRCS) $(wildcard agent/*.h) scripts/static-deps.sh Makefile | $(STATIC)
-	@P=$$(scripts/static-deps.sh) && set -x && \
-	musl-gcc -static $(WARN) $(DEFS) -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
-		-ffunction-sections -fdata-sections -Wl,--gc-sections \
-		-idirafter $$P/kernel-include -I$$P/include -o $@ $(SRCS) \
-		-L$$P/lib $(LIBS) && strip $@
-	@file $@
+	$(call static_link,x86_64)
+# aarch64, cross-built on x86_64 (Debian's gcc-aarch64-linux-gnu, musl-dev:arm64)
+static-arm64: $(STATIC_ARM64)/mailu-cert-agent
+$(STATIC_ARM64)/mailu-cert-agent: $(SRCS) $(wildcard agent/*.h) scripts/static-deps.sh Makefile \
+		| $(STATIC_ARM64)
+	@command -v aarch64-linux-musl-gcc >/dev/null || \
+		{ echo "static-arm64: no aarch64-linux-musl-gcc: scripts/install-deps.sh --arm64 (as root)" >&2; exit 1; }
+	$(call static_link,aarch64)
 
 image: static
 	tests/lib/image-build.sh $(STATIC)/mailu-cert-agent
+# mailu-cert-agent:arm64 (linux/arm64), never :latest
+image-arm64: static-arm64
+	tests/lib/image-build.sh --arch arm64 $(STATIC_ARM64)/mailu-cert-agent
+
+# The release checks (tests/release/), not in `make test`: slow, and
+# test-arm64 needs the cross toolchain and qemu-user (install-deps.sh
+# --arm64). Times in docs/testing.md. test-repro: two cold builds from
+# other clone and cache folders give the same bytes; test-docker-build:
+# `docker build` of a fresh clone gives make static's bytes; test-arm64:
+# the arm64 binary under qemu-user against the front, and its image.
+test-release:
+	$(MAKE) test-repro
+	$(MAKE) test-docker-build
+	$(MAKE) test-arm64
+test-repro:
+	scripts/install-deps.sh
+	tests/release/repro.sh
+test-docker-build:
+	scripts/install-deps.sh
+	$(MAKE) static
+	MCA_AGENT=$(CURDIR)/$(STATIC)/mailu-cert-agent \
+		tests/run-integration.sh $(CURDIR)/tests/release/docker-build.sh
+test-arm64:
+	scripts/install-deps.sh --arm64
+	$(MAKE) static-arm64
+	MCA_AGENT=$(CURDIR)/$(STATIC_ARM64)/mailu-cert-agent \
+		tests/run-integration.sh $(CURDIR)/tests/release/arm64.sh
 
 unit: $(UNIT_BINS)
 	tests/run-unit.sh $(UNIT_BINS)
