@@ -36,13 +36,16 @@ ENDPOINTS=$(front_endpoints "$PORT_BASE")
 
 # As the image's default user (10001), CAP_KILL is granted but inert: no
 # ambient capabilities, and the masters are root's. The SIGHUP is refused,
-# and the event says why.
-mkdir -p "$T/state-nonroot"
+# and the event says why. Its Secret holds B, which the front does not
+# serve (A): a front already serving the pair would make the refused
+# reload harmless (reload.served_anyway, exit 0).
+mkdir -p "$T/state-nonroot" "$T/secret-b"
 chown 10001 "$T/state-nonroot"
+kubelet_write "$T/secret-b" b cert.pem key.pem
 set +e
 docker run --rm --pid "container:$FRONT" --network host \
 	--cap-drop ALL --cap-add KILL --read-only --security-opt no-new-privileges:true \
-	-v "$S:/certs:ro" -v "$T/state-nonroot:/state" \
+	-v "$T/secret-b:/certs:ro" -v "$T/state-nonroot:/state" \
 	-e AGENT_SOURCE=k8s-secret:/certs -e AGENT_RELOAD=signal -e AGENT_STATE_DIR=/state \
 	-e HOSTNAMES="$N" -e AGENT_ENDPOINTS="$ENDPOINTS" \
 	"$IMG" once >"$T/nonroot.log" 2>&1
