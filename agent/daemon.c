@@ -278,7 +278,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	*cfg = *cfg_in;			/* take ownership: SIGHUP may replace it */
 	memset(cfg_in, 0, sizeof(*cfg_in));
 	if ((sfd = signals_fd()) < 0 || agent_open(&a, cfg, &lockfd) != 0)
-		goto out_nostart;
+		goto out;
 	log_event(LOG_LEVEL_INFO, "agent.start",
 	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "version",
 	    MCA_VERSION, "source", source_describe(&a.src, desc, sizeof(desc)),
@@ -335,12 +335,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	notify_stop(5000);
 	metrics_stop();
 	watch_close(&w);
-	agent_close(&a, lockfd);
-	close(sfd);
-	config_free(cfg);
-	free(cfg);
-	return rc;
-out_nostart:
+out:
 	if (sfd >= 0) {
 		agent_close(&a, lockfd);
 		close(sfd);
