@@ -202,10 +202,13 @@ SHELL_P95=$(sort -n "$T/shell.ms" | awk '{ a[NR] = $1 } END { i = int(NR * 0.95 
 log "7. side by side: $SIDE rounds each, every port probed every $PROBE_MS ms from outside"
 (cd "$MCA_ROOT" && make -s build/dev/tls-load >"$T/tls-load-make.log" 2>&1) ||
 	fail "make build/dev/tls-load: $(tail -3 "$T/tls-load-make.log")"
+# wait for these pids only: a private dockerd this shell started is a child too
+leaf_pids=()
 for ((i = 1; i <= 2 * SIDE; i++)); do
 	certs_leaf "$T" "s$i" ec256 $((200 + i)) mail.example.test &
+	leaf_pids+=($!)
 done
-wait
+wait "${leaf_pids[@]}"
 probes=()
 for p in $FRONT_PROTOS; do probes+=("$p=127.0.0.1:$(front_port "$p" "$PORT_BASE")"); done
 "$MCA_ROOT/build/dev/tls-load" -i "$PROBE_MS" -t 2000 -s "$HOSTNAME_SNI" -o "$T/probe.tsv" \
