@@ -73,6 +73,7 @@ struct config {
 	bool watch_poll;		/* AGENT_WATCH=poll: no inotify */
 	long settle_timeout_ms;
 	long reload_timeout_ms;		/* one reload command (docker exec) */
+	bool reload_exec_each;		/* AGENT_RELOAD_EXEC=each: no sessions kept */
 	enum front_watcher front_watcher;	/* AGENT_FRONT_WATCHER */
 	long front_watcher_wait_ms;	/* AGENT_FRONT_WATCHER_WAIT */
 	long drift_interval_ms;

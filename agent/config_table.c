@@ -56,6 +56,7 @@
 #define MAILU_DEFAULT_PORTS "25,80,443,465,993,995,4190"
 
 static const char *const watch_names[] = { "inotify", "poll" };
+static const char *const reload_exec_names[] = { "kept", "each" };
 static const char *const log_format_names[] = { "json", "text" };
 static const char *const dane_mode_names[] = { "off", "warn", "enforce" };
 static const char *const front_watcher_names[] = { "auto", "yes", "no" };
@@ -148,16 +149,26 @@ const struct setting config_settings[] = {
 	{ "AGENT_RELOAD_COMMANDS", "reload-commands", CONFIG_RELOAD_COMMANDS,
 	  STRING(K_TEXT, reload_commands), .group = G_SOURCE,
 	  .help = "commands run in the front, in order",
-	  .more = "Without a shell; at most 8 commands of 16 words. The default "
-	  "two run at once, one exec each; `nginx -s reload` tests the "
+	  .more = "Words, not shell syntax; at most 8 commands of 16 words. The "
+	  "default two run at once, each in its own session shell or exec "
+	  "(`AGENT_RELOAD_EXEC`); `nginx -s reload` tests the "
 	  "configuration with the new certificates before it signals nginx "
-	  "(`nginx -t` and the reload in one exec), and exits 1 without "
+	  "(`nginx -t` and the reload in one command), and exits 1 without "
 	  "signalling when the test fails." },
 	{ "AGENT_RELOAD_TIMEOUT", "reload-timeout", "60s",
 	  DURATION(reload_timeout_ms), .group = G_SOURCE,
 	  .help = "one reload command in the front; a hung one is killed",
 	  .more = "Killed in the front (`reload.timeout`), and the pair rolled "
 	  "back." },
+	{ "AGENT_RELOAD_EXEC", "reload-exec", "kept",
+	  SWITCH(reload_exec_each, reload_exec_names), .group = G_SOURCE,
+	  .help = "kept (a shell per command waits in the front) or each",
+	  .more = "Docker backend. `kept`: a command's first run starts a "
+	  "small `sh` in the front (one exec) that runs it again each time "
+	  "the agent writes a line, and ends when the agent exits; later "
+	  "reloads skip the engine's exec start-up (0.1-0.5 s each). `each`: a "
+	  "new exec for every command, every time. Either way the command, "
+	  "its exit status and its output are the same." },
 	{ "AGENT_FRONT_WATCHER", "front-watcher", "auto",
 	  ENUM(front_watcher, enum front_watcher, front_watcher_names, "value"),
 	  .group = G_SOURCE,

@@ -291,6 +291,7 @@ daemon_run(struct config *cfg_in, int argc, char **argv, char **envp)
 	open_watch(&w, &a, false);
 	source_stat(&a.src, &sig);
 	monitor_drift(&a, true);
+	reload_warm(&a.reload);
 	monitor_expiry(&a);
 	sched_init(&s, cfg->poll_interval_ms, cfg->drift_interval_ms,
 	    cfg->settle_timeout_ms, &sig, clock_ms());

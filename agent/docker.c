@@ -463,10 +463,9 @@ docker_parse_exec_create(const char *body, size_t len, char eid[65],
 	return rc;
 }
 
-/* POST /containers/{id}/exec: the new exec's id into eid. */
-static int
-exec_create(struct docker *d, const char *id, char *const argv[],
-    char eid[65], struct docker_status *st)
+int
+docker_exec_create(struct docker *d, const char *id, char *const argv[],
+    bool attach_stdin, char eid[65], struct docker_status *st)
 {
 	struct sink s = { 0 };
 	json_t *req = NULL, *cmd;
@@ -476,8 +475,9 @@ exec_create(struct docker *d, const char *id, char *const argv[],
 	if (ref_path(d, "/containers/", id, "/exec", path, sizeof(path), st) != 0)
 		return -1;
 	if ((cmd = json_array()) == NULL ||
-	    (req = json_pack("{s:b, s:b, s:b, s:o}", "AttachStdout", 1,
-	    "AttachStderr", 1, "Tty", 0, "Cmd", cmd)) == NULL) {
+	    (req = json_pack("{s:b, s:b, s:b, s:b, s:o}", "AttachStdin",
+	    attach_stdin, "AttachStdout", 1, "AttachStderr", 1, "Tty", 0, "Cmd",
+	    cmd)) == NULL) {
 		docker_fail(st, DOCKER_ERR_INVALID, "out of memory");
 		goto out;
 	}
@@ -580,7 +580,7 @@ docker_exec(struct docker *d, const char *id, char *const argv[],
 		docker_fail(st, DOCKER_ERR_INVALID, "out of memory");
 		goto out;
 	}
-	if (exec_create(d, id, argv, eid, st) != 0)
+	if (docker_exec_create(d, id, argv, false, eid, st) != 0)
 		goto out;
 	memcpy(res->exec_id, eid, sizeof(res->exec_id));
 

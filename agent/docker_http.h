@@ -93,4 +93,12 @@ int docker_field(json_t *o, const char *key, json_type t, bool required,
 int docker_copy_field(char *dst, size_t size, json_t *v, const char *set,
     size_t min, const char *key, struct docker_status *st);
 
+/*
+ * POST /containers/{id}/exec: argv (no shell) with stdout and stderr
+ * attached, stdin too when asked; the new exec's id into eid. 0, or -1
+ * with st filled in.
+ */
+int docker_exec_create(struct docker *d, const char *id, char *const argv[],
+    bool attach_stdin, char eid[65], struct docker_status *st);
+
 #endif

@@ -2,6 +2,7 @@
  * reload: the interface's dispatch, the endpoints every backend shares,
  * and the none backend (the front reloads by itself: only verify).
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,9 @@ reload_open(struct reloader *r, const struct config *cfg, char *err, size_t errl
 	r->cfg = cfg;
 	switch (cfg->reload) {
 	case RELOAD_DOCKER:
+		/* NULL when it cannot be had: a new exec every time, as with "each" */
+		if (!cfg->reload_exec_each)
+			r->sessions = docker_sessions_new();
 		return reload_docker_open(r, err, errlen);
 	case RELOAD_SIGNAL:
 		return reload_signal_open(r);
@@ -92,9 +96,17 @@ reload_open(struct reloader *r, const struct config *cfg, char *err, size_t errl
 void
 reload_close(struct reloader *r)
 {
+	docker_sessions_free(&r->sessions);
 	if (r->ops != NULL && r->ops->close != NULL)
 		r->ops->close(r);
 	r->ops = NULL;
+}
+
+void
+reload_warm(struct reloader *r)
+{
+	if (r->ops != NULL && r->ops->warm != NULL)
+		r->ops->warm(r);
 }
 
 enum reload_fault
@@ -177,4 +189,34 @@ reload_log_errors(struct reloader *r, const struct targets *t, time_t since)
 {
 	return r->ops->log_errors != NULL ? r->ops->log_errors(r, t, since) :
 	    json_array();
+}
+
+bool
+reload_is_tls_error(const char *line, size_t len)
+{
+	/*
+	 * The daemons' own severities, as they write them: an OpenSSL error
+	 * string ("error:0A000076:...") inside an Info line is not one. That
+	 * is what dovecot logs when a probe restricted to one key type meets
+	 * a port that holds the other, or a client gives up a handshake.
+	 */
+	static const char *const severities[] = { "[emerg]", "[crit]", "Fatal: ", "Error: " };
+	static const char *const topics[] = { "ssl", "tls", "certificate", "key" };
+	char text[512], lower[512];
+	bool severe = false;
+	size_t n = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
+
+	memcpy(text, line, n);
+	text[n] = '\0';
+	for (size_t i = 0; i <= n; i++)
+		lower[i] = (char)tolower((unsigned char)text[i]);
+	for (size_t i = 0; i < sizeof(severities) / sizeof(severities[0]); i++)
+		if (strstr(text, severities[i]) != NULL)
+			severe = true;
+	if (!severe)
+		return false;
+	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+		if (strstr(lower, topics[i]) != NULL)
+			return true;
+	return false;
 }

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "docker.h"
+#include "docker_session.h"
 #include "endpoint.h"
 
 /* Fronts to reload and endpoints to verify, resolved once per cycle. */
@@ -51,6 +52,8 @@ struct reload_ops {
 	bool (*runs)(struct reloader *r, const struct targets *t, const char *needle);
 	/* TLS errors the fronts logged since, as a JSON array. */
 	json_t *(*log_errors)(struct reloader *r, const struct targets *t, time_t since);
+	/* Gets the reloads ready ahead of the first (the daemon, at its start). */
+	void (*warm)(struct reloader *r);
 	void (*close)(struct reloader *r);
 };
 
@@ -60,6 +63,8 @@ struct reloader {
 	struct docker *docker;		/* docker backend: the engine client */
 	struct docker *docker_aside;	/* docker backend: a second one, for the command
 					   run beside another (opened at first use) */
+	struct docker_sessions *sessions;	/* docker backend: the commands kept
+						   ready (AGENT_RELOAD_EXEC=kept), or NULL */
 	struct docker_container self;	/* docker backend: the agent's own container
 					   (its project, its networks); id "" none */
 	bool self_known;		/* ... looked up already */
@@ -81,6 +86,8 @@ struct reloader {
 /* Sets r up for cfg's backend; -1 with err on a bad setting. */
 int reload_open(struct reloader *r, const struct config *cfg, char *err, size_t errlen);
 void reload_close(struct reloader *r);
+/* The backend's warm op, if it has one: a failure only leaves it cold. */
+void reload_warm(struct reloader *r);
 
 enum reload_fault reload_find(struct reloader *r, struct targets *t);
 enum reload_fault reload_endpoints(struct reloader *r, struct targets *t);
@@ -117,5 +124,11 @@ size_t reload_mailu_endpoints(const struct config *cfg, const char *host,
 /* For backends: AGENT_ENDPOINTS, or Mailu's ports on host. */
 size_t reload_static_endpoints(const struct config *cfg, const char *host,
     struct endpoint **eps);
+
+/*
+ * A log line worth a human's eye after a reload: nginx [emerg]/[crit] or
+ * dovecot Fatal:/Error: that mentions ssl, tls, a certificate or a key.
+ */
+bool reload_is_tls_error(const char *line, size_t len);
 
 #endif

@@ -3,10 +3,10 @@
  * in every running front container, through the Engine API, in stages
  * (reload_plan): the admin's own, one at a time in order; the default
  * ones, nginx's and dovecot's side by side. The first that fails stops.
- * No shell in the front is assumed or used: commands are split on spaces
- * and run as argv, so nothing in a setting is ever evaluated.
+ * Commands are split on spaces and run as argv, so nothing in a setting
+ * is ever evaluated: in a new exec as they are, in a session shell
+ * (docker_session.h) with every word single-quoted.
  */
-#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,26 +263,6 @@ join_argv(char *const argv[], char *out, size_t len)
 	for (size_t i = 0; argv[i] != NULL && used < len; i++)
 		used += (size_t)snprintf(out + used, len - used, "%s%s",
 		    i > 0 ? " " : "", argv[i]);
-}
-
-size_t
-reload_hung_pids(const char *ps, const char *line, long pids[RELOAD_KILL_MAX_PIDS])
-{
-	size_t n = 0, len = strlen(line);
-
-	for (const char *p = ps; *p != '\0' && n < RELOAD_KILL_MAX_PIDS; ) {
-		const char *eol = strchr(p, '\n');
-		size_t l = eol != NULL ? (size_t)(eol - p) : strlen(p);
-		long pid, ppid;
-		int off = 0;
-
-		if (sscanf(p, " %ld %ld %n", &pid, &ppid, &off) == 2 && off > 0 &&
-		    pid > 1 && ppid == 0 && l - (size_t)off == len &&
-		    strncmp(p + off, line, len) == 0)
-			pids[n++] = pid;
-		p += l + (eol != NULL);
-	}
-	return n;
 }
 
 /*
@@ -542,8 +522,8 @@ step_run(void *arg)
 	if (res == NULL)
 		return NULL;
 	join_argv(s->argv, line, sizeof(line));
-	if (docker_exec(s->d, s->front->id, s->argv, cfg->reload_timeout_ms, res,
-	    &st) != 0) {
+	if (docker_sessions_exec(s->r->sessions, s->d, s->front->id, s->argv,
+	    cfg->reload_timeout_ms, res, &st) != 0) {
 		/* started, then hung: say so, and stop it if we can */
 		if (res->hung) {
 			timed_out(s->d, cfg, s->front, line, res);
@@ -666,36 +646,6 @@ docker_reload(struct reloader *r, const struct targets *t, time_t *started)
 	return RELOAD_OK;
 }
 
-bool
-reload_is_tls_error(const char *line, size_t len)
-{
-	/*
-	 * The daemons' own severities, as they write them: an OpenSSL error
-	 * string ("error:0A000076:...") inside an Info line is not one. That
-	 * is what dovecot logs when a probe restricted to one key type meets
-	 * a port that holds the other, or a client gives up a handshake.
-	 */
-	static const char *const severities[] = { "[emerg]", "[crit]", "Fatal: ", "Error: " };
-	static const char *const topics[] = { "ssl", "tls", "certificate", "key" };
-	char text[512], lower[512];
-	bool severe = false;
-	size_t n = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
-
-	memcpy(text, line, n);
-	text[n] = '\0';
-	for (size_t i = 0; i <= n; i++)
-		lower[i] = (char)tolower((unsigned char)text[i]);
-	for (size_t i = 0; i < sizeof(severities) / sizeof(severities[0]); i++)
-		if (strstr(text, severities[i]) != NULL)
-			severe = true;
-	if (!severe)
-		return false;
-	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
-		if (strstr(lower, topics[i]) != NULL)
-			return true;
-	return false;
-}
-
 struct scan {
 	json_t *lines;
 	const char *front;
@@ -767,6 +717,29 @@ docker_close_backend(struct reloader *r)
 	docker_close(&r->docker_aside);
 }
 
+/*
+ * Each command's session shell opened in each running front, so the first
+ * reload is as quick as the next. Quiet: the start-up's lookup spoke.
+ */
+static void
+docker_warm(struct reloader *r)
+{
+	char buf[1024];
+	char *argv[RELOAD_MAX_COMMANDS][RELOAD_MAX_ARGS + 1];
+	struct docker_container *all = NULL;
+	struct docker_status st;
+	size_t n = 0, ncmd = 0;
+
+	if (r->sessions != NULL && reload_parse_commands(r->cfg->reload_commands, buf,
+	    sizeof(buf), argv, &ncmd) == 0 && docker_find(r->docker, r->cfg->front,
+	    front_scope(r->cfg, own_project(r)), &all, &n, &st) == 0)
+		for (size_t f = 0; f < n; f++)
+			for (size_t c = 0; c < ncmd && all[f].running; c++)
+				docker_sessions_open(r->sessions, r->docker, all[f].id,
+				    argv[c], aux_timeout(r->cfg));
+	free(all);
+}
+
 static const struct reload_ops docker_ops = {
 	.find = docker_targets,
 	.endpoints = docker_endpoints,
@@ -774,6 +747,7 @@ static const struct reload_ops docker_ops = {
 	.restarted = docker_restarted,
 	.log_errors = docker_log_errors,
 	.runs = docker_runs,
+	.warm = docker_warm,
 	.close = docker_close_backend,
 };
 

@@ -6,6 +6,7 @@
 #define MCA_RELOAD_DOCKER_H
 
 #include "reload.h"
+#include "reload_fallback.h"
 
 #define RELOAD_MAX_COMMANDS 8
 #define RELOAD_MAX_ARGS 16
@@ -13,21 +14,6 @@
 /* Parses AGENT_RELOAD_COMMANDS and sets up the engine client. */
 int reload_docker_open(struct reloader *r, char *err, size_t errlen);
 
-/*
- * A log line worth a human's eye after a reload: nginx [emerg]/[crit] or
- * dovecot Fatal:/Error: that mentions ssl, tls, a certificate or a key.
- */
-bool reload_is_tls_error(const char *line, size_t len);
-
-/*
- * From `ps -o pid,ppid,args` output: the pids (in the front's PID
- * namespace) of processes an exec started with exactly this command line.
- * An exec's process has no parent in the container (PPID 0) and is not
- * PID 1. At most RELOAD_KILL_MAX_PIDS.
- */
-#define RELOAD_KILL_MAX_PIDS 8
-size_t reload_hung_pids(const char *ps, const char *line,
-    long pids[RELOAD_KILL_MAX_PIDS]);
 
 /*
  * The daemon a command reloads or tests, by its program (any directory

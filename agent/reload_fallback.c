@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "docker_session.h"
 #include "reload_fallback.h"
 
 const char *const fallback_why_names[FALLBACK__MAX] = {
@@ -257,4 +258,50 @@ fallback_pick(const char *ps, size_t len, bool cut, enum signal_target svc,
 	}
 	free(t);
 	return rc;
+}
+
+/* One `ps -o pid,ppid,args` line: 0 with its pid, ppid and where args start. */
+static int
+ps_line(const char *p, size_t l, long *pid, long *ppid, size_t *off)
+{
+	int o = 0;
+
+	if (sscanf(p, " %ld %ld %n", pid, ppid, &o) != 2 || o <= 0 || (size_t)o > l ||
+	    *pid <= 1)
+		return -1;
+	*off = (size_t)o;
+	return 0;
+}
+
+size_t
+reload_hung_pids(const char *ps, const char *line, long pids[RELOAD_KILL_MAX_PIDS])
+{
+	static const char tail[] = " " DOCKER_SESSION_NAME;
+	long shells[DOCKER_SESSIONS_MAX], pid, ppid;
+	size_t n = 0, n_shells = 0, len = strlen(line), tl = strlen(tail), off;
+
+	/* two passes: our session shells first, then the command's processes */
+	for (int pass = 0; pass < 2; pass++) {
+		for (const char *p = ps; *p != '\0' && n < RELOAD_KILL_MAX_PIDS; ) {
+			const char *eol = strchr(p, '\n');
+			size_t l = eol != NULL ? (size_t)(eol - p) : strlen(p);
+			bool parent = false;
+
+			if (ps_line(p, l, &pid, &ppid, &off) != 0)
+				;	/* a head line, garbage, PID 1 */
+			else if (pass == 0) {
+				if (ppid == 0 && l - off > tl && memcmp(p + l - tl, tail, tl) == 0 &&
+				    n_shells < DOCKER_SESSIONS_MAX)
+					shells[n_shells++] = pid;
+			} else {
+				for (size_t i = 0; i < n_shells; i++)
+					parent = parent || ppid == shells[i];
+				if ((ppid == 0 || parent) && l - off == len &&
+				    strncmp(p + off, line, len) == 0)
+					pids[n++] = pid;
+			}
+			p += l + (eol != NULL);
+		}
+	}
+	return n;
 }

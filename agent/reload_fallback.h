@@ -76,4 +76,15 @@ int fallback_ps_row(const char *line, size_t len, bool with_user, long *pid,
 int fallback_pick(const char *ps, size_t len, bool cut, enum signal_target svc,
     long *pid, struct signal_pick *pick, char *err, size_t errlen);
 
+/*
+ * From `ps -o pid,ppid,args` output: the pids (in the front's PID
+ * namespace) of processes an exec started with exactly this command line:
+ * an exec's own process (no parent in the container, PPID 0, and not PID
+ * 1), or a child of one of our session shells (docker_session.h, named
+ * DOCKER_SESSION_NAME, PPID 0 too). At most RELOAD_KILL_MAX_PIDS.
+ */
+#define RELOAD_KILL_MAX_PIDS 8
+size_t reload_hung_pids(const char *ps, const char *line,
+    long pids[RELOAD_KILL_MAX_PIDS]);
+
 #endif

@@ -4,7 +4,10 @@
 # 403 for the rest), DOCKER_HOST=tcp://127.0.0.1:PORT.
 #   EXEC=1: rotation A -> B from a pair: source, two reload.exec, all nine
 #           ports serve B; every call the agent made was allowed, and each is
-#           one of the documented nine.
+#           one of the documented nine. HAProxy 2.6 answers a session's
+#           upgrade with 200 and passes no stdin on (haproxy issue 2684):
+#           one reload.session_refused per command, and the reloads ran
+#           in new execs.
 #   EXEC=0: a new pair C -> reload.exec_failed naming the refused call
 #           (error denied, http_status 403, endpoint POST /containers/{id}/exec),
 #           B is still served everywhere and is back in CERTS_DIR, no exec was
@@ -61,6 +64,11 @@ assert_eq '"rotated"' "$(events run 'select(.event=="cycle.done") | .outcome')" 
 assert_eq 2 "$(events run 'select(.event=="reload.exec" and .exit_code==0)' | wc -l)" "reload.exec exit 0"
 assert_all_serve "$fp_b"
 log "timings: $(events run 'select(.event=="cycle.done") | .timings')"
+assert_eq '"dovecot reload" "nginx -s reload"' \
+	"$(events run 'select(.event=="reload.session_refused") | .command' | tr -d "'" | sort | paste -sd' ' -)" \
+	"sessions refused through HAProxy, one per command"
+assert_eq 0 "$(events run 'select(.event=="reload.session_refused" and (.detail | startswith("session: start answered HTTP/1.1 200") | not))' | wc -l)" \
+	"refused for a start answered 200"
 agent_stop "$AGENT_PID" run
 
 calls=$(socket_proxy_calls | sort -u)

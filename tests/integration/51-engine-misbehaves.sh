@@ -13,8 +13,11 @@
 # path), and nothing is installed half-way: a fault in finding the
 # front defers the install (cert.install_deferred, nothing touched), a
 # later one is rolled back; CERTS_DIR holds A byte for byte, no temp file
-# or journal is left, and the real front serves A on all nine ports. Then
-# the same relay with no fault rotates B.
+# or journal is left, and the real front serves A on all nine ports. A
+# fault in starting an exec meets the agent's session shell first
+# (AGENT_RELOAD_EXEC=kept, the default), then the one-shot exec it falls
+# back to. Then the same relay with no fault rotates B, its reloads in
+# session shells (no exec's state asked).
 . "$(dirname "$0")/../lib/lib.sh"
 require_cmd python3
 
@@ -58,7 +61,8 @@ fault() {
 	# shellcheck disable=SC2046
 	MCA_RSS_FILE=$T/$name.rss agent_run "$name" once $(rotate_env) \
 		"--source=pair:$T/src/cert.pem,$T/src/key.pem" \
-		"--docker-host=unix://$T/bad.sock" --front=label:mca.it51=front --reload-timeout=3s
+		"--docker-host=unix://$T/bad.sock" --front=label:mca.it51=front --reload-timeout=3s \
+		--reload-exec="${FAULT_EXEC:-kept}"
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	RSS=$(cat "$T/$name.rss")
 	assert_json_lines "$name"
@@ -106,10 +110,12 @@ fault manyvalues '^GET /containers/json$' front.lookup_failed bad_answer
 ((RSS < base_rss + 32768)) || fail "manyvalues: peak RSS $RSS KiB, truncated's $base_rss KiB"
 assert_eq "answer of more than 65536 JSON values" "$(jq -r .detail <<<"$FIRST")" "manyvalues: detail"
 fault badframe '^POST /exec/.*/start$' reload.exec_failed bad_answer
-fault nohttp '^GET /exec/.*/json$' reload.exec_failed bad_answer
-fault close '^GET /exec/.*/json$' reload.exec_failed bad_answer
+# an exec's state is asked by a one-shot exec (AGENT_RELOAD_EXEC=each, and
+# what a session falls back to); a session asks it only when a command hangs
+FAULT_EXEC=each fault nohttp '^GET /exec/.*/json$' reload.exec_failed bad_answer
+FAULT_EXEC=each fault close '^GET /exec/.*/json$' reload.exec_failed bad_answer
 fault old '^GET /version$' front.lookup_failed api_too_old
-fault slow '^GET /exec/.*/json$' reload.exec_failed timeout 60
+FAULT_EXEC=each fault slow '^GET /exec/.*/json$' reload.exec_failed timeout 60
 fault trickle '^POST /exec/.*/start$' reload.timeout timeout 60
 fault slow '^GET /containers/json$' front.lookup_failed timeout 60
 # after each fault the real front still serves A everywhere
@@ -117,6 +123,7 @@ assert_all_serve "$fp_a"
 
 # the same relay, no fault: B rotates (the faults above were the cause)
 : >"$T/rules"
+: >"$T/requests"
 MCA_AGENT=$real_agent
 # shellcheck disable=SC2046
 agent_run pass once $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem" \
@@ -124,5 +131,7 @@ agent_run pass once $(rotate_env) "--source=pair:$T/src/cert.pem,$T/src/key.pem"
 assert_eq 0 "$AGENT_RC" "exit code with no fault"
 assert_eq '"rotated"' "$(events pass 'select(.event=="cycle.done") | .outcome')" "outcome with no fault"
 assert_all_serve "$fp_b"
+assert_eq 2 "$(grep -c '^pass POST /exec/.*/start$' "$T/requests")" "execs started (two sessions)"
+assert_eq 0 "$(grep -c '^pass GET /exec/.*/json$' "$T/requests")" "exec states asked"
 log "times: $(paste -sd, "$T/times")"
 pass

@@ -6,6 +6,7 @@
 # rolls back: A is served on all nine ports and on disk, verified. The
 # bundle is retried with backoff (the engine answered; the front did not);
 # once the commands are fixed (SIGHUP re-reads the env file) B rotates.
+# The commands run in the agent's session shells (AGENT_RELOAD_EXEC=kept).
 . "$(dirname "$0")/../lib/lib.sh"
 
 PORT_BASE=${PORT_BASE:-25000}
@@ -16,9 +17,10 @@ fp_a=$(certs_fp "$T/a.cert.pem")
 fp_b=$(certs_fp "$T/b.cert.pem")
 src_write a
 
-# hung_execs: processes an exec started that still run `sleep 600`
+# hung_execs: processes that still run `sleep 600`: an exec's own, or a
+# child of the agent's session shell (AGENT_RELOAD_EXEC=kept, the default)
 hung_execs() {
-	docker exec "$FRONT" ps -o pid=,ppid=,args= | awk '$2 == 0 && $3 == "sleep" && $4 == "600"' | wc -l
+	docker exec "$FRONT" ps -o pid=,ppid=,args= | awk '$3 == "sleep" && $4 == "600" && NF == 4' | wc -l
 }
 
 echo 'AGENT_RELOAD_COMMANDS=nginx -t; nginx -s reload; dovecot reload; sleep 600' >"$T/mailu.env"

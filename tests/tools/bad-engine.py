@@ -32,6 +32,7 @@ when passed through).
 import os
 import re
 import socket
+import threading
 import socketserver
 import sys
 import time
@@ -126,12 +127,29 @@ class Handler(socketserver.StreamRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
 
+    def forward(self, up):
+        # the socket, not rfile: closing rfile at the end of the request
+        # would wait for this thread's read
+        try:
+            while True:
+                data = self.connection.recv(65536)
+                if not data:
+                    up.shutdown(socket.SHUT_WR)
+                    return
+                up.sendall(data)
+        except OSError:
+            pass
+
     def relay(self, head, body):
         up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         up.connect(UPSTREAM)
+        upgrade = any(h.lower().startswith(b"upgrade:") for h in head)
         out = [h for h in head if not h.lower().startswith(b"connection:")]
-        out.insert(len(out) - 1, b"Connection: close\r\n")
+        # a hijacked stream stays a stream: the engine upgrades it (101)
+        out.insert(len(out) - 1, b"Connection: Upgrade\r\n" if upgrade else b"Connection: close\r\n")
         up.sendall(b"".join(out) + body)
+        # a hijacked stream (an exec's stdin) goes on upstream
+        threading.Thread(target=self.forward, args=(up,), daemon=True).start()
         while True:
             data = up.recv(65536)
             if not data:

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 
+#include "docker_session.h"
 #include "harness.h"
 #include "reload.h"
 #include "reload_docker.h"
@@ -151,6 +152,27 @@ TEST(hung_pids)
 	CHECK_INT(reload_hung_pids(procps, "sleep", pids), 0);
 	CHECK_INT(reload_hung_pids("", "sleep 600", pids), 0);
 	CHECK_INT(reload_hung_pids("garbage\n0 0\n-5 0 sleep 600\n", "sleep 600", pids), 0);
+}
+
+TEST(hung_pids_in_session)
+{
+	long pids[RELOAD_KILL_MAX_PIDS];
+	/* a command run by a session shell is its child; another shell's is not ours */
+	const char *ps =
+	    "PID   PPID  COMMAND\n"
+	    "    1     0 /bin/sh /start.py\n"
+	    "   20     0 sh -c while read -r t l; do eval \"$l\" </dev/null 2>&1; echo \"$t $?\"; done " DOCKER_SESSION_NAME "\n"
+	    "   21    20 sleep 600\n"
+	    "   30     0 sh -c sleep 600; echo other-agent-reload\n"
+	    "   31    30 sleep 600\n"
+	    "   32     1 sleep 600\n"
+	    "   33     0 sleep 600\n";
+
+	CHECK_INT(reload_hung_pids(ps, "sleep 600", pids), 2);
+	CHECK_INT(pids[0], 21);
+	CHECK_INT(pids[1], 33);
+	/* the shell itself is never taken for the command */
+	CHECK_INT(reload_hung_pids(ps, "dovecot reload", pids), 0);
 }
 
 static char **
@@ -516,6 +538,6 @@ TEST(front_may_watch)
 	CHECK(!reload_front_may_watch(&c));
 }
 
-HARNESS_MAIN("reload", RUN(front_may_watch), RUN(commands_split), RUN(plan_stages), RUN(log_lines), RUN(hung_pids),
+HARNESS_MAIN("reload", RUN(front_may_watch), RUN(commands_split), RUN(plan_stages), RUN(log_lines), RUN(hung_pids), RUN(hung_pids_in_session),
     RUN(fallback_services), RUN(fallback_classify_outputs), RUN(fallback_ps_rows),
     RUN(fallback_ps_formats), RUN(fallback_pick_master), RUN(fallback_pick_bounded))
