@@ -5,7 +5,8 @@
  * load: most of a rotation's time. A session is that cost paid once.
  *
  * The shell in the front reads a line, "TOKEN COMMAND", runs the command
- * with its stderr on stdout, then writes "TOKEN STATUS": one stream, so
+ * (or the caller's shortcut for it) with its stderr on stdout, then writes
+ * "TOKEN STATUS": one stream, so
  * the output and the status come back in the order written (two streams
  * are copied apart by the engine). It holds no state, and ends when its
  * stdin closes: when we close the session or exit, the engine closes it.
@@ -33,9 +34,24 @@
 #define FRAME_MAX	(64 * 1024)	/* one frame of the shell's output */
 
 /* $0 names the shell in the front's process list. */
-static char script[] =
-    "while read -r t l; do eval \"$l\" </dev/null 2>&1; echo \"$t $?\"; done";
 static char shell[] = "sh", dash_c[] = "-c", name[] = DOCKER_SESSION_NAME;
+
+/*
+ * The shell's loop: everything it says on stdout (its own errors too, so
+ * stderr stays empty), the command's status behind the run's token.
+ */
+static int
+make_script(const struct docker_session_shortcut *cut, char *out, size_t size)
+{
+	int n = cut == NULL ?
+	    snprintf(out, size, "exec 2>&1; while read -r t l; do eval \"$l\" "
+	    "</dev/null; echo \"$t $?\"; done") :
+	    snprintf(out, size, "exec 2>&1; %s; while read -r t l; do if { %s; } "
+	    ">/dev/null 2>&1 </dev/null; then echo \"$t 0\"; else eval \"$l\" "
+	    "</dev/null; echo \"$t $?\"; fi; done", cut->setup, cut->try);
+
+	return n > 0 && (size_t)n < size ? 0 : -1;
+}
 
 struct session {
 	char id[65];			/* the container; "" a free slot */
@@ -225,9 +241,10 @@ session_alive(struct session *s)
  * stream (101).
  */
 static int
-session_open(struct session *s, struct docker *d, long deadline, bool *stalled,
-    struct docker_status *st)
+session_open(struct session *s, struct docker *d, const struct docker_session_shortcut *cut,
+    long deadline, bool *stalled, struct docker_status *st)
 {
+	char script[1024];
 	char *const argv[] = { shell, dash_c, script, name, NULL };
 	static const char body[] = "{\"Detach\":false,\"Tty\":false}";
 	char req[512], head[HEAD_MAX + 1], url[sizeof(d->base) + 1];
@@ -236,6 +253,8 @@ session_open(struct session *s, struct docker *d, long deadline, bool *stalled,
 	long left, n;
 	int len;
 
+	if (make_script(cut, script, sizeof(script)) != 0)
+		return docker_fail(st, DOCKER_ERR_INVALID, "session: shortcut too long");
 	if (docker_exec_create(d, s->id, argv, true, s->exec_id, st) != 0)
 		return -1;
 	if ((left = deadline - clock_ms()) <= 0)
@@ -402,7 +421,7 @@ give_back(struct docker_sessions *ss, struct session *s)
 
 void
 docker_sessions_open(struct docker_sessions *ss, struct docker *d, const char *id,
-    char *const argv[], long timeout_ms)
+    char *const argv[], const struct docker_session_shortcut *cut, long timeout_ms)
 {
 	char line[DOCKER_SESSION_LINE];
 	struct docker_status st;
@@ -415,8 +434,8 @@ docker_sessions_open(struct docker_sessions *ss, struct docker *d, const char *i
 		return;
 	if (s->curl != NULL && !session_alive(s))
 		session_close(s);
-	if (s->curl == NULL && session_open(s, d, clock_ms() + timeout_ms, &stalled,
-	    &st) != 0) {
+	if (s->curl == NULL && session_open(s, d, cut, clock_ms() + timeout_ms,
+	    &stalled, &st) != 0) {
 		session_close(s);
 		if (st.error == DOCKER_ERR_DENIED || st.error == DOCKER_ERR_HTTP)
 			refuse(s, &st);
@@ -426,8 +445,8 @@ docker_sessions_open(struct docker_sessions *ss, struct docker *d, const char *i
 
 int
 docker_sessions_exec(struct docker_sessions *ss, struct docker *d,
-    const char *id, char *const argv[], long timeout_ms,
-    struct docker_exec_result *res, struct docker_status *st)
+    const char *id, char *const argv[], const struct docker_session_shortcut *cut,
+    long timeout_ms, struct docker_exec_result *res, struct docker_status *st)
 {
 	char line[DOCKER_SESSION_LINE];
 	long t0 = clock_ms(), deadline = t0 + timeout_ms;
@@ -447,7 +466,8 @@ docker_sessions_exec(struct docker_sessions *ss, struct docker *d,
 	res->exit_code = -1;
 	if (s->curl != NULL && !session_alive(s))
 		session_close(s);
-	if ((fresh = s->curl == NULL) && session_open(s, d, deadline, &stalled, st) != 0) {
+	if ((fresh = s->curl == NULL) && session_open(s, d, cut, deadline, &stalled,
+	    st) != 0) {
 		session_close(s);
 		/* a start the engine stalls: as a one-shot exec's would be, hung */
 		if (stalled) {

@@ -22,6 +22,17 @@
 
 struct docker_sessions;
 
+/*
+ * A command's shortcut in its session shell, the caller's own shell text
+ * (never a setting's): setup runs once when the shell starts; try runs
+ * before every run, quiet, and when it succeeds the command itself does
+ * not run (status 0, no output).
+ */
+struct docker_session_shortcut {
+	const char *setup;
+	const char *try;
+};
+
 struct docker_sessions *docker_sessions_new(void);
 /* Closes every session (the shells in the fronts end) and frees *ssp. */
 void docker_sessions_free(struct docker_sessions **ssp);
@@ -33,15 +44,17 @@ void docker_sessions_free(struct docker_sessions **ssp);
  * session that cannot be had, or is lost before the command's status
  * came back, falls back to docker_exec for this run: a reload command
  * may then run twice, which reloads twice. NULL ss: docker_exec alone.
- * On a timeout the session is closed; res->exec_id names its shell.
+ * On a timeout the session is closed; res->exec_id names its shell. cut:
+ * the command's shortcut, or NULL; a new exec never takes it.
  */
 int docker_sessions_exec(struct docker_sessions *ss, struct docker *d,
-    const char *id, char *const argv[], long timeout_ms,
-    struct docker_exec_result *res, struct docker_status *st);
+    const char *id, char *const argv[], const struct docker_session_shortcut *cut,
+    long timeout_ms, struct docker_exec_result *res, struct docker_status *st);
 
 /* The session of (id, argv) opened ahead of its first run; quiet on failure. */
 void docker_sessions_open(struct docker_sessions *ss, struct docker *d,
-    const char *id, char *const argv[], long timeout_ms);
+    const char *id, char *const argv[], const struct docker_session_shortcut *cut,
+    long timeout_ms);
 
 /*
  * argv as one line for a POSIX shell: each word in single quotes ('

@@ -523,6 +523,7 @@ step_run(void *arg)
 		return NULL;
 	join_argv(s->argv, line, sizeof(line));
 	if (docker_sessions_exec(s->r->sessions, s->d, s->front->id, s->argv,
+	    reload_shortcut(s->argv, config_reload_commands_default(cfg)),
 	    cfg->reload_timeout_ms, res, &st) != 0) {
 		/* started, then hung: say so, and stop it if we can */
 		if (res->hung) {
@@ -736,7 +737,8 @@ docker_warm(struct reloader *r)
 		for (size_t f = 0; f < n; f++)
 			for (size_t c = 0; c < ncmd && all[f].running; c++)
 				docker_sessions_open(r->sessions, r->docker, all[f].id,
-				    argv[c], aux_timeout(r->cfg));
+				    argv[c], reload_shortcut(argv[c],
+				    config_reload_commands_default(r->cfg)), aux_timeout(r->cfg));
 	free(all);
 }
 

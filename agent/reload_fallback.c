@@ -305,3 +305,17 @@ reload_hung_pids(const char *ps, const char *line, long pids[RELOAD_KILL_MAX_PID
 	}
 	return n;
 }
+
+const struct docker_session_shortcut *
+reload_shortcut(char *const argv[], bool defaults)
+{
+	static const struct docker_session_shortcut dovecot = {
+		"b=$(doveconf -h base_dir 2>/dev/null)",
+		"p= c=; [ -n \"$b\" ] && read -r p <\"$b/master.pid\" && [ -n \"$p\" ] && "
+		"read -r c <\"/proc/$p/comm\" && [ \"$c\" = dovecot ] && kill -HUP \"$p\"",
+	};
+	enum signal_target svc;
+
+	return defaults && fallback_service(argv, &svc) == 0 && svc == SIGNAL_DOVECOT ?
+	    &dovecot : NULL;
+}

@@ -6,13 +6,20 @@
 
 #include "schedule.h"
 
-/* The source may have changed at `when`: settle from there. */
+/*
+ * The source may have changed at `when`: settle from there. A change
+ * within SCHED_STORM_MS of a cycle's end is a storm too: cycles now take
+ * less than a burst's renewals are apart, and a second dovecot reload
+ * right after one cuts off the login processes the first started.
+ */
 static void
 touch(struct sched *s, long when)
 {
 	s->dirty = true;
 	s->landed = when;
 	s->closed = 0;
+	if (s->cycle_end > 0 && when - s->cycle_end < SCHED_STORM_MS)
+		s->window = SCHED_STORM_MS;
 }
 
 void
@@ -250,6 +257,7 @@ sched_cycle_done(struct sched *s, const struct sched_cycle *c,
 
 	s->absent_said = false;
 	s->window = c->changed_during ? SCHED_STORM_MS : SCHED_SETTLE_MS;
+	s->cycle_end = now;
 	if (c->rejected) {
 		s->rejected_sig = *sig;
 		s->rejected_why = c->why;

@@ -20,9 +20,10 @@
  *  half      a read that found the other file not yet written (or a link
  *            briefly missing) is read again once the signature moves, or
  *            when AGENT_SETTLE_TIMEOUT runs out.
- *  storm     when the source changed again while a cycle ran, the next
- *            settle window is SCHED_STORM_MS: a burst of renewals ends in
- *            a few cycles that take the latest pair.
+ *  storm     when the source changed again while a cycle ran, or changes
+ *            within SCHED_STORM_MS of a cycle's end, the settle window is
+ *            SCHED_STORM_MS: a burst of renewals ends in a few cycles that
+ *            take the latest pair, never two reloads in a row.
  *  suppress  a rejected or rolled-back bundle is not read again until its
  *            files change (invariant 4), or until the clock alone lifts a
  *            not_yet_valid / expired rejection (cert_retry_due).
@@ -81,6 +82,7 @@ struct sched {
 	long landed;			/* when that change was first seen */
 	long stable_since;		/* when its signature last changed */
 	long window;			/* the settle window now */
+	long cycle_end;			/* when the last cycle ended; 0 none yet */
 	unsigned closed;		/* SCHED_CLOSED_* seen since the change began */
 	struct source_sig last;		/* the signature last seen */
 	bool waiting;			/* the last read found half a pair */

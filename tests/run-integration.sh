@@ -44,7 +44,7 @@ export FRONT_IMAGE FRONT_MAILU_IMAGE DOCKER_HOST
 
 # an entry ending in "+watcher" runs with Mailu's own certificate watcher on
 # in the front (FRONT_CERT_WATCHER=1): the agent and the front both reload
-MCA_MAILU_TESTS=${MCA_MAILU_TESTS:-02-nginx-only-reload 10-rotate-pair 11-rotate-certs-dir 12-nginx-only-reload-guarded 15-crash 40-drift-expiry 61-zero-downtime 69-reload-fallback 10-rotate-pair+watcher 61-zero-downtime+watcher}
+MCA_MAILU_TESTS=${MCA_MAILU_TESTS:-02-nginx-only-reload 10-rotate-pair 11-rotate-certs-dir 12-nginx-only-reload-guarded 15-crash 40-drift-expiry 61-zero-downtime 69-reload-fallback 73-reload-sessions 10-rotate-pair+watcher 61-zero-downtime+watcher}
 if [ $# -gt 0 ]; then
 	tests=("$@")
 	mailu_pass=${MCA_MAILU_PASS:-0}

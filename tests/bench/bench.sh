@@ -121,9 +121,10 @@ rotate() {
 		ROT=$((ROT + 1))
 		write_pair "r$ROT"
 		wait_count "$name" cycle.done "$i" 60
-		# a quiet spell between rotations; in poll mode it also moves the
-		# write to another phase of the poll period
-		sleep "0.$((RANDOM % 5 + 3))"
+		# a quiet spell between rotations, past the storm window (1 s
+		# after a cycle's end); in poll mode it also moves the write to
+		# another phase of the poll period
+		sleep "1.$((RANDOM % 5 + 1))"
 	done
 	c1=$(cpu_ms "$AGENT_PID")
 	agent_stop "$AGENT_PID" "$name"

@@ -212,6 +212,32 @@ TEST(storm_widens_the_next_window)
 	CHECK_INT(next_at(&s, &c, 3000 + SCHED_SETTLE_MS, NULL), SCHED_READ);
 }
 
+TEST(storm_right_after_a_cycle)
+{
+	struct source_sig a = sig(1, WALL0), b = sig(2, WALL0), c = sig(3, WALL0);
+	struct sched_do d;
+	struct sched s;
+
+	fresh(&s, &a);
+	CHECK_INT(next_at(&s, &a, 200, NULL), SCHED_READ);
+	/* a quiet cycle, and the next renewal 500 ms after it: the storm's window */
+	cycle(&s, &a, 1000, false, CERT_OK, false, false);
+	CHECK_INT(s.window, SCHED_SETTLE_MS);
+	sched_source_event(&s, 1500);
+	CHECK_INT(s.window, SCHED_STORM_MS);
+	CHECK_INT(next_at(&s, &b, 1500, NULL), SCHED_WAIT);
+	/* even written whole: no early read */
+	sched_source_closed(&s, SCHED_CLOSED_BOTH);
+	CHECK_INT(next_at(&s, &b, 1500 + SCHED_SETTLE_MS, &d), SCHED_WAIT);
+	CHECK_INT(next_at(&s, &b, 1500 + SCHED_STORM_MS, NULL), SCHED_READ);
+	/* a change a whole storm window after the cycle: the short window */
+	cycle(&s, &b, 3000, false, CERT_OK, false, false);
+	sched_source_event(&s, 3000 + SCHED_STORM_MS);
+	CHECK_INT(s.window, SCHED_SETTLE_MS);
+	CHECK_INT(next_at(&s, &c, 3000 + SCHED_STORM_MS, NULL), SCHED_WAIT);
+	CHECK_INT(next_at(&s, &c, 3000 + SCHED_STORM_MS + SCHED_SETTLE_MS, NULL), SCHED_READ);
+}
+
 TEST(closed_pair_ends_the_window)
 {
 	struct source_sig half = sig(2, WALL0), whole = sig(3, WALL0);
@@ -371,12 +397,12 @@ TEST(fault_retry_backs_off)
 		want = want * 2 > SCHED_RETRY_MAX_MS ? SCHED_RETRY_MAX_MS : want * 2;
 	}
 	CHECK_INT(delay, SCHED_RETRY_MAX_MS);
-	/* new files do not wait for the backoff */
+	/* new files do not wait for the backoff (right after a cycle: a storm's window) */
 	cycle(&s, &b, t, false, CERT_OK, true, false);
 	sched_source_event(&s, t + 10);
 	CHECK_INT(next_at(&s, &c, t + 10, NULL), SCHED_WAIT);
-	CHECK(s.retry_at > t + 10 + SCHED_SETTLE_MS);
-	CHECK_INT(next_at(&s, &c, t + 10 + SCHED_SETTLE_MS, NULL), SCHED_READ);
+	CHECK(s.retry_at > t + 10 + SCHED_STORM_MS);
+	CHECK_INT(next_at(&s, &c, t + 10 + SCHED_STORM_MS, NULL), SCHED_READ);
 	/* a cycle without a fault starts the backoff over */
 	CHECK_INT(cycle(&s, &c, t + 500, false, CERT_OK, false, false), 0);
 	CHECK(!s.retry_pending);
@@ -637,7 +663,7 @@ TEST(wait_is_the_nearest_deadline)
 }
 
 HARNESS_MAIN("schedule", RUN(settle_window_then_read), RUN(never_still_is_incomplete_write),
-    RUN(closed_pair_ends_the_window), RUN(closed_pair_in_a_storm_waits),
+    RUN(storm_right_after_a_cycle), RUN(closed_pair_ends_the_window), RUN(closed_pair_in_a_storm_waits),
     RUN(half_pair_waits_for_a_move), RUN(storm_widens_the_next_window),
     RUN(rejected_not_read_until_its_files_change), RUN(clock_lifts_a_date_rejection),
     RUN(fault_retry_backs_off), RUN(poll_dates_a_change_and_rehashes),
