@@ -301,7 +301,7 @@ session_open(struct session *s, struct docker *d, const struct docker_session_sh
 		return docker_fail(st, DOCKER_ERR_HTTP, "session: start answered no HTTP");
 	/*
 	 * Only an upgraded stream is ours both ways: a proxy that answers 200
-	 * instead (HAProxy 2.4 and later, docker-socket-proxy 0.2) streams the
+	 * instead (HAProxy 2.4 until its issue 2684 was fixed) streams the
 	 * output but never passes a byte of stdin on, so the shell would wait.
 	 */
 	if (strncmp(head + 8, " 101", 4) != 0)
