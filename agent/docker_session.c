@@ -419,27 +419,49 @@ give_back(struct docker_sessions *ss, struct session *s)
 	pthread_mutex_unlock(&ss->lock);
 }
 
+/* The slot of (id, argv), taken; NULL when argv cannot be a line or none is free. */
+static struct session *
+take_for(struct docker_sessions *ss, const char *id, char *const argv[])
+{
+	char line[DOCKER_SESSION_LINE];
+
+	if (ss == NULL || !docker_chars(id, HEX, 1, 65) ||
+	    docker_session_quote(argv, line, sizeof(line)) != 0)
+		return NULL;
+	return take(ss, id, line);
+}
+
+/*
+ * The taken s open: one the engine closed is opened again (*fresh). -1 with
+ * st when it cannot be: closed, and refused for good when the front said no
+ * (a proxy's 403 or 200, DOCKER_ERR_DENIED or _HTTP); *stalled when the
+ * engine stalled the start.
+ */
+static int
+session_ready(struct session *s, struct docker *d, const struct docker_session_shortcut *cut,
+    long deadline, bool *fresh, bool *stalled, struct docker_status *st)
+{
+	if (s->curl != NULL && !session_alive(s))
+		session_close(s);
+	if (!(*fresh = s->curl == NULL) || session_open(s, d, cut, deadline, stalled, st) == 0)
+		return 0;
+	session_close(s);
+	if (st->error == DOCKER_ERR_DENIED || st->error == DOCKER_ERR_HTTP)
+		refuse(s, st);
+	return -1;
+}
+
 void
 docker_sessions_open(struct docker_sessions *ss, struct docker *d, const char *id,
     char *const argv[], const struct docker_session_shortcut *cut, long timeout_ms)
 {
-	char line[DOCKER_SESSION_LINE];
 	struct docker_status st;
 	struct session *s;
-	bool stalled = false;
+	bool fresh, stalled = false;
 
-	if (ss == NULL || timeout_ms <= 0 || !docker_chars(id, HEX, 1, 65) ||
-	    docker_session_quote(argv, line, sizeof(line)) != 0 ||
-	    (s = take(ss, id, line)) == NULL)
+	if (timeout_ms <= 0 || (s = take_for(ss, id, argv)) == NULL)
 		return;
-	if (s->curl != NULL && !session_alive(s))
-		session_close(s);
-	if (s->curl == NULL && session_open(s, d, cut, clock_ms() + timeout_ms,
-	    &stalled, &st) != 0) {
-		session_close(s);
-		if (st.error == DOCKER_ERR_DENIED || st.error == DOCKER_ERR_HTTP)
-			refuse(s, &st);
-	}
+	session_ready(s, d, cut, clock_ms() + timeout_ms, &fresh, &stalled, &st);
 	give_back(ss, s);
 }
 
@@ -448,7 +470,6 @@ docker_sessions_exec(struct docker_sessions *ss, struct docker *d,
     const char *id, char *const argv[], const struct docker_session_shortcut *cut,
     long timeout_ms, struct docker_exec_result *res, struct docker_status *st)
 {
-	char line[DOCKER_SESSION_LINE];
 	long t0 = clock_ms(), deadline = t0 + timeout_ms;
 	struct session *s;
 	struct run *r = NULL;
@@ -457,18 +478,12 @@ docker_sessions_exec(struct docker_sessions *ss, struct docker *d,
 	size_t len = 0;
 	int rc;
 
-	if (ss == NULL || timeout_ms <= 0 || !docker_chars(id, HEX, 1, 65) ||
-	    docker_session_quote(argv, line, sizeof(line)) != 0 ||
-	    (s = take(ss, id, line)) == NULL)
+	if (timeout_ms <= 0 || (s = take_for(ss, id, argv)) == NULL)
 		return docker_exec(d, id, argv, timeout_ms, res, st);
 	memset(st, 0, sizeof(*st));
 	memset(res, 0, sizeof(*res));
 	res->exit_code = -1;
-	if (s->curl != NULL && !session_alive(s))
-		session_close(s);
-	if ((fresh = s->curl == NULL) && session_open(s, d, cut, deadline, &stalled,
-	    st) != 0) {
-		session_close(s);
+	if (session_ready(s, d, cut, deadline, &fresh, &stalled, st) != 0) {
 		/* a start the engine stalls: as a one-shot exec's would be, hung */
 		if (stalled) {
 			memcpy(res->exec_id, s->exec_id, sizeof(res->exec_id));
@@ -476,9 +491,6 @@ docker_sessions_exec(struct docker_sessions *ss, struct docker *d,
 			rc = -1;
 			goto out;
 		}
-		/* refused outright (a proxy's 403 or 200, no shell): never again here */
-		if (st->error == DOCKER_ERR_DENIED || st->error == DOCKER_ERR_HTTP)
-			refuse(s, st);
 		goto fall_back;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL)
