@@ -22,11 +22,8 @@ assert_eq 7 "$(events check 'select(.event=="verify.endpoint" and .service=="dov
 assert_eq 9 "$(events check 'select(.event=="verify.endpoint" and .ocsp_staple=="none")' | wc -l)" "no staples"
 # and an RSA pair served the same way is equally recognised
 certs_leaf "$T" r rsa 90 mail.example.test
-bed_install r
-docker exec "$FRONT" nginx -s reload
-docker exec "$FRONT" dovecot reload
+bed_serve r
 fp_r=$(certs_fp "$T/r.cert.pem")
-wait_served "$fp_r" https imaps
 # shellcheck disable=SC2046
 agent_run check-rsa check $(bed_env)
 assert_eq 0 "$AGENT_RC" "check exit code (RSA)"

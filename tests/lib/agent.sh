@@ -73,6 +73,15 @@ bed_install() {
 	install -m 0600 "$T/$1.key.pem" "$T/certs/key.pem"
 }
 
+# bed_serve PREFIX: install the pair as an admin would by hand, reload both
+# daemons in the front, and wait until nginx and dovecot serve it
+bed_serve() {
+	bed_install "$1"
+	docker exec "$FRONT" nginx -s reload
+	docker exec "$FRONT" dovecot reload
+	wait_served "$(certs_fp "$T/$1.cert.pem")" https imaps
+}
+
 # the agent's settings for the bed
 bed_env() {
 	echo "--certs-dir=$T/certs" "--hostnames=$HOSTNAME_SNI" "--endpoints=$ENDPOINTS" \

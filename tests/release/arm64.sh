@@ -40,11 +40,8 @@ assert_eq 0 "$AGENT_RC" "check exit code"
 assert_eq 9 "$(events check "select(.event==\"verify.endpoint\" and .match==true and .fingerprint==\"$fp_a\")" | wc -l)" "endpoints serving A"
 assert_eq '"ok"' "$(events check 'select(.event=="check.done") | .status')" "status"
 
-bed_install r
-docker exec "$FRONT" nginx -s reload
-docker exec "$FRONT" dovecot reload
+bed_serve r
 fp_r=$(certs_fp "$T/r.cert.pem")
-wait_served "$fp_r" https imaps
 # shellcheck disable=SC2046
 agent_run check-rsa check $(bed_env)
 assert_eq 0 "$AGENT_RC" "check exit code (RSA)"
