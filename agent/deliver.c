@@ -145,6 +145,49 @@ front_reloaded_itself(struct agent *a, const struct targets *t,
 }
 
 /*
+ * The front served the new pair, but its watcher may not be done with it:
+ * Mailu's reacts to each replaced file on its own (its watchdog sees a
+ * deleted and a created file per rename: /config.py four times, each a
+ * SIGHUP of both daemons, one after another), and a poll may have seen
+ * one file before the other. The cycle ends once the watcher has had no
+ * child for DELIVER_WATCHER_QUIET_MS, after at most AGENT_FRONT_WATCHER_WAIT
+ * at work. A next install during one of its reloads could be read half
+ * old, half new: a cert beside the other pair's key, which nginx takes
+ * without a word when the key types differ (an RSA cert with an EC key
+ * passes `nginx -t`), then failing every handshake.
+ */
+static void
+front_watcher_settle(struct agent *a, const struct targets *t, json_t *timings,
+    const char *prefix)
+{
+	const struct timespec look = { 0, DELIVER_WATCHER_LOOK_MS * 1000000L };
+	long t0 = clock_ms(), now, quiet_since = -1;
+	char key[40];
+
+	for (;;) {
+		enum proc_watch w = reload_front_watcher(&a->reload, t);
+
+		if (w == PROC_WATCH_NONE)
+			return;		/* none to be seen (AGENT_FRONT_WATCHER=yes) */
+		now = clock_ms();
+		if (w == PROC_WATCH_BUSY)
+			quiet_since = -1;
+		else if (quiet_since < 0)
+			quiet_since = now;
+		if ((quiet_since >= 0 && now - quiet_since >= DELIVER_WATCHER_QUIET_MS) ||
+		    now - t0 >= a->cfg->front_watcher_wait_ms + DELIVER_WATCHER_QUIET_MS)
+			break;
+		nanosleep(&look, NULL);
+	}
+	snprintf(key, sizeof(key), "%sfront_watcher_idle_ms", prefix);
+	json_object_set_new(timings, key, json_integer(now - t0));
+	if (quiet_since < 0 || now - quiet_since < DELIVER_WATCHER_QUIET_MS)
+		log_event(LOG_LEVEL_WARN, "reload.front_watcher_busy", json_pack("{s:I}",
+		    "ms", (json_int_t)(now - t0)), "the front's own watcher was still at "
+		    "work %ld ms after it served the new pair; going on", now - t0);
+}
+
+/*
  * Reload the front(s) as how says and verify every endpoint serves what
  * want says. found: fronts the caller looked up just before (taken over
  * and freed here), NULL to look them up.
@@ -176,8 +219,10 @@ deliver_to_fronts(struct agent *a, const struct verify_want *want, enum deliver_
 	}
 	if (rf == RELOAD_OK && how == DELIVER_INSTALLED && t.n_eps > 0 &&
 	    reload_front_watches(&a->reload, &t) &&
-	    front_reloaded_itself(a, &t, want, timings, prefix))
+	    front_reloaded_itself(a, &t, want, timings, prefix)) {
+		front_watcher_settle(a, &t, timings, prefix);
 		how = DELIVER_LOOK;
+	}
 	if (rf == RELOAD_OK &&
 	    (res = calloc(t.n_eps * want->n + 1, sizeof(*res))) == NULL)
 		rf = RELOAD_UNAVAILABLE;

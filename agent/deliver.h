@@ -16,6 +16,13 @@
 
 /* How long a front that reloads by itself gets (Mailu's watcher polls every 1 s). */
 #define DELIVER_SELF_RELOAD_WAIT_MS 3000
+/*
+ * A watcher seen with no child in every look (DELIVER_WATCHER_LOOK_MS
+ * apart) for longer than one of its polls (Mailu's: 1 s) has seen every
+ * change and acted on it: done.
+ */
+#define DELIVER_WATCHER_LOOK_MS 200
+#define DELIVER_WATCHER_QUIET_MS 1200
 
 /* What deliver_to_fronts does before it verifies. */
 enum deliver_reload {

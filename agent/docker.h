@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "procwatch.h"
+
 /*
  * What an engine (or a proxy in front of it) may make the agent hold.
  * An answer body is refused while it arrives once past its call's cap
@@ -192,11 +194,12 @@ int docker_exec_state(struct docker *d, const char *exec_id, bool *running,
 
 /*
  * GET /containers/{id}/top (the engine lists the processes, no exec):
- * *found when one's command line holds needle. 0, or -1 with st filled
- * in (a socket proxy may deny it: DOCKER_ERR_DENIED).
+ * whether one's command line holds needle, and whether a child of such a
+ * process runs (procwatch.h). 0, or -1 with st filled in (a socket proxy
+ * may deny it: DOCKER_ERR_DENIED).
  */
-int docker_top_has(struct docker *d, const char *id, const char *needle, bool *found,
-    struct docker_status *st);
+int docker_top_watch(struct docker *d, const char *id, const char *needle,
+    enum proc_watch *w, struct docker_status *st);
 
 /*
  * Calls fn for each log line (stdout and stderr, without the newline) the
@@ -239,9 +242,13 @@ int docker_parse_exec_create(const char *body, size_t len, char eid[65],
  */
 int docker_parse_exec_inspect(const char *body, size_t len, int *exit_code,
     long *pid, struct docker_status *st);
-/* GET /containers/{id}/top: *found when a command (CMD column) holds needle. */
-int docker_parse_top(const char *body, size_t len, const char *needle, bool *found,
-    struct docker_status *st);
+/*
+ * GET /containers/{id}/top: the watcher is a process whose command (CMD
+ * column) holds needle; busy when a process's PPID is its PID (without a
+ * PID and a PPID column it is never busy).
+ */
+int docker_parse_top(const char *body, size_t len, const char *needle,
+    enum proc_watch *w, struct docker_status *st);
 /*
  * An answer with an unexpected status code: st->error from the code, the
  * detail from the body's {"message"}, else its first bytes (body may be NULL).

@@ -173,15 +173,22 @@ reload_front_watches(struct reloader *r, const struct targets *t)
 		return false;
 	if (r->cfg->front_watcher == FRONT_WATCHER_YES)
 		return true;
-	if (r->ops->runs == NULL)
+	if (r->ops->watch == NULL)
 		return false;
 	/* a container keeps its processes' roles while it runs: ask once */
 	key = t->n_fronts > 0 ? fronts_key(t) : 0;
 	if (key != 0 && key == r->watch_fronts)
 		return r->watch_runs;
-	r->watch_runs = r->ops->runs(r, t, RELOAD_WATCHER_NEEDLE);
+	r->watch_runs = r->ops->watch(r, t, RELOAD_WATCHER_NEEDLE) != PROC_WATCH_NONE;
 	r->watch_fronts = key;
 	return r->watch_runs;
+}
+
+enum proc_watch
+reload_front_watcher(struct reloader *r, const struct targets *t)
+{
+	return r->ops->watch != NULL ? r->ops->watch(r, t, RELOAD_WATCHER_NEEDLE) :
+	    PROC_WATCH_NONE;
 }
 
 json_t *

@@ -48,8 +48,10 @@ struct reload_ops {
 	    time_t *started);
 	/* After a failed step: a front restarted since (not the pair's fault). */
 	bool (*restarted)(struct reloader *r, time_t since);
-	/* Every front runs a process whose command line holds needle. */
-	bool (*runs)(struct reloader *r, const struct targets *t, const char *needle);
+	/* Whether every front runs a process whose command line holds needle
+	   (NONE if one does not), and whether a child of one runs (BUSY). */
+	enum proc_watch (*watch)(struct reloader *r, const struct targets *t,
+	    const char *needle);
 	/* TLS errors the fronts logged since, as a JSON array. */
 	json_t *(*log_errors)(struct reloader *r, const struct targets *t, time_t since);
 	/* Gets the reloads ready ahead of the first (the daemon, at its start). */
@@ -110,6 +112,11 @@ bool reload_front_may_watch(const struct config *cfg);
  * when every front runs Mailu's certificate watcher.
  */
 bool reload_front_watches(struct reloader *r, const struct targets *t);
+/*
+ * Is the fronts' own watcher at work (BUSY: a child of it runs, a
+ * reconfiguration or a reload)? Asked each time; NONE when none is seen.
+ */
+enum proc_watch reload_front_watcher(struct reloader *r, const struct targets *t);
 json_t *reload_log_errors(struct reloader *r, const struct targets *t, time_t since);
 void reload_targets_free(struct targets *t);
 

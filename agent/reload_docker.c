@@ -682,22 +682,24 @@ docker_log_errors(struct reloader *r, const struct targets *t, time_t since)
 	return lines;
 }
 
-/* Every front runs a process holding needle (the engine lists them: no exec). */
-static bool
-docker_runs(struct reloader *r, const struct targets *t, const char *needle)
+/* Every front's watcher, as the engine lists their processes (no exec). */
+static enum proc_watch
+docker_watch(struct reloader *r, const struct targets *t, const char *needle)
 {
-	bool found = t->n_fronts > 0;
+	enum proc_watch all = t->n_fronts > 0 ? PROC_WATCH_IDLE : PROC_WATCH_NONE;
 
-	for (size_t f = 0; found && f < t->n_fronts; f++) {
+	for (size_t f = 0; all != PROC_WATCH_NONE && f < t->n_fronts; f++) {
 		struct docker_status st;
+		enum proc_watch one;
 
-		if (docker_top_has(r->docker, t->fronts[f].id, needle, &found, &st) != 0) {
+		if (docker_top_watch(r->docker, t->fronts[f].id, needle, &one, &st) != 0) {
 			/* a socket proxy may deny it: reload as if there were none */
 			docker_failure_event("front.top_failed", &st, "listing processes");
-			return false;
+			return PROC_WATCH_NONE;
 		}
+		all = proc_watch_join(all, one);
 	}
-	return found;
+	return all;
 }
 
 /* check without the engine when AGENT_ENDPOINTS names what to probe */
@@ -748,7 +750,7 @@ static const struct reload_ops docker_ops = {
 	.reload = docker_reload,
 	.restarted = docker_restarted,
 	.log_errors = docker_log_errors,
-	.runs = docker_runs,
+	.watch = docker_watch,
 	.warm = docker_warm,
 	.close = docker_close_backend,
 };

@@ -35,21 +35,21 @@ signal_fronts(struct reloader *r, const struct targets *t, time_t *started)
 }
 
 /* In the pod's shared PID namespace: the front's processes are ours to see. */
-static bool
-signal_runs(struct reloader *r, const struct targets *t, const char *needle)
+static enum proc_watch
+signal_watch(struct reloader *r, const struct targets *t, const char *needle)
 {
-	bool found;
+	enum proc_watch w;
 
 	(void)r;
 	(void)t;
-	return signal_find_cmdline("/proc", getpid(), needle, &found) == 0 && found;
+	return signal_find_watcher("/proc", getpid(), needle, &w) == 0 ? w : PROC_WATCH_NONE;
 }
 
 static const struct reload_ops signal_ops = {
 	.find = signal_find,
 	.endpoints = signal_find,
 	.reload = signal_fronts,
-	.runs = signal_runs,
+	.watch = signal_watch,
 };
 
 int

@@ -412,33 +412,49 @@ out:
 }
 
 int
-signal_find_cmdline(const char *proc_dir, pid_t self, const char *needle, bool *found)
+signal_find_watcher(const char *proc_dir, pid_t self, const char *needle,
+    enum proc_watch *w)
 {
 	char buf[CMDLINE_MAX];
+	struct proc_row *rows = NULL, *nr;
 	struct dirent *de;
-	size_t nlen = strlen(needle);
+	size_t nlen = strlen(needle), used = 0, cap = 0;
+	pid_t spid, ppid;
 	DIR *d;
 
-	*found = false;
+	*w = PROC_WATCH_NONE;
 	if ((d = opendir(proc_dir)) == NULL)
 		return -1;
-	while (!*found && (de = readdir(d)) != NULL) {
+	while ((de = readdir(d)) != NULL && used < SIGNAL_PROCS_MAX) {
 		pid_t pid = pid_name(de->d_name);
 		ssize_t n;
 		int dfd;
 
 		if (pid == 0 || pid == self)
 			continue;
+		if (used == cap) {
+			cap = cap == 0 ? 256 : cap * 2;
+			if ((nr = realloc(rows, cap * sizeof(*rows))) == NULL)
+				break;	/* judged on what was read */
+			rows = nr;
+		}
 		if ((dfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
 		    O_NOFOLLOW | O_CLOEXEC)) < 0)
 			continue;	/* gone meanwhile */
+		/* its parent: a child of the watcher is the watcher at work */
+		n = read_at(dfd, "stat", buf, STAT_MAX);
+		rows[used].pid = pid;
+		rows[used].ppid = n > 0 && signal_parse_stat(buf, (size_t)n, &spid, &ppid) == 0 &&
+		    spid == pid ? ppid : -1;
 		/* the arguments, NUL-separated: a needle inside one of them */
 		n = read_at(dfd, "cmdline", buf, sizeof(buf));
 		close(dfd);
-		if (n > 0 && memmem(buf, (size_t)n, needle, nlen) != NULL)
-			*found = true;
+		rows[used].watcher = n > 0 && memmem(buf, (size_t)n, needle, nlen) != NULL;
+		used++;
 	}
 	closedir(d);
+	*w = proc_watch_state(rows, used);
+	free(rows);
 	return 0;
 }
 

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "procwatch.h"
+
 enum signal_target {
 	SIGNAL_NGINX,
 	SIGNAL_DOVECOT,
@@ -116,11 +118,13 @@ int signal_scan(const char *proc_dir, pid_t self, size_t max,
     struct signal_proc **procs, size_t *n, char *err, size_t errlen);
 
 /*
- * *found when a process of proc_dir but self has needle in its command
- * line (the first CMDLINE_MAX bytes). 0, or -1 when proc_dir is unreadable.
+ * The watcher is a process of proc_dir but self with needle in its
+ * command line (the first CMDLINE_MAX bytes); *w says whether there is one
+ * and whether a child of it runs (procwatch.h). 0, or -1 when proc_dir is
+ * unreadable.
  */
-int signal_find_cmdline(const char *proc_dir, pid_t self, const char *needle,
-    bool *found);
+int signal_find_watcher(const char *proc_dir, pid_t self, const char *needle,
+    enum proc_watch *w);
 
 /* signal_scan (SIGNAL_PROCS_MAX), then signal_pick_masters. */
 int signal_find_masters(const char *proc_dir, struct signal_pick *pick,

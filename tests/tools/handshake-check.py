@@ -28,7 +28,11 @@ D[k+1]: a handshake that begins after the next rotation is verified must
 get the next leaf. Leaf 0 starts at -inf, the last leaf never ends.
 
 Output fields: handshakes, ok, failed, unknown (a leaf not in FPS),
-outside_lifetime, rotations (cycle.done rotated to leaf k, in order),
+outside_lifetime, front_burst_greetings (with FRONT_LOG: failed handshakes
+on a dovecot port that got a "421" greeting within 1 s after a dovecot
+reload the front signalled less than 3 s after its previous one: dovecot's
+own effect of reloads back to back, which Mailu's watcher sends, one per
+file event), rotations (cycle.done rotated to leaf k, in order),
 during_rotation {old, new} (handshakes overlapping [W[k], D[k]] with leaf
 k-1 / leaf k), during_reload (handshakes overlapping a reload: first exec's
 start to last exec's end of a cycle), older_after_newer (a load thread got
@@ -123,7 +127,10 @@ def main(recs_f, fps_f, marks_f, log_f, hold_f=None):
                 signals[RELOAD_COMMANDS[e["command"]]].append(us(e["time"]))
     after = {d: {"old": 0, "new": 0, "failed": 0} for d in signals}
 
-    total = ok = failed = unknown = outside = flaps = during_reload = 0
+    front_log = bool(os.environ.get("FRONT_LOG"))
+    dsig = sorted(signals["dovecot"])
+
+    total = ok = failed = unknown = outside = flaps = during_reload = front_burst = 0
     margin = inf
     first = last = None
     per = {}
@@ -150,6 +157,13 @@ def main(recs_f, fps_f, marks_f, log_f, hold_f=None):
         if res != "ok":
             if sig:
                 after[daemon]["failed"] += 1
+            # dovecot's own effect of reloads back to back, when the front
+            # sends them itself (Mailu's watcher: one per file event): a
+            # login process of the previous reload already shutting down
+            if front_log and daemon == "dovecot" and "greeting 421" in what and sig:
+                prev_sig = max((x for x in dsig if x < sig[-1]), default=None)
+                if prev_sig is not None and sig[-1] - prev_sig < 3000000:
+                    front_burst += 1
             failed += 1
             p["failed"] += 1
             reasons[what] += 1
@@ -213,7 +227,8 @@ def main(recs_f, fps_f, marks_f, log_f, hold_f=None):
                                "reasons": collections.Counter(d["reason"] for d in drops).most_common(3)}
     return {
         "handshakes": total, "ok": ok, "failed": failed, "unknown": unknown,
-        "outside_lifetime": outside, "rotations": rotated, "cycles": len(done),
+        "outside_lifetime": outside, "front_burst_greetings": front_burst,
+        "rotations": rotated, "cycles": len(done),
         "during_rotation": in_rotation, "during_reload": during_reload,
         "older_after_newer": flaps, "first_second_after_reload": after,
         "both_leaves_ms": overlap,

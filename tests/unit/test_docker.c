@@ -1034,8 +1034,8 @@ TEST(list_cap_bodies_bounded)
 	}
 }
 
-#define top_lit(lit, needle, found, st) \
-	docker_parse_top(lit, sizeof(lit) - 1, needle, found, st)
+#define top_lit(lit, needle, w, st) \
+	docker_parse_top(lit, sizeof(lit) - 1, needle, w, st)
 
 /* GET /containers/{id}/top as the engine answers it (ps -ef's columns). */
 TEST(parse_top)
@@ -1044,29 +1044,48 @@ TEST(parse_top)
 	    "\"TTY\",\"TIME\",\"CMD\"],\"Processes\":["
 	    "[\"root\",\"7\",\"1\",\"0\",\"22:28\",\"?\",\"00:00:00\",\"python3 /start.py\"],"
 	    "[\"root\",\"20\",\"7\",\"0\",\"22:28\",\"?\",\"00:00:00\",\"python3 /certwatcher.py\"]]}";
+	/* the watcher runs /config.py (sh -c): at work */
+	const char *busy = "{\"Titles\":[\"UID\",\"PID\",\"PPID\",\"C\",\"STIME\","
+	    "\"TTY\",\"TIME\",\"CMD\"],\"Processes\":["
+	    "[\"root\",\"7\",\"1\",\"0\",\"22:28\",\"?\",\"00:00:00\",\"python3 /start.py\"],"
+	    "[\"root\",\"20\",\"7\",\"0\",\"22:28\",\"?\",\"00:00:00\",\"python3 /certwatcher.py\"],"
+	    "[\"root\",\"31\",\"20\",\"0\",\"22:29\",\"?\",\"00:00:00\",\"sh -c /config.py\"]]}";
 	const char *plain = "{\"Titles\":[\"PID\",\"COMMAND\"],\"Processes\":"
 	    "[[\"1\",\"/bin/bash /start.sh\"],[\"9\",\"nginx: master process\"]]}";
 	struct docker_status st;
-	bool found = false;
+	enum proc_watch w = PROC_WATCH_BUSY;
 
-	CHECK_INT(docker_parse_top(mailu, strlen(mailu), "certwatcher", &found, &st), 0);
-	CHECK(found);
-	CHECK_INT(docker_parse_top(plain, strlen(plain), "certwatcher", &found, &st), 0);
-	CHECK(!found);
+	CHECK_INT(docker_parse_top(mailu, strlen(mailu), "certwatcher", &w, &st), 0);
+	CHECK_INT(w, PROC_WATCH_IDLE);
+	CHECK_INT(docker_parse_top(busy, strlen(busy), "certwatcher", &w, &st), 0);
+	CHECK_INT(w, PROC_WATCH_BUSY);
+	CHECK_INT(docker_parse_top(plain, strlen(plain), "certwatcher", &w, &st), 0);
+	CHECK_INT(w, PROC_WATCH_NONE);
+	/* no PPID column: a watcher, never seen at work */
+	CHECK_INT(top_lit("{\"Titles\":[\"PID\",\"CMD\"],\"Processes\":"
+	    "[[\"20\",\"certwatcher\"],[\"31\",\"sh -c /config.py\"]]}",
+	    "certwatcher", &w, &st), 0);
+	CHECK_INT(w, PROC_WATCH_IDLE);
+	/* numbers that are not: no parent is matched through them */
+	CHECK_INT(top_lit("{\"Titles\":[\"PID\",\"PPID\",\"CMD\"],\"Processes\":"
+	    "[[\"x\",\"1\",\"certwatcher\"],[\"31\",\"x\",\"sh\"],"
+	    "[\"32\",\"99999999999\",\"sh\"],[\"33\",\"-1\",\"sh\"]]}",
+	    "certwatcher", &w, &st), 0);
+	CHECK_INT(w, PROC_WATCH_IDLE);
 	/* no processes at all: null or [] */
 	CHECK_INT(top_lit("{\"Titles\":[\"CMD\"],\"Processes\":null}",
-	    "certwatcher", &found, &st), 0);
-	CHECK(!found);
+	    "certwatcher", &w, &st), 0);
+	CHECK_INT(w, PROC_WATCH_NONE);
 	/* wrong shapes are bad answers, never a guess */
 	CHECK_INT(top_lit("{\"Titles\":[\"PID\"],\"Processes\":[]}",
-	    "certwatcher", &found, &st), -1);
+	    "certwatcher", &w, &st), -1);
 	CHECK_INT(st.error, DOCKER_ERR_BAD_ANSWER);
 	CHECK_INT(top_lit("{\"Titles\":[\"CMD\"],\"Processes\":[[1]]}",
-	    "certwatcher", &found, &st), -1);
+	    "certwatcher", &w, &st), -1);
 	CHECK_INT(st.error, DOCKER_ERR_BAD_ANSWER);
-	CHECK_INT(top_lit("{\"Processes\":[]}", "certwatcher", &found, &st), -1);
-	CHECK_INT(top_lit("[]", "certwatcher", &found, &st), -1);
-	CHECK(!found);
+	CHECK_INT(top_lit("{\"Processes\":[]}", "certwatcher", &w, &st), -1);
+	CHECK_INT(top_lit("[]", "certwatcher", &w, &st), -1);
+	CHECK_INT(w, PROC_WATCH_NONE);
 }
 
 HARNESS_MAIN("docker",

@@ -606,31 +606,38 @@ TEST(find_masters_fake_proc)
 	CHECK_INT(pk.ndecoys, 0);
 }
 
-/* Mailu's certificate watcher in the namespace: found in any argument. */
-TEST(find_cmdline)
+/*
+ * Mailu's certificate watcher in the namespace: found in any argument, and
+ * at work while a child of it runs.
+ */
+TEST(find_watcher)
 {
-	bool found = true;
+	enum proc_watch w = PROC_WATCH_BUSY;
 
 	/* the template again: an earlier test's mkdtemp filled it in */
 	memcpy(root + strlen(root) - 6, "XXXXXX", 6);
 	CHECK(mkdtemp(root) != NULL);
 	P("1", 0, "start.py", 0, "python3\0/start.py\0");
 	P("9", 1, "dovecot", 0, "/usr/sbin/dovecot\0-c\0/etc/dovecot/proxy.conf\0");
-	CHECK_INT(signal_find_cmdline(root, 0, "certwatcher", &found), 0);
-	CHECK(!found);
+	CHECK_INT(signal_find_watcher(root, 0, "certwatcher", &w), 0);
+	CHECK_INT(w, PROC_WATCH_NONE);
 	P("12", 1, "python3", 0, "python3\0/certwatcher.py\0");
-	CHECK_INT(signal_find_cmdline(root, 0, "certwatcher", &found), 0);
-	CHECK(found);
+	CHECK_INT(signal_find_watcher(root, 0, "certwatcher", &w), 0);
+	CHECK_INT(w, PROC_WATCH_IDLE);
+	/* its /config.py (through sh -c): at work */
+	P("40", 12, "sh", 0, "sh\0-c\0/config.py\0");
+	CHECK_INT(signal_find_watcher(root, 0, "certwatcher", &w), 0);
+	CHECK_INT(w, PROC_WATCH_BUSY);
 	/* ourselves (the agent's own argv could hold it) do not count */
-	CHECK_INT(signal_find_cmdline(root, 12, "certwatcher", &found), 0);
-	CHECK(!found);
+	CHECK_INT(signal_find_watcher(root, 12, "certwatcher", &w), 0);
+	CHECK_INT(w, PROC_WATCH_NONE);
 	/* across the NUL between two arguments is no match */
 	P("13", 1, "sh", 0, "cert\0watcher\0");
-	CHECK_INT(signal_find_cmdline(root, 12, "certwatcher", &found), 0);
-	CHECK(!found);
+	CHECK_INT(signal_find_watcher(root, 12, "certwatcher", &w), 0);
+	CHECK_INT(w, PROC_WATCH_NONE);
 	rm_root();
-	CHECK_INT(signal_find_cmdline(root, 0, "certwatcher", &found), -1);
-	CHECK(!found);
+	CHECK_INT(signal_find_watcher(root, 0, "certwatcher", &w), -1);
+	CHECK_INT(w, PROC_WATCH_NONE);
 }
 
 /* The real /proc: this process is in the table with its parent and uid. */
@@ -664,4 +671,4 @@ HARNESS_MAIN("sigreload", RUN(classify), RUN(parse_stat), RUN(parse_status_uid),
     RUN(pick_layouts), RUN(pick_master_is_init), RUN(pick_exec_decoys),
     RUN(pick_nonroot_decoy), RUN(pick_parent_decoy), RUN(pick_wrong_workers),
     RUN(pick_two_real), RUN(pick_docker_init), RUN(pick_many_decoys),
-    RUN(find_masters_fake_proc), RUN(find_cmdline), RUN(scan_real_proc))
+    RUN(find_masters_fake_proc), RUN(find_watcher), RUN(scan_real_proc))
