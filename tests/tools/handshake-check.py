@@ -29,10 +29,11 @@ get the next leaf. Leaf 0 starts at -inf, the last leaf never ends.
 
 Output fields: handshakes, ok, failed, unknown (a leaf not in FPS),
 outside_lifetime, front_burst_greetings (with FRONT_LOG: failed handshakes
-on a dovecot port that got a "421" greeting within 1 s after a dovecot
-reload the front signalled less than 3 s after its previous one: dovecot's
-own effect of reloads back to back, which Mailu's watcher sends, one per
-file event), rotations (cycle.done rotated to leaf k, in order),
+on a dovecot port that got a "421" greeting while, or within 1 s after, the
+front signalled a dovecot reload less than 3 s from another one, with no
+reload.exec of dovecot by the agent within 3 s: dovecot's own effect of
+reloads back to back, which Mailu's watcher sends, one per file event),
+rotations (cycle.done rotated to leaf k, in order),
 during_rotation {old, new} (handshakes overlapping [W[k], D[k]] with leaf
 k-1 / leaf k), during_reload (handshakes overlapping a reload: first exec's
 start to last exec's end of a cycle), older_after_newer (a load thread got
@@ -127,8 +128,15 @@ def main(recs_f, fps_f, marks_f, log_f, hold_f=None):
                 signals[RELOAD_COMMANDS[e["command"]]].append(us(e["time"]))
     after = {d: {"old": 0, "new": 0, "failed": 0} for d in signals}
 
+    # dovecot reloads the front sent back to back (another within 3 s), none
+    # near a dovecot reload of the agent's own
     front_log = bool(os.environ.get("FRONT_LOG"))
-    dsig = sorted(signals["dovecot"])
+    ours = [us(e["time"]) for e in ev if e["event"] == "reload.exec" and
+            RELOAD_COMMANDS.get(e.get("command")) == "dovecot"]
+    dsig = sorted(signals["dovecot"]) if front_log else []
+    burst = [t for i, t in enumerate(dsig)
+             if any(abs(t - u) < 3000000 for u in dsig[:i] + dsig[i + 1:]) and
+             not any(abs(t - u) < 3000000 for u in ours)]
 
     total = ok = failed = unknown = outside = flaps = during_reload = front_burst = 0
     margin = inf
@@ -160,10 +168,9 @@ def main(recs_f, fps_f, marks_f, log_f, hold_f=None):
             # dovecot's own effect of reloads back to back, when the front
             # sends them itself (Mailu's watcher: one per file event): a
             # login process of the previous reload already shutting down
-            if front_log and daemon == "dovecot" and "greeting 421" in what and sig:
-                prev_sig = max((x for x in dsig if x < sig[-1]), default=None)
-                if prev_sig is not None and sig[-1] - prev_sig < 3000000:
-                    front_burst += 1
+            if (daemon == "dovecot" and "greeting 421" in what and
+                    any(s - 1000000 <= t <= e for t in burst)):
+                front_burst += 1
             failed += 1
             p["failed"] += 1
             reasons[what] += 1
