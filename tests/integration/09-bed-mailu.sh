@@ -297,13 +297,12 @@ wait_fp "$ALL" "$FP_A" 10 || expect_fp "$ALL" "$FP_A" "10 s after renaming A ove
 T_WATCH_MV=$(dt "$t" "$(now)")
 # watchdog takes a file renamed over another as deleted and created: the
 # pair is reconfigured four times (Mailu: /config.py each time), and no more
-reconfigs() { docker logs "$WNAME" 2>&1 | grep -c -E '^certwatcher: /certs/(cert|key)\.pem (deleted|created): reconfiguring$'; }
 for ((i = 0; i < 100; i++)); do
-	[ "$(reconfigs)" -ge 4 ] && break
+	[ "$(front_watcher_reconfigs "$WNAME")" -ge 4 ] && break
 	sleep 0.1
 done
 sleep 1.5
-assert_eq 4 "$(reconfigs)" "the watcher's reconfigurations for a pair renamed into place"
+assert_eq 4 "$(front_watcher_reconfigs "$WNAME")" "the watcher's reconfigurations for a pair renamed into place"
 assert_eq "$execs0" "$(docker inspect -f '{{len .ExecIDs}}' "$WNAME")" "docker execs during the watcher's reloads"
 # first_log_after T0 TEXT: epoch time of the watcher front's first log line
 # holding TEXT at or after T0

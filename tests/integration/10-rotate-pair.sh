@@ -42,12 +42,11 @@ if [ "${FRONT_CERT_WATCHER:-0}" = 1 ]; then
 	assert_eq 1 "$(events run "select(.cycle==$c and .event==\"reload.front_watcher\" and .served==true)" | wc -l)" "reload.front_watcher served"
 	# the cycle ends once the watcher is done: its four reconfigurations
 	# (a deleted and a created file each) all before cycle.done, none after
-	reconfigs() { docker logs "$FRONT" 2>&1 | grep -c -E '^certwatcher: /certs/(cert|key)\.pem (deleted|created): reconfiguring$'; }
-	assert_eq 4 "$(reconfigs)" "the watcher's reconfigurations when the cycle ended"
+	assert_eq 4 "$(front_watcher_reconfigs "$FRONT")" "the watcher's reconfigurations when the cycle ended"
 	[ "$(events run "select(.cycle==$c and .event==\"cycle.done\") | .timings.front_watcher_idle_ms")" -ge 0 ] ||
 		fail "no front_watcher_idle_ms in cycle.done's timings"
 	sleep 2
-	assert_eq 4 "$(reconfigs)" "the watcher's reconfigurations 2 s after the cycle"
+	assert_eq 4 "$(front_watcher_reconfigs "$FRONT")" "the watcher's reconfigurations 2 s after the cycle"
 else
 	assert_eq "source.changed cert.backup cert.installed reload.exec verify.endpoint verify.ok cycle.done" "$seq" "event order"
 	assert_eq 2 "$(events run "select(.cycle==$c and .event==\"reload.exec\" and .exit_code==0)" | wc -l)" "reload.exec exit 0"

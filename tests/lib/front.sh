@@ -147,6 +147,13 @@ front_kind_of() { # NAME
 	echo "${k:-lookalike}"
 }
 
+# How many times the Mailu-shaped front NAME's certificate watcher has
+# reconfigured it for a cert or key file deleted or created (its log).
+front_watcher_reconfigs() { # NAME
+	docker logs "${1:?NAME}" 2>&1 |
+		grep -c -E '^certwatcher: /certs/(cert|key)\.pem (deleted|created): reconfiguring$'
+}
+
 front_dovecot_conf() { # NAME
 	case $(front_kind_of "$1") in
 	mailu) echo /etc/dovecot/proxy.conf ;;
