@@ -130,7 +130,7 @@ if [ -n "$front_log" ]; then
 	# Mailu's watcher reloads dovecot once per file event, four times back to
 	# back per pair: a "421" greeting from a login process the previous one
 	# of those reloads was shutting down is the front's own doing (counted,
-	# not ours); every other failure is
+	# not ours); every other failure is ours
 	log "the front's own back-to-back dovecot reloads: $(jq .front_burst_greetings "$S") greetings 421"
 	assert_eq 0 "$(jq '.failed - .front_burst_greetings' "$S")" "failed handshakes (but the front's own reload bursts)"
 else
